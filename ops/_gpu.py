@@ -1,0 +1,111 @@
+"""CUDA side of every op: kernel sources, per-device module cache, image tables, launch.
+
+Every kernel addresses its images through one int64 *image table*: for each slot
+(source, destination, ...) four rows of N entries: device pointer, height, width, row
+stride in bytes (see kernels/common.cuh). A uniform batch and a variable-shape list
+therefore run the same kernel in one launch, one thread per output pixel, grid z = image.
+"""
+from __future__ import annotations
+
+import math
+import re
+import threading
+from pathlib import Path
+from typing import Any, Sequence
+
+import numpy as np
+
+from ._batch import Batch
+
+KERNEL_DIR = Path(__file__).parent / "kernels"
+# Architectures the NVRTC test compiles for; the runtime compiles for the current device.
+CHECKED_ARCHS = ("compute_70", "compute_80", "compute_90")
+NVRTC_OPTIONS = ("--std=c++14",)
+BLOCK = (32, 8, 1)
+
+_modules: dict[tuple[str, int], Any] = {}
+_lock = threading.Lock()
+
+
+def kernel_names() -> list[str]:
+    """Names of all kernel modules (ops/kernels/*.cu)."""
+    return sorted(p.stem for p in KERNEL_DIR.glob("*.cu"))
+
+
+def kernel_source(name: str) -> str:
+    """Source of kernels/<name>.cu with local #include "x.cuh" lines inlined.
+
+    Inlining (instead of -I) keeps the source self-contained, so the NVRTC test, the
+    on-disk cache key of CuPy and the runtime all see exactly the same text.
+    """
+    seen: set[str] = set()
+
+    def expand(text: str) -> str:
+        def sub(m: re.Match) -> str:
+            inc = m.group(1)
+            if inc in seen:
+                return ""
+            seen.add(inc)
+            return expand((KERNEL_DIR / inc).read_text())
+        return re.sub(r'^#include "([^"]+)"\s*$', sub, text, flags=re.M)
+
+    return expand((KERNEL_DIR / f"{name}.cu").read_text())
+
+
+def get_kernel(module: str, kernel: str) -> Any:
+    """The compiled kernel ``kernel`` of kernels/<module>.cu for the current device.
+
+    Compiled once per (module, device) and cached; CuPy also caches the binary on disk.
+    """
+    import cupy
+
+    key = (module, cupy.cuda.Device().id)
+    mod = _modules.get(key)
+    if mod is None:
+        with _lock:
+            mod = _modules.get(key)
+            if mod is None:
+                mod = cupy.RawModule(code=kernel_source(module), options=NVRTC_OPTIONS)
+                _modules[key] = mod
+    return mod.get_function(kernel)
+
+
+def image_table(*slots: Batch | Sequence[Any]) -> Any:
+    """Device int64 table (4 * len(slots), N) of pointer, height, width, row stride.
+
+    Built on the host from array metadata only and uploaded with one copy; nothing is
+    read back from the device.
+    """
+    import cupy
+
+    rows = []
+    for slot in slots:
+        arr = slot.array if isinstance(slot, Batch) else None
+        images = slot.images if isinstance(slot, Batch) else list(slot)
+        if arr is not None:
+            n = arr.shape[0]
+            rows += [arr.data.ptr + np.arange(n, dtype=np.int64) * arr.strides[0],
+                     np.full(n, arr.shape[1]), np.full(n, arr.shape[2]),
+                     np.full(n, arr.strides[1])]
+        else:
+            rows += [np.array([im.data.ptr for im in images], dtype=np.uint64).view(np.int64),
+                     np.array([im.shape[0] for im in images]),
+                     np.array([im.shape[1] for im in images]),
+                     np.array([im.strides[0] for im in images])]
+    return cupy.asarray(np.stack(rows).astype(np.int64, copy=False))
+
+
+def launch(module: str, kernel: str, n: int, height: int, width: int,
+           args: Sequence[Any], block: tuple[int, int, int] = BLOCK) -> None:
+    """Launch one thread per (x, y) of a height x width grid, z = image index, on the
+    current CuPy stream. Scalars in ``args`` must be NumPy scalars (np.int32, np.float32)."""
+    grid = (math.ceil(width / block[0]), math.ceil(height / block[1]), n)
+    get_kernel(module, kernel)(grid, block, tuple(args))
+
+
+def i32(v: int) -> np.int32:
+    return np.int32(v)
+
+
+def f32(v: float) -> np.float32:
+    return np.float32(v)

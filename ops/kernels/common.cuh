@@ -1,0 +1,53 @@
+// Shared by every kernel: image-table access and border index mapping.
+#pragma once
+
+typedef unsigned char u8;
+
+// One image of an image table (see ops/_gpu.py): base pointer, size, row stride in bytes.
+struct Img {
+    u8* p;
+    int h;
+    int w;
+    long long stride;
+};
+
+// Slot `slot` of the table holds rows ptr, h, w, stride, each of n entries.
+__device__ __forceinline__ Img img_at(const long long* table, int n, int slot, int i) {
+    Img r;
+    r.p = reinterpret_cast<u8*>(table[(slot * 4 + 0) * n + i]);
+    r.h = static_cast<int>(table[(slot * 4 + 1) * n + i]);
+    r.w = static_cast<int>(table[(slot * 4 + 2) * n + i]);
+    r.stride = table[(slot * 4 + 3) * n + i];
+    return r;
+}
+
+template <typename T>
+__device__ __forceinline__ T* row_ptr(const Img& im, int y) {
+    return reinterpret_cast<T*>(im.p + static_cast<long long>(y) * im.stride);
+}
+
+// Border codes equal OpenCV's BORDER_* values (ops/_border.py holds the same table).
+#define BORDER_CONSTANT 0
+#define BORDER_REPLICATE 1
+#define BORDER_REFLECT 2
+#define BORDER_WRAP 3
+#define BORDER_REFLECT101 4
+
+// Map a coordinate outside [0, len) into it the way cv::borderInterpolate does;
+// -1 means "use the constant value".
+__device__ __forceinline__ int border_index(int p, int len, int mode) {
+    if (p >= 0 && p < len) return p;
+    if (mode == BORDER_CONSTANT) return -1;
+    if (mode == BORDER_REPLICATE) return p < 0 ? 0 : len - 1;
+    if (len == 1) return 0;
+    if (mode == BORDER_WRAP) {
+        p %= len;
+        return p < 0 ? p + len : p;
+    }
+    int delta = (mode == BORDER_REFLECT101) ? 1 : 0;
+    do {
+        if (p < 0) p = -p - 1 + delta;
+        else p = len - 1 - (p - len) - delta;
+    } while (p < 0 || p >= len);
+    return p;
+}

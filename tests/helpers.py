@@ -1,0 +1,92 @@
+"""Shared test utilities: random images, OpenCV-alignment assertions, GPU helpers."""
+from __future__ import annotations
+
+import functools
+from typing import Any, Callable
+
+import numpy as np
+
+# Image sizes every op is checked on: odd sizes, 1-pixel wide/tall, small and large.
+SIZES = [(1, 1), (1, 7), (9, 1), (2, 3), (17, 31), (64, 48), (121, 203), (480, 640)]
+CHANNELS = [1, 3, 4]
+
+
+@functools.lru_cache(maxsize=1)
+def cuda_reason() -> str | None:
+    """None when a CUDA device is usable, else why not."""
+    try:
+        import cupy
+        if cupy.cuda.runtime.getDeviceCount() < 1:
+            return "no CUDA device"
+        return None
+    except Exception as e:  # noqa: BLE001 - any failure means no usable GPU
+        return f"CUDA unavailable ({type(e).__name__}: {str(e)[:80]})"
+
+
+def rng_for(request: Any) -> np.random.Generator:
+    """A fresh seed per run, printed on failure through the test id."""
+    seed = int(np.random.SeedSequence().entropy % (2**32))
+    print(f"seed={seed}")
+    return np.random.default_rng(seed)
+
+
+def random_image(rng: np.random.Generator, h: int, w: int, c: int | None = 3) -> np.ndarray:
+    shape = (h, w) if c is None else (h, w, c)
+    return rng.integers(0, 256, size=shape, dtype=np.uint8)
+
+
+def assert_aligned(ours: np.ndarray, ref: np.ndarray, what: str = "") -> None:
+    """uint8 alignment: max |ours - ref| <= 1 and >= 99 % of values identical."""
+    ours, ref = np.asarray(ours), np.asarray(ref)
+    assert ours.shape == ref.shape, f"{what}: shape {ours.shape} != reference {ref.shape}"
+    assert ours.dtype == ref.dtype, f"{what}: dtype {ours.dtype} != reference {ref.dtype}"
+    diff = np.abs(ours.astype(np.int32) - ref.astype(np.int32))
+    same = float(np.mean(diff == 0)) if diff.size else 1.0
+    assert diff.max(initial=0) <= 1, f"{what}: max diff {diff.max()} > 1 at {np.argwhere(diff > 1)[:5].tolist()}"
+    assert same >= 0.99, f"{what}: only {same:.4%} identical"
+
+
+def assert_float_close(ours: np.ndarray, ref: np.ndarray, rtol: float = 1e-5,
+                       what: str = "") -> None:
+    """Float results: relative error <= rtol against a float64 reference."""
+    ours, ref = np.asarray(ours), np.asarray(ref, dtype=np.float64)
+    assert ours.shape == ref.shape, f"{what}: shape {ours.shape} != {ref.shape}"
+    err = np.abs(ours.astype(np.float64) - ref) / np.maximum(np.abs(ref), 1e-6)
+    assert err.max(initial=0) <= rtol, f"{what}: relative error {err.max():.3g} > {rtol}"
+
+
+def to_gpu(x: Any) -> Any:
+    import cupy
+    return [cupy.asarray(i) for i in x] if isinstance(x, list) else cupy.asarray(x)
+
+
+def to_cpu(x: Any) -> Any:
+    import cupy
+    return [cupy.asnumpy(i) for i in x] if isinstance(x, list) else cupy.asnumpy(x)
+
+
+def gpu_matches_numpy(op: Callable[..., Any], x: Any, *args: Any, check: Callable | None = None,
+                      **kwargs: Any) -> None:
+    """Run ``op`` on the CPU and (twice, outputs poisoned with 0 and 255) on the GPU;
+    every GPU output must equal itself across poisons and match the NumPy result."""
+    import ops
+
+    ref = op(x, *args, **kwargs)
+    runs = []
+    for value in (0, 255):
+        with ops.poisoned(value):
+            runs.append(op(to_gpu(x), *args, **kwargs))
+    check = check or assert_aligned
+    for res in runs:
+        _compare_tree(res, ref, check)
+
+
+def _compare_tree(res: Any, ref: Any, check: Callable) -> None:
+    if isinstance(ref, (list, tuple)):
+        assert isinstance(res, type(ref)) and len(res) == len(ref)
+        for a, b in zip(res, ref):
+            _compare_tree(a, b, check)
+    elif hasattr(ref, "shape"):
+        check(to_cpu(res), ref)
+    else:
+        assert res == ref

@@ -1,0 +1,64 @@
+"""The shared machinery: border mapping and input-form handling."""
+import cv2
+import numpy as np
+import pytest
+
+from ops._batch import as_batch
+from ops._border import BORDERS, border_index
+
+CV_BORDER = {"constant": cv2.BORDER_CONSTANT, "replicate": cv2.BORDER_REPLICATE,
+             "reflect": cv2.BORDER_REFLECT, "wrap": cv2.BORDER_WRAP,
+             "reflect101": cv2.BORDER_REFLECT_101}
+
+
+@pytest.mark.parametrize("border", BORDERS)
+@pytest.mark.parametrize("length", [1, 2, 3, 7])
+def test_border_index_matches_opencv(border, length):
+    ps = np.arange(-3 * length - 2, 4 * length + 2)
+    ours = border_index(ps, length, border)
+    if border == "reflect101" and length == 1:
+        ref = [0] * len(ps)  # OpenCV asserts on this; a 1-pixel axis can only repeat
+    else:
+        ref = [cv2.borderInterpolate(int(p), length, CV_BORDER[border]) for p in ps]
+    np.testing.assert_array_equal(ours, ref)
+    assert BORDERS[border] == CV_BORDER[border]
+
+
+def test_forms_round_trip():
+    img = np.zeros((5, 6, 3), np.uint8)
+    b = as_batch(img, "img")
+    assert (b.kind, b.n, b.channels, b.shapes) == ("single", 1, 3, [(5, 6)])
+    assert b.result().shape == (5, 6, 3)
+    assert as_batch(np.zeros((5, 6), np.uint8), "img").result().shape == (5, 6)
+    m = as_batch(np.zeros((4, 5, 6), np.uint8), "mask", mask=True)
+    assert (m.kind, m.n, m.channels) == ("batch", 4, 1) and m.result().shape == (4, 5, 6)
+    lst = as_batch([np.zeros((2, 3, 1), np.uint8), np.zeros((4, 1, 1), np.uint8)], "img")
+    out = lst.empty([(7, 7), (1, 2)])
+    assert [o.shape for o in out.result()] == [(7, 7, 1), (1, 2, 1)]
+
+
+def test_strided_input_made_pixel_contiguous():
+    img = np.zeros((6, 8, 3), np.uint8)[:, ::2]
+    b = as_batch(img, "img")
+    assert b.images[0].strides[1] == 3
+
+
+@pytest.mark.gpu
+def test_mixed_list_rejected():
+    import cupy
+    g = cupy.zeros((2, 2, 3), cupy.uint8)
+    with pytest.raises(TypeError, match="mixing NumPy and CuPy"):
+        as_batch([np.zeros((2, 2, 3), np.uint8), g], "img")
+
+
+@pytest.mark.parametrize("bad, words", [
+    ([], "non-empty list"),
+    ([np.zeros((2, 2, 3), np.uint8), np.zeros((2, 2, 4), np.uint8)], "3 channels like"),
+    ([np.zeros((2, 2, 3), np.uint8), np.zeros((2, 2, 3), np.int16)], "dtype uint8"),
+    (np.zeros((0, 2, 2, 3), np.uint8), "at least one image"),
+    ("x", "NumPy or CuPy array"),
+])
+def test_bad_forms(bad, words):
+    with pytest.raises((TypeError, ValueError), match="img") as e:
+        as_batch(bad, "img")
+    assert words in str(e.value)
