@@ -1,8 +1,10 @@
 """Every CUDA kernel compiles with NVRTC for each checked architecture (no GPU needed)."""
 import pytest
-from cupy_backends.cuda.libs import nvrtc
 
-from ops._gpu import CHECKED_ARCHS, NVRTC_OPTIONS, kernel_names, kernel_source
+from ops._gpu import CHECKED_ARCHS, NVRTC_OPTIONS, kernel_names, kernel_source, preload_pip_nvrtc
+
+preload_pip_nvrtc()
+from cupy_backends.cuda.libs import nvrtc  # noqa: E402
 
 
 def test_there_are_kernels():
