@@ -64,7 +64,7 @@ def fixed(f: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 
 def area_taps(src: int, dst: int):
     """computeResizeAreaTab as padded (dst, K) index / weight tables (weight 0 = no tap)."""
-    scale = src / dst
+    scale = 1.0 / (dst / src)   # OpenCV passes scale_x = 1 / inv_scale_x
     rows = []
     for dx in range(dst):
         fsx1 = dx * scale
