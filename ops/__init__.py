@@ -5,6 +5,17 @@ See docs/ops.md for the semantics of each op and its OpenCV equivalent.
 """
 from ._batch import poisoned
 from .color import cvt_color
-from .resize import resize
+from .geometry import center_crop, crop, letterbox, pad, resize
+from .tensor import image_to_tensor, tensor_to_mask
 
-__all__ = ["cvt_color", "poisoned", "resize"]
+__all__ = [
+    "center_crop",
+    "crop",
+    "cvt_color",
+    "image_to_tensor",
+    "letterbox",
+    "pad",
+    "poisoned",
+    "resize",
+    "tensor_to_mask",
+]

@@ -49,8 +49,8 @@ def test_batch_list_and_per_image_sizes(request):
     assert [o.shape[:2] for o in outs] == sizes
     for o, i, s in zip(outs, imgs, sizes):
         np.testing.assert_array_equal(o, cv_resize(i, s, "area"))
-    per = ops.resize(batch, [(5, 5), (6, 6), (5, 5)])
-    assert isinstance(per, list) and [p.shape for p in per] == [(5, 5, 3), (6, 6, 3), (5, 5, 3)]
+    with pytest.raises(ValueError, match="size: expected a single"):
+        ops.resize(batch, [(5, 5), (6, 6), (5, 5)])
     gray = ops.resize(batch[0, :, :, 0], (8, 9))
     assert gray.shape == (8, 9)
 
@@ -59,7 +59,7 @@ def test_batch_list_and_per_image_sizes(request):
     ({"size": (0, 5)}, ValueError, "size: expected (height, width) both > 0"),
     ({"size": (5,)}, TypeError, "size"),
     ({"size": (5, 5), "interpolation": "cubic"}, ValueError, "interpolation"),
-    ({"size": [(5, 5), (6, 6)]}, ValueError, "one (h, w) per image"),
+    ({"size": [(5, 5), (6, 6)]}, ValueError, "size: expected a single (height, width)"),
 ])
 def test_bad_arguments(kwargs, exc, words):
     with pytest.raises(exc) as e:
@@ -72,8 +72,6 @@ def test_bad_images():
         ops.resize(np.zeros((4, 4, 3), np.int16), (2, 2))
     with pytest.raises(ValueError, match="img: expected 1, 3 or 4 channels"):
         ops.resize(np.zeros((4, 4, 2), np.uint8), (2, 2))
-    with pytest.raises(ValueError, match="interpolation: expected 'linear' or 'nearest'"):
-        ops.resize(np.zeros((4, 4, 2), np.float32), (2, 2), "area")
     with pytest.raises(ValueError, match="height and width > 0"):
         ops.resize(np.zeros((0, 4, 3), np.uint8), (2, 2))
 
