@@ -1,0 +1,137 @@
+"""Whole-pipeline benchmark: the classic CPU pipeline vs the background_blur ensemble
+(vs the fused model when present), all served by one Triton server and measured the same
+way with perf_analyzer, in one run. Writes a table of throughput ratios, the raw CSV, a
+plot and the per-model time breakdown to bench/results/.
+
+    python bench/pipeline_bench.py --workloads 720p --concurrency 1 2 4 --tag cpu-2core
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import platform
+import sys
+import tempfile
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from clients.perf.inputs import frames, write_input_data  # noqa: E402
+from clients.perf.plot import plot_throughput_latency  # noqa: E402
+from clients.perf.stats import diff_stats, model_stats, per_request_table  # noqa: E402
+from clients.perf.sweep import Config, run_perf_analyzer, server_urls, write_csv  # noqa: E402
+
+BASELINE = "baseline_cpu_pipeline"
+CANDIDATES = [BASELINE, "background_blur", "background_blur_fused"]
+
+
+def machine_description() -> str:
+    cpu = platform.processor() or platform.machine()
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    gpu = "no GPU"
+    try:
+        import cupy
+        if cupy.cuda.runtime.getDeviceCount() > 0:
+            gpu = cupy.cuda.runtime.getDeviceProperties(0)["name"].decode()
+    except Exception:  # noqa: BLE001 - no usable CUDA means CPU only
+        pass
+    return f"{cpu}, {os.cpu_count()} cores, {gpu}"
+
+
+def available_models(url: str) -> list[str]:
+    import tritonclient.http as http
+
+    client = http.InferenceServerClient(url)
+    try:
+        ready = {m["name"] for m in client.get_model_repository_index() if m.get("state") == "READY"}
+    finally:
+        client.close()
+    return [m for m in CANDIDATES if m in ready]
+
+
+def summarize(rows: list[dict], models: list[str]) -> list[dict]:
+    """Best throughput per (model, workload) and its ratio to the baseline's best."""
+    best: dict[tuple[str, str], dict] = {}
+    for r in rows:
+        key = (r["model"], r["workload"])
+        if key not in best or float(r["Inferences/Second"]) > float(best[key]["Inferences/Second"]):
+            best[key] = r
+    out = []
+    for (model, workload), r in sorted(best.items(), key=lambda kv: (kv[0][1], models.index(kv[0][0]))):
+        base = best.get((BASELINE, workload))
+        thr = float(r["Inferences/Second"])
+        out.append({"workload": workload, "model": model, "best_infer_per_s": round(thr, 2),
+                    "at_concurrency": int(r["Concurrency"]),
+                    "p99_ms": round(float(r["p99 latency"]) / 1000, 1),
+                    "x_baseline": round(thr / float(base["Inferences/Second"]), 2) if base else None})
+    return out
+
+
+def markdown(summary: list[dict], steps: dict[str, list[dict]], args: argparse.Namespace) -> str:
+    lines = [f"# Pipeline benchmark ({args.tag})", "",
+             f"Machine: {machine_description()}", "",
+             f"perf_analyzer, protocol {args.protocol}, shared memory {args.shm}, "
+             f"concurrency {args.concurrency}, measurement window {args.measurement_ms} ms.", "",
+             "| workload | model | best infer/s | at concurrency | p99 ms | × baseline |",
+             "|---|---|---|---|---|---|"]
+    lines += [f"| {s['workload']} | {s['model']} | {s['best_infer_per_s']} | {s['at_concurrency']} "
+              f"| {s['p99_ms']} | {s['x_baseline']} |" for s in summary]
+    for label, table in steps.items():
+        lines += ["", f"## Where the time goes: {label} (mean µs per request, Triton statistics)", "",
+                  "| model | requests | mean batch | queue | compute input | compute infer | compute output | total |",
+                  "|---|---|---|---|---|---|---|---|"]
+        lines += [f"| {t['model']} | {t['requests']} | {t['mean_batch']} | {t['queue_us']} | "
+                  f"{t['compute_input_us']} | {t['compute_infer_us']} | {t['compute_output_us']} | "
+                  f"{t['total_us']} |" for t in table]
+    return "\n".join(lines) + "\n"
+
+
+def main(argv: list[str] | None = None) -> None:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--workloads", nargs="+", default=["720p"])
+    p.add_argument("--concurrency", nargs="+", type=int, default=[1, 2, 4])
+    p.add_argument("--protocol", default="grpc", choices=["http", "grpc"])
+    p.add_argument("--shm", default="system", choices=["none", "system", "cuda"])
+    p.add_argument("--measurement-ms", type=int, default=4000)
+    p.add_argument("--models", nargs="+", help="default: every candidate the server has")
+    p.add_argument("--url", help="HTTP host:port of a running server (default: embedded)")
+    p.add_argument("--grpc-url")
+    p.add_argument("--tag", default="local", help="names the result files")
+    p.add_argument("--out-dir", type=Path, default=ROOT / "bench" / "results")
+    args = p.parse_args(argv)
+
+    rows: list[dict] = []
+    steps: dict[str, list[dict]] = {}
+    with server_urls(args.url, args.grpc_url) as (http_url, grpc_url), \
+            tempfile.TemporaryDirectory() as tmp:
+        models = args.models or available_models(http_url)
+        if BASELINE not in models:
+            print(f"warning: {BASELINE} not loaded; ratios will be empty", file=sys.stderr)
+        target = grpc_url if args.protocol == "grpc" else http_url
+        for workload in args.workloads:
+            data = write_input_data(Path(tmp) / f"{workload}.json", frames(workload))
+            for model in models:
+                cfg = Config(model, workload, args.protocol, args.shm)
+                print(f"[bench] {cfg.label}", flush=True)
+                before = model_stats(http_url)
+                rows += run_perf_analyzer(cfg, target, args.concurrency, data, args.measurement_ms)
+                steps[f"{model} {workload}"] = per_request_table(diff_stats(model_stats(http_url), before))
+    summary = summarize(rows, models)
+    stem = args.out_dir / f"pipeline_{args.tag}"
+    write_csv(rows, stem.with_suffix(".csv"))
+    plot_throughput_latency(rows, stem.with_suffix(".png"))
+    md = markdown(summary, steps, args)
+    stem.with_suffix(".md").write_text(md)
+    print(md)
+    print(f"wrote {stem}.md, .csv, .png")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,57 @@
+"""perf_analyzer input data made from real photos (scikit-image ships them offline)."""
+from __future__ import annotations
+
+import base64
+import json
+from pathlib import Path
+
+import numpy as np
+
+# Named workloads: the frame sizes (h, w) each request cycles through.
+WORKLOADS: dict[str, list[tuple[int, int]]] = {
+    "720p": [(720, 1280)],
+    "1080p": [(1080, 1920)],
+    "mixed": [(720, 1280), (1080, 1920), (480, 640), (611, 457), (1080, 1080)],
+}
+_PHOTOS = ("astronaut", "coffee", "chelsea", "rocket", "camera")
+
+
+def real_photos() -> list[np.ndarray]:
+    """RGB uint8 photos (people, a cat, objects) bundled with scikit-image."""
+    from skimage import data
+
+    out = []
+    for name in _PHOTOS:
+        img = getattr(data, name)()
+        if img.ndim == 2:  # the cameraman is grayscale
+            img = np.stack([img] * 3, axis=-1)
+        out.append(np.ascontiguousarray(img[..., :3]))
+    return out
+
+
+def photo_at(size: tuple[int, int], index: int = 0) -> np.ndarray:
+    """A real photo scaled (bilinear, Pillow) to exactly size=(h, w), RGB uint8."""
+    from PIL import Image
+
+    photo = real_photos()[index % len(_PHOTOS)]
+    h, w = size
+    return np.asarray(Image.fromarray(photo).resize((w, h), Image.BILINEAR))
+
+
+def frames(workload: str) -> list[np.ndarray]:
+    """The frames of a named workload (see WORKLOADS), one photo per frame."""
+    if workload not in WORKLOADS:
+        raise ValueError(f"workload: expected one of {', '.join(WORKLOADS)}, got {workload!r}")
+    return [photo_at(s, i) for i, s in enumerate(WORKLOADS[workload])]
+
+
+def write_input_data(path: Path, images: list[np.ndarray], input_name: str = "IMAGE") -> Path:
+    """Write perf_analyzer --input-data JSON: one entry per image, binary as base64.
+
+    Each entry carries its own shape, so variable-size frames work with dynamic dims.
+    """
+    entries = [{input_name: {"b64": base64.b64encode(np.ascontiguousarray(im).tobytes()).decode(),
+                             "shape": list(im.shape)}} for im in images]
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps({"data": entries}))
+    return path

@@ -1,0 +1,137 @@
+"""Load-test Triton models with perf_analyzer: one command sweeps models x workloads x
+protocols x shared-memory modes x concurrency, and writes one CSV and one plot.
+
+    python -m clients.perf.sweep --models background_blur --workloads 720p mixed \
+        --protocols http grpc --shm none system --concurrency 1 2 4 --out bench/results/x
+
+Without --url the embedded server is started for the run.
+"""
+from __future__ import annotations
+
+import argparse
+import contextlib
+import csv
+import dataclasses
+import io
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+from typing import Iterator, Sequence
+
+from .inputs import WORKLOADS, frames, write_input_data
+from .install import ensure_perf_analyzer, perf_env
+
+SHM_MODES = ("none", "system", "cuda")
+
+
+@dataclasses.dataclass(frozen=True)
+class Config:
+    model: str
+    workload: str
+    protocol: str
+    shm: str
+
+    @property
+    def label(self) -> str:
+        return f"{self.model} {self.workload} {self.protocol} shm={self.shm}"
+
+
+def _output_shm_bytes(workload: str) -> int:
+    # Room for the largest frame's outputs (RGB image + mask), rounded up generously.
+    h, w = max(WORKLOADS[workload], key=lambda s: s[0] * s[1])
+    return 2 * h * w * 4
+
+
+def run_perf_analyzer(cfg: Config, url: str, concurrency: Sequence[int], input_data: Path,
+                      measurement_ms: int = 3000, timeout_s: float = 600) -> list[dict]:
+    """Run perf_analyzer for one configuration; one CSV row (dict) per concurrency."""
+    binary = ensure_perf_analyzer()
+    with tempfile.TemporaryDirectory() as tmp:
+        csv_path = Path(tmp) / "pa.csv"
+        cmd = [str(binary), "-m", cfg.model, "-u", url, "-i", cfg.protocol,
+               "--input-data", str(input_data),
+               "--concurrency-range", f"{min(concurrency)}:{max(concurrency)}:1",
+               "--measurement-interval", str(measurement_ms),
+               # A 2-core machine running server and client together is noisy: accept
+               # windows within 50 % of each other rather than fail the whole sweep.
+               "--stability-percentage", "50", "--max-trials", "10",
+               "--percentile", "99", "-f", str(csv_path)]
+        if cfg.shm != "none":
+            cmd += ["--shared-memory", cfg.shm,
+                    "--output-shared-memory-size", str(_output_shm_bytes(cfg.workload))]
+        proc = subprocess.run(cmd, env=perf_env(), capture_output=True, text=True,
+                              timeout=timeout_s)
+        if proc.returncode != 0 or not csv_path.exists():
+            raise RuntimeError(f"perf_analyzer failed for {cfg.label} (exit {proc.returncode}):\n"
+                               f"{(proc.stdout + proc.stderr)[-3000:]}")
+        rows = list(csv.DictReader(io.StringIO(csv_path.read_text())))
+    wanted = set(concurrency)
+    return [{**dataclasses.asdict(cfg), **row} for row in rows
+            if int(row["Concurrency"]) in wanted]
+
+
+def sweep(url: str, models: Sequence[str], workloads: Sequence[str], protocols: Sequence[str],
+          shm_modes: Sequence[str], concurrency: Sequence[int], workdir: Path,
+          measurement_ms: int = 3000, grpc_url: str | None = None) -> list[dict]:
+    """Every combination, in a fixed order; returns all CSV rows."""
+    rows: list[dict] = []
+    for workload in workloads:
+        data = write_input_data(workdir / f"input_{workload}.json", frames(workload))
+        for model in models:
+            for protocol in protocols:
+                for shm in shm_modes:
+                    cfg = Config(model, workload, protocol, shm)
+                    target = grpc_url if protocol == "grpc" and grpc_url else url
+                    print(f"[perf] {cfg.label} concurrency {list(concurrency)}", flush=True)
+                    rows += run_perf_analyzer(cfg, target, concurrency, data, measurement_ms)
+    return rows
+
+
+def write_csv(rows: list[dict], path: Path) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fields = list(dict.fromkeys(k for r in rows for k in r))
+    with path.open("w", newline="") as f:
+        w = csv.DictWriter(f, fieldnames=fields)
+        w.writeheader()
+        w.writerows(rows)
+    return path
+
+
+@contextlib.contextmanager
+def server_urls(url: str | None, grpc_url: str | None) -> Iterator[tuple[str, str]]:
+    """Given URLs, or the embedded server started for the duration."""
+    if url:
+        yield url, grpc_url or url
+        return
+    from serving.server import EmbeddedServer
+
+    with EmbeddedServer() as server:
+        yield server.http_url, server.grpc_url
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    p = argparse.ArgumentParser(description="perf_analyzer sweep over Triton models")
+    p.add_argument("--models", nargs="+", default=["background_blur"])
+    p.add_argument("--workloads", nargs="+", default=["720p"], choices=list(WORKLOADS))
+    p.add_argument("--protocols", nargs="+", default=["http"], choices=["http", "grpc"])
+    p.add_argument("--shm", nargs="+", default=["none"], choices=SHM_MODES)
+    p.add_argument("--concurrency", nargs="+", type=int, default=[1, 2, 4])
+    p.add_argument("--measurement-ms", type=int, default=3000)
+    p.add_argument("--url", help="HTTP host:port of a running server (default: embedded)")
+    p.add_argument("--grpc-url", help="gRPC host:port of that server")
+    p.add_argument("--out", type=Path, required=True, help="output prefix: writes PREFIX.csv, PREFIX.png")
+    args = p.parse_args(argv)
+    from .plot import plot_throughput_latency
+
+    with server_urls(args.url, args.grpc_url) as (http, grpc), \
+            tempfile.TemporaryDirectory() as tmp:
+        rows = sweep(http, args.models, args.workloads, args.protocols, args.shm,
+                     args.concurrency, Path(tmp), args.measurement_ms, grpc_url=grpc)
+    csv_path = write_csv(rows, args.out.with_suffix(".csv"))
+    png = plot_throughput_latency(rows, args.out.with_suffix(".png"))
+    print(f"wrote {csv_path} and {png}")
+
+
+if __name__ == "__main__":
+    sys.exit(main())
