@@ -5,5 +5,6 @@ See docs/ops.md for the semantics of each op and its OpenCV equivalent.
 """
 from ._batch import poisoned
 from .color import cvt_color
+from .resize import resize
 
-__all__ = ["cvt_color", "poisoned"]
+__all__ = ["cvt_color", "poisoned", "resize"]

@@ -89,6 +89,10 @@ class Batch:
         shapes = self.shapes
         return max(h for h, _ in shapes), max(w for _, w in shapes)
 
+    def as_list(self) -> "Batch":
+        """The same images, answered as a list (for outputs of differing sizes)."""
+        return Batch(self.images, None, "list", self.squeeze, self.xp, self.channels, self.dtype)
+
     def empty(self, shapes: Sequence[tuple[int, int]] | None = None,
               channels: int | None = None, dtype: Any = None) -> "Batch":
         """Uninitialised output batch of the same form (one allocation for all images)."""
