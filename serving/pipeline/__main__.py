@@ -1,0 +1,4 @@
+"""python -m serving.pipeline {validate,...}: see serving/pipeline/cli.py."""
+from .cli import main
+
+raise SystemExit(main())

@@ -1,0 +1,226 @@
+"""Command line of the pipeline tools: python -m serving.pipeline COMMAND.
+
+    validate [REPO]                      check every ensemble of a model repository
+    generate [SPEC...] [--check]         (re)generate config.pbtxt files from specs
+    new NAME [--from SPEC] [--input N:DTYPE:DIMS ...] [--output ...]
+    add-step SPEC --model M --input K=V ... --output K=V ... [--param K=V ...] [--at I]
+    remove-step SPEC (--index I | --model M)
+    set-param SPEC (--index I | --model M) --param K=V ...
+    fuse SPEC                            one Python model running the whole chain
+
+SPEC is a path or a pipeline name (pipelines/NAME.yaml). Every edit regenerates the
+configs and validates the repository.
+"""
+from __future__ import annotations
+
+import argparse
+import copy
+import sys
+from pathlib import Path
+from typing import Sequence
+
+from .spec import (PipelineSpec, SpecError, StepSpec, TensorSpec, load_spec,
+                   remove_generated_copies, save_spec, stale_files, write_generated)
+from .validate import validate_repository
+
+ROOT = Path(__file__).resolve().parents[2]
+DEFAULT_REPO = ROOT / "model_repository"
+DEFAULT_SPECS = ROOT / "pipelines"
+
+
+def resolve_spec(value: str, specs: Path) -> Path:
+    p = Path(value)
+    if p.suffix in (".yaml", ".yml") or p.exists():
+        return p
+    return specs / f"{value}.yaml"
+
+
+def _pairs(items: Sequence[str] | None, what: str) -> dict[str, str]:
+    out = {}
+    for item in items or []:
+        if "=" not in item:
+            raise SpecError(f"{what}: expected KEY=VALUE, got {item!r}")
+        k, v = item.split("=", 1)
+        out[k] = v
+    return out
+
+
+def _tensor_arg(item: str, what: str) -> TensorSpec:
+    try:
+        name, dtype, dims = item.split(":")
+        return TensorSpec(name, dtype.upper(), [int(d) for d in dims.split(",")])
+    except ValueError:
+        raise SpecError(f"{what}: expected NAME:DTYPE:DIM,DIM,..., got {item!r}") from None
+
+
+def _step_index(spec: PipelineSpec, index: int | None, model: str | None) -> int:
+    if index is not None:
+        if not 0 <= index < len(spec.steps):
+            raise SpecError(f"{spec.path}: no step {index} (it has {len(spec.steps)})")
+        return index
+    hits = [i for i, s in enumerate(spec.steps) if s.model == model]
+    if len(hits) != 1:
+        names = ", ".join(s.model for s in spec.steps)
+        raise SpecError(f"{spec.path}: {'no' if not hits else 'more than one'} step runs model "
+                        f"{model!r} (steps: {names}); use --index")
+    return hits[0]
+
+
+def _commit(spec: PipelineSpec, path: Path, repo: Path) -> int:
+    """Save an edited spec, regenerate its files, validate the repository."""
+    save_spec(spec, path)
+    remove_generated_copies(spec, repo, {spec.step_model_name(s) for s in spec.steps})
+    for p in write_generated(spec, repo):
+        print(f"wrote {p}")
+    return _report(validate_repository(repo), repo)
+
+
+def _report(problems: list[str], repo: Path) -> int:
+    for p in problems:
+        print(p)
+    if problems:
+        print(f"{len(problems)} problem(s) in {repo}", file=sys.stderr)
+        return 1
+    print(f"{repo}: all ensembles valid")
+    return 0
+
+
+def cmd_validate(args: argparse.Namespace) -> int:
+    return _report(validate_repository(args.repository), args.repository)
+
+
+def cmd_generate(args: argparse.Namespace) -> int:
+    paths = [resolve_spec(s, args.specs) for s in args.spec] or sorted(args.specs.glob("*.yaml"))
+    stale = []
+    for path in paths:
+        spec = load_spec(path)
+        if args.check:
+            stale += stale_files(spec, args.repository)
+        else:
+            for p in write_generated(spec, args.repository):
+                print(f"wrote {p}")
+    if args.check:
+        for p in stale:
+            print(f"{p}: differs from what its spec generates; run python -m serving.pipeline generate")
+        return 1 if stale else 0
+    return _report(validate_repository(args.repository), args.repository)
+
+
+def cmd_new(args: argparse.Namespace) -> int:
+    path = args.specs / f"{args.name}.yaml"
+    if path.exists():
+        raise SpecError(f"{path} already exists")
+    if args.from_spec:
+        spec = copy.deepcopy(load_spec(resolve_spec(args.from_spec, args.specs)))
+        spec.name, spec.description = args.name, args.description or spec.description
+    else:
+        spec = PipelineSpec(args.name, args.max_batch_size, [], [], [], args.description or "")
+    if args.input:
+        spec.inputs = [_tensor_arg(t, "--input") for t in args.input]
+    if args.output:
+        spec.outputs = [_tensor_arg(t, "--output") for t in args.output]
+    spec.path = path
+    path.parent.mkdir(parents=True, exist_ok=True)
+    if not spec.steps:
+        save_spec(spec, path)
+        print(f"wrote {path}; add steps with: python -m serving.pipeline add-step {args.name} ...")
+        return 0
+    return _commit(spec, path, args.repository)
+
+
+def cmd_add_step(args: argparse.Namespace) -> int:
+    path = resolve_spec(args.spec, args.specs)
+    spec = load_spec(path)
+    step = StepSpec(args.model, _pairs(args.input, "--input"), _pairs(args.output, "--output"),
+                    _pairs(args.param, "--param"))
+    spec.steps.insert(len(spec.steps) if args.at is None else args.at, step)
+    return _commit(spec, path, args.repository)
+
+
+def cmd_remove_step(args: argparse.Namespace) -> int:
+    path = resolve_spec(args.spec, args.specs)
+    spec = load_spec(path)
+    del spec.steps[_step_index(spec, args.index, args.model)]
+    return _commit(spec, path, args.repository)
+
+
+def cmd_set_param(args: argparse.Namespace) -> int:
+    path = resolve_spec(args.spec, args.specs)
+    spec = load_spec(path)
+    spec.steps[_step_index(spec, args.index, args.model)].parameters.update(
+        _pairs(args.param, "--param"))
+    return _commit(spec, path, args.repository)
+
+
+def cmd_fuse(args: argparse.Namespace) -> int:
+    from .fuse import write_fused
+
+    spec = load_spec(resolve_spec(args.spec, args.specs))
+    for p in write_fused(spec, args.repository, args.name):
+        print(f"wrote {p}")
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="python -m serving.pipeline",
+                                description="Validate, generate, edit and fuse ensemble pipelines.")
+    p.add_argument("--repository", type=Path, default=DEFAULT_REPO, help="model repository")
+    p.add_argument("--specs", type=Path, default=DEFAULT_SPECS, help="folder of pipeline specs")
+    sub = p.add_subparsers(dest="command", required=True)
+
+    v = sub.add_parser("validate", help="check every ensemble of a model repository")
+    v.add_argument("repo", nargs="?", type=Path)
+    v.set_defaults(func=cmd_validate)
+
+    g = sub.add_parser("generate", help="regenerate config.pbtxt files from specs")
+    g.add_argument("spec", nargs="*")
+    g.add_argument("--check", action="store_true", help="only report files that differ")
+    g.set_defaults(func=cmd_generate)
+
+    n = sub.add_parser("new", help="create a pipeline spec")
+    n.add_argument("name")
+    n.add_argument("--from", dest="from_spec", help="start as a copy of this spec")
+    n.add_argument("--input", action="append", help="NAME:DTYPE:DIMS, e.g. IMAGE:UINT8:-1,-1,3")
+    n.add_argument("--output", action="append")
+    n.add_argument("--max-batch-size", type=int, default=8)
+    n.add_argument("--description")
+    n.set_defaults(func=cmd_new)
+
+    a = sub.add_parser("add-step", help="add a step to a spec")
+    a.add_argument("spec")
+    a.add_argument("--model", required=True)
+    a.add_argument("--input", action="append", help="MODEL_INPUT=TENSOR")
+    a.add_argument("--output", action="append", help="MODEL_OUTPUT=TENSOR")
+    a.add_argument("--param", action="append", help="KEY=VALUE config parameter")
+    a.add_argument("--at", type=int, help="position (default: last)")
+    a.set_defaults(func=cmd_add_step)
+
+    for name, func, helptext in (("remove-step", cmd_remove_step, "remove a step"),
+                                 ("set-param", cmd_set_param, "set a step's parameters")):
+        r = sub.add_parser(name, help=helptext)
+        r.add_argument("spec")
+        r.add_argument("--index", type=int)
+        r.add_argument("--model")
+        if name == "set-param":
+            r.add_argument("--param", action="append", required=True)
+        r.set_defaults(func=func)
+
+    f = sub.add_parser("fuse", help="generate one Python model running a spec's whole chain")
+    f.add_argument("spec")
+    f.add_argument("--name", help="model name (default: <pipeline>_fused)")
+    f.set_defaults(func=cmd_fuse)
+    return p
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    if args.command == "validate" and args.repo is not None:
+        args.repository = args.repo
+    if args.command in ("remove-step", "set-param") and (args.index is None) == (args.model is None):
+        print("give exactly one of --index or --model", file=sys.stderr)
+        return 2
+    try:
+        return args.func(args)
+    except SpecError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2

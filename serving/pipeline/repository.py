@@ -1,0 +1,53 @@
+"""A model repository read through Triton's own protobuf schema (never parsed by hand)."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from google.protobuf import text_format
+from tritonclient.grpc import model_config_pb2 as mc
+
+
+@dataclass
+class ModelEntry:
+    name: str
+    path: Path          # the config.pbtxt
+    config: mc.ModelConfig
+
+    @property
+    def is_ensemble(self) -> bool:
+        return self.config.platform == "ensemble"
+
+
+class ConfigError(Exception):
+    """A config.pbtxt that does not parse."""
+
+
+def load_config(path: Path) -> mc.ModelConfig:
+    try:
+        return text_format.Parse(Path(path).read_text(), mc.ModelConfig())
+    except text_format.ParseError as e:
+        raise ConfigError(f"{path}: {e}") from None
+
+
+def config_text(config: mc.ModelConfig) -> str:
+    """Canonical config.pbtxt text of a config."""
+    return text_format.MessageToString(config)
+
+
+def load_repository(repo: Path) -> tuple[dict[str, ModelEntry], list[str]]:
+    """Every model of a repository by name, and the parse errors met on the way."""
+    models: dict[str, ModelEntry] = {}
+    errors: list[str] = []
+    for cfg in sorted(Path(repo).glob("*/config.pbtxt")):
+        try:
+            config = load_config(cfg)
+        except ConfigError as e:
+            errors.append(str(e))
+            continue
+        name = config.name or cfg.parent.name
+        if config.name and config.name != cfg.parent.name:
+            errors.append(f"{cfg}: name {config.name!r} differs from its folder "
+                          f"{cfg.parent.name!r} (Triton requires them equal)")
+        models[name] = ModelEntry(name, cfg, config)
+    return models, errors

@@ -1,0 +1,217 @@
+"""Pipeline specs: a short YAML file per ensemble, from which its config.pbtxt (and the
+config of any step whose parameters it overrides) is generated.
+
+    name: background_blur
+    max_batch_size: 8
+    inputs:  [{name: IMAGE, dtype: UINT8, dims: [-1, -1, 3]}]
+    outputs: [{name: BLURRED, dtype: UINT8, dims: [-1, -1, 3]}]
+    steps:
+      - model: resize                       # a model of the repository
+        inputs: {IMAGE: IMAGE}              # model input  <- pipeline tensor
+        outputs: {OUTPUT: resized}          # model output -> pipeline tensor
+        parameters: {interpolation: area}   # optional: overrides the model's config
+
+A step with parameters runs a generated copy of its model, named
+``<pipeline>__<model>``, whose config is the model's with those parameters replaced
+(Triton gives ensemble steps no parameters of their own).
+"""
+from __future__ import annotations
+
+import shutil
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+from tritonclient.grpc import model_config_pb2 as mc
+
+from .repository import config_text, load_config
+
+DTYPES = sorted(n.removeprefix("TYPE_") for n in mc.DataType.keys() if n != "TYPE_INVALID")
+GENERATED_HEADER = "# Generated from {spec} by `python -m serving.pipeline generate`; edit the spec, not this file.\n"
+
+
+class SpecError(ValueError):
+    """A pipeline spec that is malformed; the message names the file and the field."""
+
+
+@dataclass
+class TensorSpec:
+    name: str
+    dtype: str
+    dims: list[int]
+
+
+@dataclass
+class StepSpec:
+    model: str
+    inputs: dict[str, str]
+    outputs: dict[str, str]
+    parameters: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass
+class PipelineSpec:
+    name: str
+    max_batch_size: int
+    inputs: list[TensorSpec]
+    outputs: list[TensorSpec]
+    steps: list[StepSpec]
+    description: str = ""
+    path: Path | None = None
+
+    def step_model_name(self, step: StepSpec) -> str:
+        """The model a step runs: its own, or the generated copy carrying its parameters."""
+        return f"{self.name}__{step.model}" if step.parameters else step.model
+
+    def to_dict(self) -> dict[str, Any]:
+        d: dict[str, Any] = {"name": self.name}
+        if self.description:
+            d["description"] = self.description
+        d["max_batch_size"] = self.max_batch_size
+        d["inputs"] = [vars(t) for t in self.inputs]
+        d["outputs"] = [vars(t) for t in self.outputs]
+        d["steps"] = []
+        for s in self.steps:
+            sd: dict[str, Any] = {"model": s.model, "inputs": s.inputs, "outputs": s.outputs}
+            if s.parameters:
+                sd["parameters"] = s.parameters
+            d["steps"].append(sd)
+        return d
+
+
+def _need(d: dict, key: str, kind: type, where: str) -> Any:
+    if key not in d:
+        raise SpecError(f"{where}: missing {key!r}")
+    if not isinstance(d[key], kind):
+        raise SpecError(f"{where}: {key!r} must be a {kind.__name__}, got {d[key]!r}")
+    return d[key]
+
+
+def _tensor(d: Any, where: str) -> TensorSpec:
+    if not isinstance(d, dict):
+        raise SpecError(f"{where}: expected {{name, dtype, dims}}, got {d!r}")
+    dtype = str(_need(d, "dtype", str, where)).upper()
+    if dtype not in DTYPES:
+        raise SpecError(f"{where}: dtype {dtype!r} is not one of {', '.join(DTYPES)}")
+    dims = _need(d, "dims", list, where)
+    if not all(isinstance(x, int) and (x == -1 or x > 0) for x in dims):
+        raise SpecError(f"{where}: dims must be positive integers or -1, got {dims}")
+    return TensorSpec(_need(d, "name", str, where), dtype, list(dims))
+
+
+def _mapping(d: dict, key: str, where: str) -> dict[str, str]:
+    m = _need(d, key, dict, where)
+    if not all(isinstance(k, str) and isinstance(v, str) for k, v in m.items()):
+        raise SpecError(f"{where}: {key!r} must map names to names, got {m!r}")
+    return dict(m)
+
+
+def parse_spec(data: Any, path: Path | None = None) -> PipelineSpec:
+    where = str(path or "<spec>")
+    if not isinstance(data, dict):
+        raise SpecError(f"{where}: expected a mapping with name, inputs, outputs, steps")
+    steps = []
+    for i, s in enumerate(_need(data, "steps", list, where)):
+        sw = f"{where}: steps[{i}]"
+        if not isinstance(s, dict):
+            raise SpecError(f"{sw}: expected {{model, inputs, outputs}}, got {s!r}")
+        params = s.get("parameters") or {}
+        if not isinstance(params, dict):
+            raise SpecError(f"{sw}: parameters must be a mapping, got {params!r}")
+        steps.append(StepSpec(_need(s, "model", str, sw), _mapping(s, "inputs", sw),
+                              _mapping(s, "outputs", sw), {k: str(v) for k, v in params.items()}))
+    mbs = data.get("max_batch_size", 0)
+    if not isinstance(mbs, int) or mbs < 0:
+        raise SpecError(f"{where}: max_batch_size must be an integer >= 0, got {mbs!r}")
+    return PipelineSpec(
+        name=_need(data, "name", str, where), max_batch_size=mbs,
+        inputs=[_tensor(t, f"{where}: inputs[{i}]") for i, t in enumerate(_need(data, "inputs", list, where))],
+        outputs=[_tensor(t, f"{where}: outputs[{i}]") for i, t in enumerate(_need(data, "outputs", list, where))],
+        steps=steps, description=str(data.get("description", "")), path=path)
+
+
+def load_spec(path: Path) -> PipelineSpec:
+    try:
+        data = yaml.safe_load(Path(path).read_text())
+    except yaml.YAMLError as e:
+        raise SpecError(f"{path}: not valid YAML: {e}") from None
+    return parse_spec(data, Path(path))
+
+
+def save_spec(spec: PipelineSpec, path: Path) -> None:
+    Path(path).write_text(yaml.safe_dump(spec.to_dict(), sort_keys=False, width=100))
+
+
+def ensemble_config(spec: PipelineSpec) -> mc.ModelConfig:
+    """The ensemble's ModelConfig (Triton's schema)."""
+    cfg = mc.ModelConfig(name=spec.name, platform="ensemble", max_batch_size=spec.max_batch_size)
+    for t, coll in [(t, cfg.input) for t in spec.inputs] + [(t, cfg.output) for t in spec.outputs]:
+        coll.add(name=t.name, data_type=mc.DataType.Value("TYPE_" + t.dtype), dims=t.dims)
+    for s in spec.steps:
+        step = cfg.ensemble_scheduling.step.add(model_name=spec.step_model_name(s), model_version=-1)
+        step.input_map.update(s.inputs)
+        step.output_map.update(s.outputs)
+    return cfg
+
+
+def step_model_config(spec: PipelineSpec, step: StepSpec, repo: Path) -> mc.ModelConfig:
+    """Config of the generated copy of a step's model, with the step's parameters."""
+    base = repo / step.model / "config.pbtxt"
+    if not base.exists():
+        raise SpecError(f"{spec.path}: step model {step.model!r} has no {base}")
+    cfg = load_config(base)
+    cfg.name = spec.step_model_name(step)
+    for k, v in step.parameters.items():
+        cfg.parameters[k].string_value = v
+    return cfg
+
+
+def generated_files(spec: PipelineSpec, repo: Path) -> dict[Path, str]:
+    """Every file a spec generates, relative path -> text."""
+    header = GENERATED_HEADER.format(spec=_rel(spec.path))
+    files = {Path(spec.name) / "config.pbtxt": header + config_text(ensemble_config(spec))}
+    for s in spec.steps:
+        if s.parameters:
+            name = spec.step_model_name(s)
+            files[Path(name) / "config.pbtxt"] = header + config_text(step_model_config(spec, s, repo))
+            files[Path(name) / "1" / "model.py"] = (repo / s.model / "1" / "model.py").read_text()
+    return files
+
+
+def _rel(path: Path | None) -> str:
+    if path is None:
+        return "<spec>"
+    try:
+        return str(Path(path).resolve().relative_to(Path(__file__).resolve().parents[2]))
+    except ValueError:
+        return str(path)
+
+
+def write_generated(spec: PipelineSpec, repo: Path) -> list[Path]:
+    """Write a spec's files into the repository (plus the ensemble's empty version folder)."""
+    written = []
+    for rel, text in generated_files(spec, repo).items():
+        p = repo / rel
+        p.parent.mkdir(parents=True, exist_ok=True)
+        p.write_text(text)
+        written.append(p)
+    version = repo / spec.name / "1"
+    version.mkdir(exist_ok=True)
+    keep = version / ".gitkeep"
+    if not any(version.iterdir()):
+        keep.write_text("")
+    return written
+
+
+def stale_files(spec: PipelineSpec, repo: Path) -> list[Path]:
+    """Generated files that are missing or differ from what the spec generates now."""
+    return [repo / rel for rel, text in generated_files(spec, repo).items()
+            if not (repo / rel).exists() or (repo / rel).read_text() != text]
+
+
+def remove_generated_copies(spec: PipelineSpec, repo: Path, keep: set[str]) -> None:
+    """Delete generated step copies of this pipeline no longer used (after an edit)."""
+    for d in repo.glob(f"{spec.name}__*"):
+        if d.is_dir() and d.name not in keep:
+            shutil.rmtree(d)
