@@ -4,16 +4,23 @@
 See docs/ops.md for the semantics of each op and its OpenCV equivalent.
 """
 from ._batch import poisoned
+from .blur import blur_background, gaussian_blur
 from .color import cvt_color
+from .composite import composite
 from .geometry import center_crop, crop, letterbox, pad, resize
+from .morphology import morphology
 from .tensor import image_to_tensor, tensor_to_mask
 
 __all__ = [
+    "blur_background",
     "center_crop",
+    "composite",
     "crop",
     "cvt_color",
+    "gaussian_blur",
     "image_to_tensor",
     "letterbox",
+    "morphology",
     "pad",
     "poisoned",
     "resize",

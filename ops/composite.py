@@ -1,0 +1,43 @@
+"""Alpha compositing by a uint8 mask."""
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from ._batch import as_batch, same_form
+from ._dispatch import apply
+
+
+def _reference(fg: np.ndarray, bg: np.ndarray, m: np.ndarray) -> np.ndarray:
+    a = m.astype(np.uint32)
+    return ((fg * a + bg * (255 - a) + 127) // 255).astype(np.uint8)
+
+
+def _drop_channel_axis(mask: Any, fg: Any) -> Any:
+    """A mask with a trailing 1-channel axis (like its image's channel axis) -> without."""
+    if isinstance(mask, (list, tuple)):
+        return [m[..., 0] if getattr(m, "ndim", 0) == 3 and m.shape[-1] == 1 else m for m in mask]
+    if getattr(mask, "ndim", 0) == getattr(fg, "ndim", -1) and mask.shape[-1] == 1:
+        return mask[..., 0]
+    return mask
+
+
+def composite(fg: Any, bg: Any, mask: Any) -> Any:
+    """Blend two images by a mask: 255 takes fg, 0 takes bg.
+
+    out = (fg * m + bg * (255 - m) + 127) // 255, which is the exactly rounded value of
+    (fg * m + bg * (255 - m)) / 255 (a /255 quotient is never exactly k + 0.5).
+    fg, bg: uint8 images of the same form and shapes; mask: uint8 (H, W) per image:
+    (H, W), (N, H, W) or a list, with or without a trailing 1-channel axis.
+    OpenCV has no single call; equals cv2.blendLinear with weights m/255 and 1 - m/255
+    rounded to nearest.
+    """
+    f = as_batch(fg, "fg")
+    b = as_batch(bg, "bg")
+    same_form(f, b, "fg", "bg")
+    m = as_batch(_drop_channel_axis(mask, fg), "mask", mask=True)
+    same_form(f, m, "fg", "mask", channels=False)
+    if not f.gpu:
+        return f.like([_reference(x, y, z) for x, y, z in zip(f.images, b.images, m.images)]).result()
+    return apply(f, None, ("filter", "composite"), extra=(b, m)).result()

@@ -1,0 +1,56 @@
+"""Binary/grey morphology with a rectangular element (mask denoise)."""
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from ._batch import Batch, as_batch
+from ._gpu import i32, image_table, launch
+from ._validate import check_choice, check_ksize
+
+_OPS = {"erode": ("erode",), "dilate": ("dilate",), "open": ("erode", "dilate"),
+        "close": ("dilate", "erode")}
+
+
+def _pass_ref(im: np.ndarray, radius: int, axis: int, dilate: bool) -> np.ndarray:
+    """min/max over the in-image part of a (2 radius + 1) window along axis."""
+    if radius == 0:
+        return im
+    fill = 0 if dilate else 255  # OpenCV's default border never wins
+    pad = [(0, 0)] * im.ndim
+    pad[axis] = (radius, radius)
+    ext = np.pad(im, pad, constant_values=fill)
+    n = im.shape[axis]
+    f = np.maximum if dilate else np.minimum
+    out = np.take(ext, np.arange(0, n), axis=axis)
+    for k in range(1, 2 * radius + 1):
+        out = f(out, np.take(ext, np.arange(k, k + n), axis=axis))
+    return out
+
+
+def _morph(b: Batch, kh: int, kw: int, dilate: bool) -> Batch:
+    if not b.gpu:
+        return b.like([_pass_ref(_pass_ref(im, kw // 2, 1, dilate), kh // 2, 0, dilate)
+                       for im in b.images])
+    h, w = b.max_hw()
+    tmp, out = b.empty(), b.empty()
+    for src, dst, radius, axis in ((b, tmp, kw // 2, 0), (tmp, out, kh // 2, 1)):
+        launch("filter", "morph_pass", b.n, h, w, (image_table(src, dst), i32(b.n), i32(b.channels),
+               i32(b.channels), i32(radius), i32(axis), i32(int(dilate))))
+    return out
+
+
+def morphology(mask: Any, op: str, ksize: Any) -> Any:
+    """Erode, dilate, open or close with a ksize x ksize rectangle (kh, kw also accepted).
+
+    mask: uint8 (H, W), (N, H, W) or a list of (H, W) (masks); NumPy or CuPy.
+    OpenCV: cv2.erode / cv2.dilate / cv2.morphologyEx(MORPH_OPEN / MORPH_CLOSE) with
+    np.ones((kh, kw)) and the default border (pixels outside never win). Bit-exact.
+    """
+    op = check_choice(op, "op", _OPS)
+    kh, kw = check_ksize(ksize)
+    b = as_batch(mask, "mask", mask=True)
+    for step in _OPS[op]:
+        b = _morph(b, kh, kw, step == "dilate")
+    return b.result()
