@@ -18,3 +18,16 @@ def pytest_collection_modifyitems(config, items):
     for item in items:
         if "gpu" in item.keywords:
             item.add_marker(skip)
+
+
+@pytest.fixture(scope="session")
+def server():
+    """The embedded Triton server over this repository's model_repository/."""
+    from segmentation.build import build
+    from serving.install import install
+    from serving.server import EmbeddedServer
+
+    build()
+    install()
+    with EmbeddedServer() as s:
+        yield s
