@@ -1,0 +1,1 @@
+"""What users run against the server: the blur CLI and API, the demo, load tests."""

@@ -1,0 +1,47 @@
+# The two set-up commands: `make demo` and `make test` (see README.md).
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+ONNX := model_repository/unet/1/model.onnx
+STUB_STAMP := $(VENV)/.triton-installed
+PERF := $(VENV)/perf/bin/perf_analyzer
+
+.PHONY: demo test deps triton model perf-analyzer validate bench clean
+
+demo: deps triton model
+	$(PY) -m clients.demo
+
+test: deps triton model perf-analyzer
+	$(PY) -m serving.pipeline validate
+	$(PY) -m serving.pipeline generate --check
+	$(PY) -m pytest
+
+deps: $(VENV)/.deps-installed
+$(VENV)/.deps-installed: requirements.txt
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip
+	$(PY) -m pip install -q -r requirements.txt
+	touch $@
+
+triton: $(STUB_STAMP)
+$(STUB_STAMP): $(VENV)/.deps-installed serving/install.py
+	$(PY) -m serving.install
+	touch $@
+
+model: $(ONNX)
+$(ONNX): $(VENV)/.deps-installed segmentation/tflite_to_onnx.py segmentation/build.py model_repository/unet/model.onnx.sha256
+	$(PY) -m segmentation.build
+
+perf-analyzer: $(PERF)
+$(PERF): $(STUB_STAMP) clients/perf/install.py
+	$(PY) -m clients.perf.install
+
+validate: deps
+	$(PY) -m serving.pipeline validate
+
+bench: deps triton model perf-analyzer
+	$(PY) bench/ops_bench.py --tag local
+	$(PY) bench/pipeline_bench.py --tag local
+
+clean:
+	rm -rf $(VENV) build out $(ONNX)
