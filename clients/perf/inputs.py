@@ -55,3 +55,17 @@ def write_input_data(path: Path, images: list[np.ndarray], input_name: str = "IM
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps({"data": entries}))
     return path
+
+
+def main() -> None:
+    import argparse
+
+    p = argparse.ArgumentParser(description="Write perf_analyzer input data from real photos.")
+    p.add_argument("--workload", choices=list(WORKLOADS), default="720p")
+    p.add_argument("--out", type=Path, required=True, help="JSON file to write")
+    args = p.parse_args()
+    print(write_input_data(args.out, frames(args.workload)))
+
+
+if __name__ == "__main__":
+    main()
