@@ -260,3 +260,22 @@ class BlurModel(OpModel):
         out = ops.blur_background(batch_or_list(imgs), batch_or_list(masks), params["sigma"],
                                   downscale=params["downscale"])
         return {"BLURRED": out}
+
+
+class MorphologyModel(OpModel):
+    """MASK (H, W) uint8 -> RESULT: erode / dilate / open / close with a square element."""
+    INPUTS = ("MASK",)
+    OUTPUTS = ("RESULT",)
+    PARAMETERS = {
+        "op": Param(choice("open", "close", "erode", "dilate"), "close", "the operation"),
+        "ksize": Param(_positive, "5", "odd element size", True),
+    }
+
+    def validate(self, item, params):
+        if item["MASK"].ndim != 2 or 0 in item["MASK"].shape:
+            raise RequestError(f"MASK: expected a non-empty (H, W) mask, got {tuple(item['MASK'].shape)}")
+        if params["ksize"] % 2 == 0:
+            raise RequestError(f"ksize: expected an odd size, got {params['ksize']}")
+
+    def compute(self, inputs, params):
+        return {"RESULT": ops.morphology(batch_or_list(inputs["MASK"]), params["op"], params["ksize"])}

@@ -4,6 +4,7 @@
     generate [SPEC...] [--check]         (re)generate config.pbtxt files from specs
     new NAME [--from SPEC] [--input N:DTYPE:DIMS ...] [--output ...]
     add-step SPEC --model M --input K=V ... --output K=V ... [--param K=V ...] [--at I]
+             [--reroute TENSOR]
     remove-step SPEC (--index I | --model M)
     set-param SPEC (--index I | --model M) --param K=V ...
     fuse SPEC                            one Python model running the whole chain
@@ -21,6 +22,7 @@ from typing import Sequence
 
 from .spec import (PipelineSpec, SpecError, StepSpec, TensorSpec, load_spec,
                    remove_generated_copies, save_spec, stale_files, write_generated)
+from .parameters import known_parameters
 from .validate import validate_repository
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -72,7 +74,7 @@ def _commit(spec: PipelineSpec, path: Path, repo: Path) -> int:
     remove_generated_copies(spec, repo, {spec.step_model_name(s) for s in spec.steps})
     for p in write_generated(spec, repo):
         print(f"wrote {p}")
-    return _report(validate_repository(repo), repo)
+    return _report(validate_repository(repo, known_parameters), repo)
 
 
 def _report(problems: list[str], repo: Path) -> int:
@@ -86,7 +88,7 @@ def _report(problems: list[str], repo: Path) -> int:
 
 
 def cmd_validate(args: argparse.Namespace) -> int:
-    return _report(validate_repository(args.repository), args.repository)
+    return _report(validate_repository(args.repository, known_parameters), args.repository)
 
 
 def cmd_generate(args: argparse.Namespace) -> int:
@@ -103,7 +105,7 @@ def cmd_generate(args: argparse.Namespace) -> int:
         for p in stale:
             print(f"{p}: differs from what its spec generates; run python -m serving.pipeline generate")
         return 1 if stale else 0
-    return _report(validate_repository(args.repository), args.repository)
+    return _report(validate_repository(args.repository, known_parameters), args.repository)
 
 
 def cmd_new(args: argparse.Namespace) -> int:
@@ -133,7 +135,17 @@ def cmd_add_step(args: argparse.Namespace) -> int:
     spec = load_spec(path)
     step = StepSpec(args.model, _pairs(args.input, "--input"), _pairs(args.output, "--output"),
                     _pairs(args.param, "--param"))
-    spec.steps.insert(len(spec.steps) if args.at is None else args.at, step)
+    at = len(spec.steps) if args.at is None else args.at
+    spec.steps.insert(at, step)
+    for tensor in args.reroute or []:
+        # Later steps that read `tensor` now read what the new step makes of it.
+        model_in = next((k for k, v in step.inputs.items() if v == tensor), None)
+        if model_in is None or len(step.outputs) != 1:
+            raise SpecError(f"--reroute {tensor}: the new step must read {tensor!r} and have "
+                            f"exactly one output")
+        new = next(iter(step.outputs.values()))
+        for later in spec.steps[at + 1:]:
+            later.inputs = {k: new if v == tensor else v for k, v in later.inputs.items()}
     return _commit(spec, path, args.repository)
 
 
@@ -153,7 +165,7 @@ def cmd_set_param(args: argparse.Namespace) -> int:
 
 
 def cmd_fuse(args: argparse.Namespace) -> int:
-    from .fuse import write_fused
+    from ..fused import write_fused
 
     spec = load_spec(resolve_spec(args.spec, args.specs))
     for p in write_fused(spec, args.repository, args.name):
@@ -193,6 +205,8 @@ def build_parser() -> argparse.ArgumentParser:
     a.add_argument("--output", action="append", help="MODEL_OUTPUT=TENSOR")
     a.add_argument("--param", action="append", help="KEY=VALUE config parameter")
     a.add_argument("--at", type=int, help="position (default: last)")
+    a.add_argument("--reroute", action="append", metavar="TENSOR",
+                   help="later steps reading TENSOR read the new step's output instead")
     a.set_defaults(func=cmd_add_step)
 
     for name, func, helptext in (("remove-step", cmd_remove_step, "remove a step"),
