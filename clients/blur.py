@@ -1,7 +1,7 @@
 """Blur the background of image files through Triton.
 
     python -m clients.blur IMAGE_OR_FOLDER... --out DIR [--url HOST:PORT] [--protocol http|grpc]
-        [--sigma S] [--threshold T] [--mask]
+        [--sigma S] [--threshold T] [--mask] [--model PIPELINE]
 
 Without --url the embedded server is started for the run. Writes DIR/<name>.png (and
 <name>_mask.png with --mask).
@@ -81,6 +81,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     p.add_argument("--sigma", type=float, help="blur strength (default: the server's config)")
     p.add_argument("--threshold", type=float, help="mask threshold in (0, 1)")
     p.add_argument("--mask", action="store_true", help="also write the masks")
+    p.add_argument("--model", default="background_blur", help="the pipeline to call")
     args = p.parse_args(argv)
     try:
         files = find_images(args.inputs)
@@ -91,7 +92,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         print("error: no images found", file=sys.stderr)
         return 2
     params = {k: v for k, v in (("sigma", args.sigma), ("threshold", args.threshold)) if v is not None}
-    with server_url(args.url, args.protocol) as url, BlurClient(url, args.protocol) as client:
+    with server_url(args.url, args.protocol) as url, BlurClient(url, args.protocol, args.model) as client:
         written = blur_files(files, args.out, client, args.mask, **params)
     print(f"wrote {len(written)} image(s) to {args.out}")
     return 0

@@ -8,6 +8,7 @@
     remove-step SPEC (--index I | --model M)
     set-param SPEC (--index I | --model M) --param K=V ...
     fuse SPEC                            one Python model running the whole chain
+    load NAME [--url HOST:PORT]          load a model into a running server
 
 SPEC is a path or a pipeline name (pipelines/NAME.yaml). Every edit regenerates the
 configs and validates the repository.
@@ -144,8 +145,9 @@ def cmd_add_step(args: argparse.Namespace) -> int:
             raise SpecError(f"--reroute {tensor}: the new step must read {tensor!r} and have "
                             f"exactly one output")
         new = next(iter(step.outputs.values()))
-        for later in spec.steps[at + 1:]:
-            later.inputs = {k: new if v == tensor else v for k, v in later.inputs.items()}
+        for other in spec.steps:
+            if other is not step:
+                other.inputs = {k: new if v == tensor else v for k, v in other.inputs.items()}
     return _commit(spec, path, args.repository)
 
 
@@ -170,6 +172,23 @@ def cmd_fuse(args: argparse.Namespace) -> int:
     spec = load_spec(resolve_spec(args.spec, args.specs))
     for p in write_fused(spec, args.repository, args.name):
         print(f"wrote {p}")
+    return 0
+
+
+def cmd_load(args: argparse.Namespace) -> int:
+    """Load (or reload) a model into a running server through the model control API."""
+    import tritonclient.http as http
+    from tritonclient.utils import InferenceServerException
+
+    client = http.InferenceServerClient(args.url)
+    try:
+        client.load_model(args.name)
+    except InferenceServerException as e:
+        print(f"error: {args.name} did not load: {e}", file=sys.stderr)
+        return 1
+    finally:
+        client.close()
+    print(f"{args.name} is loaded and ready on {args.url}")
     return 0
 
 
@@ -206,7 +225,7 @@ def build_parser() -> argparse.ArgumentParser:
     a.add_argument("--param", action="append", help="KEY=VALUE config parameter")
     a.add_argument("--at", type=int, help="position (default: last)")
     a.add_argument("--reroute", action="append", metavar="TENSOR",
-                   help="later steps reading TENSOR read the new step's output instead")
+                   help="the other steps reading TENSOR read the new step's output instead")
     a.set_defaults(func=cmd_add_step)
 
     for name, func, helptext in (("remove-step", cmd_remove_step, "remove a step"),
@@ -218,6 +237,11 @@ def build_parser() -> argparse.ArgumentParser:
         if name == "set-param":
             r.add_argument("--param", action="append", required=True)
         r.set_defaults(func=func)
+
+    ld = sub.add_parser("load", help="load a model into a running server (model control API)")
+    ld.add_argument("name")
+    ld.add_argument("--url", default="127.0.0.1:8000", help="the server's HTTP host:port")
+    ld.set_defaults(func=cmd_load)
 
     f = sub.add_parser("fuse", help="generate one Python model running a spec's whole chain")
     f.add_argument("spec")
