@@ -86,7 +86,7 @@ def check_ensemble(entry: ModelEntry, models: dict[str, ModelEntry]) -> list[Pro
         for i in ready:
             pending.discard(i)
             order.append(i)
-            _check_step(i, steps[i], models, produced, problem)
+            _check_step(i, steps[i], models, produced, problem, set(produced) | set(writer))
     if pending:
         problem("ensemble_scheduling", "steps " + ", ".join(
             f"{i} ({steps[i].model_name})" for i in sorted(pending)) +
@@ -107,7 +107,8 @@ def check_ensemble(entry: ModelEntry, models: dict[str, ModelEntry]) -> list[Pro
 
 
 def _check_step(i: int, step: mc.ModelEnsembling.Step, models: dict[str, ModelEntry],
-                produced: dict[str, Tensor], problem: Callable[[str, str], None]) -> None:
+                produced: dict[str, Tensor], problem: Callable[[str, str], None],
+                all_tensors: set[str] = frozenset()) -> None:
     where = f"step {i} ({step.model_name})"
     model = models.get(step.model_name)
     if model is None:
@@ -126,7 +127,7 @@ def _check_step(i: int, step: mc.ModelEnsembling.Step, models: dict[str, ModelEn
         src = produced.get(tensor)
         if src is None:
             problem(where, f"reads tensor {tensor!r}, which no earlier step or ensemble input "
-                           f"produces" + suggest(tensor, produced))
+                           f"produces" + suggest(tensor, set(produced) | all_tensors))
             continue
         want = inputs[model_in]
         if src.dtype and src.dtype != want.data_type:
