@@ -32,9 +32,11 @@ def gaussian_kernel_q8(ksize: int, sigma: float) -> tuple[int, ...]:
         exact = _SMALL[ksize]
     else:
         s = sigma if sigma > 0 else ksize * 0.15 + 0.35
-        scale2 = -0.5 * 0.25 / (s * s)
+        # A sigma so small that sigma^2 underflows gives OpenCV's delta kernel (exp(-inf)).
+        scale2 = -0.5 * 0.25 / (s * s) if s * s > 0 else -math.inf
         half = (ksize - 1) // 2
-        values = [math.exp((x * x) * scale2) for x in range(1 - ksize, 1 - ksize + 2 * half, 2)]
+        values = [math.exp((x * x) * scale2) if scale2 != -math.inf else 0.0
+                  for x in range(1 - ksize, 1 - ksize + 2 * half, 2)]
         total = 2 * sum(values) + 1.0
         inv = 1.0 / total
         exact = [v * inv for v in values] + [inv] + [v * inv for v in reversed(values)]
@@ -50,29 +52,41 @@ def gaussian_kernel_q8(ksize: int, sigma: float) -> tuple[int, ...]:
     return tuple(out)
 
 
-def _taps_1d(src: np.ndarray, k: tuple[int, ...], axis: int, border: str) -> np.ndarray:
-    """sum_k k[k] * src[border(i + k - r)] along axis, in int32 (exact: all sums < 2^31)."""
+def _taps_1d(src: np.ndarray, k: tuple[int, ...], axis: int, border: str, dtype: Any) -> np.ndarray:
+    """sum_j k[j] * src[border(i + j - r)] along axis, exactly in ``dtype`` (uint16 holds a
+    row pass: <= 255 * 256; int32 a column pass: < 2^24). The kernel is symmetric, so
+    mirrored taps share one multiply; the quantised tails are often 0 and skipped."""
     n, r = src.shape[axis], len(k) // 2
     idx = border_index(np.arange(-r, n + r), n, border)
     ext = np.take(src, np.maximum(idx, 0), axis=axis)
     if border == "constant":
         shape = [1] * src.ndim
         shape[axis] = len(idx)
-        ext = ext * (idx >= 0).reshape(shape)
-    acc = np.zeros(src.shape, np.int32)
-    sl = [slice(None)] * src.ndim
-    for j, w in enumerate(k):
-        if w == 0:  # the quantised tails are often 0
-            continue
+        ext = ext * (idx >= 0).reshape(shape).astype(ext.dtype)
+
+    def win(j: int) -> np.ndarray:
+        sl = [slice(None)] * src.ndim
         sl[axis] = slice(j, j + n)
-        acc += w * ext[tuple(sl)]
+        return ext[tuple(sl)]
+
+    acc = win(r).astype(dtype)
+    acc *= k[r]
+    tmp = np.empty_like(acc)
+    for j in range(r):
+        if k[j] == 0:
+            continue
+        np.add(win(j), win(len(k) - 1 - j), out=tmp, dtype=dtype)
+        tmp *= k[j]
+        acc += tmp
     return acc
 
 
 def _gauss_ref(im: np.ndarray, kx: tuple[int, ...], ky: tuple[int, ...], border: str) -> np.ndarray:
-    rows = _taps_1d(im.astype(np.int32), kx, 1, border)        # Q8, <= 65280
-    acc = _taps_1d(rows, ky, 0, border)                         # Q16, < 2^24
-    return np.minimum((acc + (1 << 15)) >> 16, 255).astype(np.uint8)
+    rows = _taps_1d(im, kx, 1, border, np.uint16)                  # Q8, <= 65280
+    acc = _taps_1d(rows, ky, 0, border, np.int32)                  # Q16, < 2^24
+    acc += 1 << 15
+    acc >>= 16
+    return acc.astype(np.uint8)
 
 
 @functools.lru_cache(maxsize=64)
@@ -102,16 +116,18 @@ def gaussian_blur(img: Any, ksize: Any, sigma: float, border: str = "reflect101"
     borderType=...).
 
     img: (H, W, C) with C in {1, 3, 4}, (N, H, W, C) or a list; NumPy or CuPy.
-    ksize: odd positive int or (kh, kw); 0 derives it from sigma as OpenCV does for 8-bit
+    ksize: odd positive int or (kh, kw); 0 (or a 0 entry) derives it from sigma as OpenCV does for 8-bit
     images (round(6 sigma + 1) | 1). sigma > 0, or <= 0 with ksize given (OpenCV's default
     sigma for that size). border: "reflect101" (default), "reflect", "replicate", "constant".
     """
     border = check_choice(border, "border", _BORDERS)
     sigma = check_real(sigma, "sigma")
-    if isinstance(ksize, (int, np.integer)) and not isinstance(ksize, bool) and ksize == 0:
+    if isinstance(ksize, (int, np.integer)) and not isinstance(ksize, bool):
+        ksize = (ksize, ksize)
+    if isinstance(ksize, (tuple, list)) and any(isinstance(k, (int, np.integer)) and k == 0 for k in ksize):
         if sigma <= 0:
             fail("sigma", "a number > 0 when ksize is 0", sigma)
-        ksize = auto_ksize(sigma)
+        ksize = tuple(auto_ksize(sigma) if k == 0 else k for k in ksize)
     kh, kw = check_ksize(ksize)
     b = as_batch(img, "img")
     return _gaussian_batch(b, gaussian_kernel_q8(kw, sigma), gaussian_kernel_q8(kh, sigma),

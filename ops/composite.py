@@ -7,6 +7,7 @@ import numpy as np
 
 from ._batch import as_batch, same_form
 from ._dispatch import apply
+from ._validate import describe, fail
 
 
 def _reference(fg: np.ndarray, bg: np.ndarray, m: np.ndarray) -> np.ndarray:
@@ -15,11 +16,19 @@ def _reference(fg: np.ndarray, bg: np.ndarray, m: np.ndarray) -> np.ndarray:
 
 
 def _drop_channel_axis(mask: Any, fg: Any) -> Any:
-    """A mask with a trailing 1-channel axis (like its image's channel axis) -> without."""
+    """A mask with a trailing 1-channel axis (like its image's channel axis) -> without;
+    a mask whose rank fits neither form of its image is refused here, by name."""
     if isinstance(mask, (list, tuple)):
         return [m[..., 0] if getattr(m, "ndim", 0) == 3 and m.shape[-1] == 1 else m for m in mask]
-    if getattr(mask, "ndim", 0) == getattr(fg, "ndim", -1) and mask.shape[-1] == 1:
+    if not hasattr(mask, "ndim"):
+        return mask  # as_batch names what it is
+    fg_ndim, ndim = getattr(fg, "ndim", 0), mask.ndim
+    if ndim == fg_ndim and mask.shape[-1] == 1:
         return mask[..., 0]
+    if fg_ndim == 3 and ndim != 2:
+        fail("mask", "(H, W) or (H, W, 1) for one image", describe(mask))
+    if fg_ndim == 4 and ndim != 3:
+        fail("mask", "(N, H, W) or (N, H, W, 1) for a batch", describe(mask))
     return mask
 
 

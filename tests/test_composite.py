@@ -1,0 +1,131 @@
+import numpy as np
+import pytest
+
+import ops
+from ops._batch import is_cupy
+from tests.helpers import (CHANNELS, SIZES, _compare_tree, gpu_matches_numpy, random_image,
+                           rng_for, to_gpu)
+
+
+def float_ref(fg, bg, mask):
+    """The real-valued blend in float64, rounded to nearest."""
+    a = mask.astype(np.float64) / 255.0
+    if fg.ndim == a.ndim + 1:
+        a = a[..., None]
+    return np.rint(fg * a + bg * (1.0 - a)).astype(np.uint8)
+
+
+def test_exhaustive_equals_float64_round():
+    """Every (fg, bg, m) triple: the integer formula is the exactly rounded real blend."""
+    v = np.arange(256, dtype=np.uint8)
+    fg = np.repeat(v, 256 * 256).reshape(256 * 256, 256, 1)
+    bg = np.tile(np.repeat(v, 256), 256).reshape(256 * 256, 256, 1)
+    m = np.tile(v, 256 * 256).reshape(256 * 256, 256)
+    out = ops.composite(fg, bg, m)
+    np.testing.assert_array_equal(out, float_ref(fg, bg, m))
+    assert (ops.composite(fg, bg, np.full_like(m, 255)) == fg).all()
+    assert (ops.composite(fg, bg, np.zeros_like(m)) == bg).all()
+
+
+@pytest.mark.parametrize("c", CHANNELS)
+@pytest.mark.parametrize("size", SIZES)
+def test_matches_float64(request, c, size):
+    rng = rng_for(request)
+    fg, bg = random_image(rng, *size, c), random_image(rng, *size, c)
+    m = random_image(rng, *size, None)
+    np.testing.assert_array_equal(ops.composite(fg, bg, m), float_ref(fg, bg, m))
+    np.testing.assert_array_equal(ops.composite(fg, bg, m[..., None]), float_ref(fg, bg, m))
+
+
+def test_forms(request):
+    rng = rng_for(request)
+    gray_fg, gray_bg = random_image(rng, 5, 7, None), random_image(rng, 5, 7, None)
+    m = random_image(rng, 5, 7, None)
+    out = ops.composite(gray_fg, gray_bg, m)
+    assert out.shape == (5, 7)
+    np.testing.assert_array_equal(out, float_ref(gray_fg, gray_bg, m))
+    fg = rng.integers(0, 256, (3, 9, 11, 4), dtype=np.uint8)
+    bg = rng.integers(0, 256, (3, 9, 11, 4), dtype=np.uint8)
+    masks = rng.integers(0, 256, (3, 9, 11), dtype=np.uint8)
+    for mk in (masks, masks[..., None], list(masks)):
+        out = ops.composite(fg, bg, mk)
+        assert out.shape == fg.shape
+        np.testing.assert_array_equal(out, float_ref(fg, bg, masks))
+    sizes = [(1, 1), (40, 3), (9, 61)]
+    fgs = [random_image(rng, h, w, 3) for h, w in sizes]
+    bgs = [random_image(rng, h, w, 3) for h, w in sizes]
+    ms = [random_image(rng, h, w, None) for h, w in sizes]
+    for mk in (ms, [x[..., None] for x in ms]):
+        outs = ops.composite(fgs, bgs, mk)
+        assert isinstance(outs, list) and [o.shape for o in outs] == [f.shape for f in fgs]
+        for o, f, b, x in zip(outs, fgs, bgs, ms):
+            np.testing.assert_array_equal(o, float_ref(f, b, x))
+
+
+Z3 = np.zeros((4, 5, 3), np.uint8)
+Z2 = np.zeros((4, 5), np.uint8)
+
+
+@pytest.mark.parametrize("fg, bg, mask, exc, name, words", [
+    (Z3.astype(np.float32), Z3, Z2, TypeError, "fg", "dtype uint8"),
+    (Z3, Z3.astype(np.int16), Z2, TypeError, "bg", "dtype uint8"),
+    (Z3, Z3, Z2.astype(bool), TypeError, "mask", "dtype uint8"),
+    (np.zeros((4, 5, 2), np.uint8), Z3, Z2, ValueError, "fg", "1 or 3 or 4 channels"),
+    (Z3, np.zeros((4, 5, 4), np.uint8), Z2, ValueError, "bg", "3 channels like fg"),
+    (Z3, np.zeros((4, 6, 3), np.uint8), Z2, ValueError, "bg", "height, width (4, 5) like fg"),
+    (Z3, Z3, np.zeros((5, 4), np.uint8), ValueError, "mask", "height, width (4, 5) like fg"),
+    (Z3, Z3, np.zeros((4, 5, 3), np.uint8), ValueError, "mask", "(H, W) or (H, W, 1)"),
+    (Z3, Z3, np.zeros((2, 4, 5), np.uint8), ValueError, "mask", "(H, W) or (H, W, 1)"),
+    (Z3[None], Z3[None], Z2, ValueError, "mask", "(N, H, W) or (N, H, W, 1)"),
+    (np.stack([Z3, Z3]), np.stack([Z3, Z3]), Z2[None], ValueError, "mask", "2 images like fg"),
+    (np.zeros((0, 5, 3), np.uint8), Z3, Z2, ValueError, "fg", "height and width > 0"),
+    (np.zeros((2, 4, 5, 3), np.uint8), np.zeros((3, 4, 5, 3), np.uint8), np.zeros((2, 4, 5), np.uint8),
+     ValueError, "bg", "2 images like fg"),
+    ([Z3, Z3[:2]], [Z3, Z3], [Z2, Z2], ValueError, r"bg\[1\]", "like fg"),
+    ([Z3, Z3], [Z3, Z3], [Z2, Z2[:, :3]], ValueError, r"mask\[1\]", "like fg"),
+    (Z3, Z3, "mask", TypeError, "mask", "NumPy or CuPy array"),
+])
+def test_bad_input(fg, bg, mask, exc, name, words):
+    with pytest.raises(exc, match=name) as e:
+        ops.composite(fg, bg, mask)
+    assert words in str(e.value)
+
+
+@pytest.mark.gpu
+def test_mixed_arrays_rejected():
+    import cupy
+    g = cupy.zeros((4, 5, 3), cupy.uint8)
+    with pytest.raises(TypeError, match="bg.*CuPy arrays like fg"):
+        ops.composite(Z3, g, Z2)
+    with pytest.raises(TypeError, match="mask.*NumPy arrays like fg"):
+        ops.composite(g, g, Z2)
+    with pytest.raises(TypeError, match="fg.*mixing NumPy and CuPy"):
+        ops.composite([Z3, g], [Z3, Z3], [Z2, Z2])
+
+
+@pytest.mark.gpu
+@pytest.mark.parametrize("c", CHANNELS)
+def test_gpu_matches_numpy(request, c):
+    rng = rng_for(request)
+    check = np.testing.assert_array_equal
+
+    def run(fg, bg, mask):
+        """gpu_matches_numpy for all three arguments moved to the GPU."""
+        ref = ops.composite(fg, bg, mask)
+        for value in (0, 255):
+            with ops.poisoned(value):
+                res = ops.composite(to_gpu(fg), to_gpu(bg), to_gpu(mask))
+            _compare_tree(res, ref, check)
+
+    run(random_image(rng, 121, 203, c), random_image(rng, 121, 203, c), random_image(rng, 121, 203, None))
+    n = (3, 9, 1)
+    run(rng.integers(0, 256, (*n, c), dtype=np.uint8), rng.integers(0, 256, (*n, c), dtype=np.uint8),
+        rng.integers(0, 256, n, dtype=np.uint8))
+    sizes = [(1, 1), (50, 3), (7, 90)]
+    run([random_image(rng, h, w, c) for h, w in sizes], [random_image(rng, h, w, c) for h, w in sizes],
+        [random_image(rng, h, w, None)[..., None] for h, w in sizes])
+    # gpu_matches_numpy itself, with fg as the op's argument
+    bg, m = random_image(rng, 33, 17, c), random_image(rng, 33, 17, None)
+    gpu_matches_numpy(lambda fg: ops.composite(fg, to_gpu(bg) if is_cupy(fg) else bg,
+                                               to_gpu(m) if is_cupy(fg) else m),
+                      random_image(rng, 33, 17, c), check=check)
