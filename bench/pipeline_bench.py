@@ -20,7 +20,7 @@ sys.path.insert(0, str(ROOT))
 from clients.perf.inputs import frames, write_input_data  # noqa: E402
 from clients.perf.plot import plot_throughput_latency  # noqa: E402
 from clients.perf.stats import diff_stats, model_stats, per_request_table  # noqa: E402
-from clients.perf.sweep import Config, run_perf_analyzer, server_urls, write_csv  # noqa: E402
+from clients.perf.sweep import Config, parse_variant, run_perf_analyzer, server_urls, write_csv  # noqa: E402
 
 BASELINE = "baseline_cpu_pipeline"
 CANDIDATES = [BASELINE, "background_blur", "background_blur_fused"]
@@ -101,6 +101,8 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--shm", default="system", choices=["none", "system", "cuda"])
     p.add_argument("--measurement-ms", type=int, default=4000)
     p.add_argument("--models", nargs="+", help="default: every candidate the server has")
+    p.add_argument("--variants", nargs="*", default=[],
+                   help="more runs with request parameters, e.g. background_blur+downscale:4:int")
     p.add_argument("--url", help="HTTP host:port of a running server (default: embedded)")
     p.add_argument("--grpc-url")
     p.add_argument("--tag", default="local", help="names the result files")
@@ -111,18 +113,19 @@ def main(argv: list[str] | None = None) -> None:
     steps: dict[str, list[dict]] = {}
     with server_urls(args.url, args.grpc_url) as (http_url, grpc_url), \
             tempfile.TemporaryDirectory() as tmp:
-        models = args.models or available_models(http_url)
+        models = (args.models or available_models(http_url)) + list(args.variants)
         if BASELINE not in models:
             print(f"warning: {BASELINE} not loaded; ratios will be empty", file=sys.stderr)
         target = grpc_url if args.protocol == "grpc" else http_url
         for workload in args.workloads:
             data = write_input_data(Path(tmp) / f"{workload}.json", frames(workload))
-            for model in models:
-                cfg = Config(model, workload, args.protocol, args.shm)
+            for variant in models:
+                model, params = parse_variant(variant)
+                cfg = Config(model, workload, args.protocol, args.shm, params)
                 print(f"[bench] {cfg.label}", flush=True)
                 before = model_stats(http_url)
                 rows += run_perf_analyzer(cfg, target, args.concurrency, data, args.measurement_ms)
-                steps[f"{model} {workload}"] = per_request_table(diff_stats(model_stats(http_url), before))
+                steps[f"{variant} {workload}"] = per_request_table(diff_stats(model_stats(http_url), before))
     summary = summarize(rows, models)
     stem = args.out_dir / f"pipeline_{args.tag}"
     write_csv(rows, stem.with_suffix(".csv"))

@@ -1,13 +1,7 @@
 """The validator and Triton agree: every mistake it reports makes Triton refuse the
 ensemble too, and what it accepts Triton loads (real tritonserver, explicit model control)."""
-import os
-import socket
-import subprocess
-import sys
-import time
-from pathlib import Path
-
 import pytest
+import tritonclient.http as http
 
 from serving.pipeline.validate import validate_repository
 from tests.test_pipeline_validate import make_repo
@@ -23,45 +17,16 @@ class TritonPythonModel:
 '''
 
 
-def _free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 @pytest.fixture(scope="module")
 def triton(tmp_path_factory):
-    import tritonclient.http as http
+    from serving.server import EmbeddedServer
 
-    import importlib.util
-    spec = importlib.util.find_spec("pytriton")
-    if spec is None:
-        pytest.skip("tritonserver is not installed (run `make triton`)")
-    root = Path(spec.submodule_search_locations[0]) / "tritonserver"
     repo = tmp_path_factory.mktemp("repo")
-    ports = [_free_port() for _ in range(3)]
-    env = dict(os.environ, PATH=f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}")
-    proc = subprocess.Popen(
-        [str(root / "bin" / "tritonserver"), f"--model-repository={repo}",
-         f"--backend-directory={root / 'backends'}", "--model-control-mode=explicit",
-         "--http-address=127.0.0.1", "--grpc-address=127.0.0.1", f"--http-port={ports[0]}",
-         f"--grpc-port={ports[1]}", f"--metrics-port={ports[2]}", "--log-error=false", "--exit-timeout-secs=5"],
-        env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    client = http.InferenceServerClient(f"127.0.0.1:{ports[0]}")
-    for _ in range(120):
-        try:
-            if client.is_server_live():
-                break
-        except Exception:
-            pass
-        time.sleep(0.25)
-    yield client, repo
-    proc.terminate()
-    try:
-        proc.wait(30)
-    except subprocess.TimeoutExpired:
-        proc.kill()
-        proc.wait()
+    with EmbeddedServer(repository=repo, extra_args=["--model-control-mode=explicit",
+                                                     "--log-error=false"]) as server:
+        client = http.InferenceServerClient(server.http_url)
+        yield client, repo
+        client.close()
 
 
 def _load(client, repo, **kwargs):

@@ -31,10 +31,25 @@ class Config:
     workload: str
     protocol: str
     shm: str
+    params: tuple[str, ...] = ()  # perf_analyzer --request-parameter NAME:VALUE:TYPE
+
+    @property
+    def variant(self) -> str:
+        """The model and its request parameters, e.g. background_blur+downscale:4:int."""
+        return "+".join((self.model, *self.params))
 
     @property
     def label(self) -> str:
-        return f"{self.model} {self.workload} {self.protocol} shm={self.shm}"
+        return f"{self.variant} {self.workload} {self.protocol} shm={self.shm}"
+
+
+def parse_variant(text: str) -> tuple[str, tuple[str, ...]]:
+    """'model+name:value:type+...' -> (model, request parameters)."""
+    model, *params = text.split("+")
+    for p in params:
+        if p.count(":") != 2:
+            raise ValueError(f"request parameter {p!r}: expected NAME:VALUE:TYPE")
+    return model, tuple(params)
 
 
 def _output_shm_bytes(workload: str) -> int:
@@ -57,6 +72,8 @@ def run_perf_analyzer(cfg: Config, url: str, concurrency: Sequence[int], input_d
                # windows within 50 % of each other rather than fail the whole sweep.
                "--stability-percentage", "50", "--max-trials", "10",
                "--percentile", "99", "-f", str(csv_path)]
+        for p in cfg.params:
+            cmd += ["--request-parameter", p]
         if cfg.shm != "none":
             cmd += ["--shared-memory", cfg.shm,
                     "--output-shared-memory-size", str(_output_shm_bytes(cfg.workload))]
@@ -67,8 +84,8 @@ def run_perf_analyzer(cfg: Config, url: str, concurrency: Sequence[int], input_d
                                f"{(proc.stdout + proc.stderr)[-3000:]}")
         rows = list(csv.DictReader(io.StringIO(csv_path.read_text())))
     wanted = set(concurrency)
-    return [{**dataclasses.asdict(cfg), **row} for row in rows
-            if int(row["Concurrency"]) in wanted]
+    info = {"model": cfg.variant, "workload": cfg.workload, "protocol": cfg.protocol, "shm": cfg.shm}
+    return [{**info, **row} for row in rows if int(row["Concurrency"]) in wanted]
 
 
 def sweep(url: str, models: Sequence[str], workloads: Sequence[str], protocols: Sequence[str],
@@ -78,10 +95,11 @@ def sweep(url: str, models: Sequence[str], workloads: Sequence[str], protocols: 
     rows: list[dict] = []
     for workload in workloads:
         data = write_input_data(workdir / f"input_{workload}.json", frames(workload))
-        for model in models:
+        for variant in models:
+            model, params = parse_variant(variant)
             for protocol in protocols:
                 for shm in shm_modes:
-                    cfg = Config(model, workload, protocol, shm)
+                    cfg = Config(model, workload, protocol, shm, params)
                     target = grpc_url if protocol == "grpc" and grpc_url else url
                     print(f"[perf] {cfg.label} concurrency {list(concurrency)}", flush=True)
                     rows += run_perf_analyzer(cfg, target, concurrency, data, measurement_ms)
@@ -112,7 +130,8 @@ def server_urls(url: str | None, grpc_url: str | None) -> Iterator[tuple[str, st
 
 def main(argv: Sequence[str] | None = None) -> None:
     p = argparse.ArgumentParser(description="perf_analyzer sweep over Triton models")
-    p.add_argument("--models", nargs="+", default=["background_blur"])
+    p.add_argument("--models", nargs="+", default=["background_blur"],
+                   help="models, each optionally with request parameters: MODEL+NAME:VALUE:TYPE")
     p.add_argument("--workloads", nargs="+", default=["720p"], choices=list(WORKLOADS))
     p.add_argument("--protocols", nargs="+", default=["http"], choices=["http", "grpc"])
     p.add_argument("--shm", nargs="+", default=["none"], choices=SHM_MODES)
