@@ -7,11 +7,7 @@
 
 extern "C" __global__ void cvt_color(const long long* table, int n, int cin, int cout,
                                      int code) {
-    const int x = blockIdx.x * blockDim.x + threadIdx.x;
-    const int y = blockIdx.y * blockDim.y + threadIdx.y;
-    const Img s = img_at(table, n, 0, blockIdx.z);
-    const Img d = img_at(table, n, 1, blockIdx.z);
-    if (x >= d.w || y >= d.h) return;
+    PIXEL_PROLOGUE(table, n);
     const u8* sp = row_ptr<u8>(s, y) + x * cin;
     u8* dp = row_ptr<u8>(d, y) + x * cout;
     if (code == CODE_SWAP_RB) {

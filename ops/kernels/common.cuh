@@ -21,6 +21,15 @@ __device__ __forceinline__ Img img_at(const long long* table, int n, int slot, i
     return r;
 }
 
+// The prologue of every one-thread-per-output-pixel kernel: declares x, y (the pixel),
+// s and d (table slots 0 and 1 of image blockIdx.z) and returns when (x, y) lies outside d.
+#define PIXEL_PROLOGUE(table, n)                                  \
+    const int x = blockIdx.x * blockDim.x + threadIdx.x;          \
+    const int y = blockIdx.y * blockDim.y + threadIdx.y;          \
+    const Img s = img_at(table, n, 0, blockIdx.z);                \
+    const Img d = img_at(table, n, 1, blockIdx.z);                \
+    if (x >= d.w || y >= d.h) return
+
 template <typename T>
 __device__ __forceinline__ T* row_ptr(const Img& im, int y) {
     return reinterpret_cast<T*>(im.p + static_cast<long long>(y) * im.stride);

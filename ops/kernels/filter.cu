@@ -6,11 +6,7 @@
 // Row pass: tmp(y, x) = sum_k k[k] * src(y, border(x + k - r)), Q8 (fits uint16).
 extern "C" __global__ void gauss_rows(const long long* table, int n, int cin, int cout,
                                       const int* kx, int ksize, int border) {
-    const int x = blockIdx.x * blockDim.x + threadIdx.x;
-    const int y = blockIdx.y * blockDim.y + threadIdx.y;
-    const Img s = img_at(table, n, 0, blockIdx.z);
-    const Img d = img_at(table, n, 1, blockIdx.z);
-    if (x >= d.w || y >= d.h) return;
+    PIXEL_PROLOGUE(table, n);
     const u8* sr = row_ptr<u8>(s, y);
     unsigned short* dr = row_ptr<unsigned short>(d, y) + x * cout;
     const int r = ksize / 2;
@@ -27,11 +23,7 @@ extern "C" __global__ void gauss_rows(const long long* table, int n, int cin, in
 // Column pass: dst(y, x) = round(sum_k k[k] * tmp(border(y + k - r), x) / 2^16).
 extern "C" __global__ void gauss_cols(const long long* table, int n, int cin, int cout,
                                       const int* ky, int ksize, int border) {
-    const int x = blockIdx.x * blockDim.x + threadIdx.x;
-    const int y = blockIdx.y * blockDim.y + threadIdx.y;
-    const Img s = img_at(table, n, 0, blockIdx.z);
-    const Img d = img_at(table, n, 1, blockIdx.z);
-    if (x >= d.w || y >= d.h) return;
+    PIXEL_PROLOGUE(table, n);
     const int r = ksize / 2;
     u8* dr = row_ptr<u8>(d, y) + x * cout;
     for (int c = 0; c < cin; c++) {
@@ -49,11 +41,7 @@ extern "C" __global__ void gauss_cols(const long long* table, int n, int cin, in
 // (dilate) over the in-image part of the window, as OpenCV's default border does.
 extern "C" __global__ void morph_pass(const long long* table, int n, int cin, int cout,
                                       int radius, int axis, int dilate) {
-    const int x = blockIdx.x * blockDim.x + threadIdx.x;
-    const int y = blockIdx.y * blockDim.y + threadIdx.y;
-    const Img s = img_at(table, n, 0, blockIdx.z);
-    const Img d = img_at(table, n, 1, blockIdx.z);
-    if (x >= d.w || y >= d.h) return;
+    PIXEL_PROLOGUE(table, n);
     u8* dr = row_ptr<u8>(d, y) + x * cout;
     for (int c = 0; c < cin; c++) {
         int v = dilate ? 0 : 255;

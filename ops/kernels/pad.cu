@@ -11,11 +11,7 @@ __device__ __forceinline__ float from_value<float>(float v) { return v; }
 template <typename T>
 __device__ void pad_px(const long long* table, int n, int cn, int top, int left, int mode,
                        float v0, float v1, float v2, float v3) {
-    const int x = blockIdx.x * blockDim.x + threadIdx.x;
-    const int y = blockIdx.y * blockDim.y + threadIdx.y;
-    const Img s = img_at(table, n, 0, blockIdx.z);
-    const Img d = img_at(table, n, 1, blockIdx.z);
-    if (x >= d.w || y >= d.h) return;
+    PIXEL_PROLOGUE(table, n);
     const int sy = border_index(y - top, s.h, mode);
     const int sx = border_index(x - left, s.w, mode);
     T* dp = row_ptr<T>(d, y) + x * cn;

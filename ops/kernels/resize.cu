@@ -21,22 +21,14 @@ struct U8Src {
 
 extern "C" __global__ void resize_u8(const long long* table, int n, int cin, int cout,
                                      int interp) {
-    const int x = blockIdx.x * blockDim.x + threadIdx.x;
-    const int y = blockIdx.y * blockDim.y + threadIdx.y;
-    const Img s = img_at(table, n, 0, blockIdx.z);
-    const Img d = img_at(table, n, 1, blockIdx.z);
-    if (x >= d.w || y >= d.h) return;
+    PIXEL_PROLOGUE(table, n);
     U8Src src; src.im = s; src.cn = cin;
     resample_u8(src, s.h, s.w, d.h, d.w, x, y, cin, interp, row_ptr<u8>(d, y) + x * cout);
 }
 
 extern "C" __global__ void resize_f32(const long long* table, int n, int cin, int cout,
                                       int interp) {
-    const int x = blockIdx.x * blockDim.x + threadIdx.x;
-    const int y = blockIdx.y * blockDim.y + threadIdx.y;
-    const Img s = img_at(table, n, 0, blockIdx.z);
-    const Img d = img_at(table, n, 1, blockIdx.z);
-    if (x >= d.w || y >= d.h) return;
+    PIXEL_PROLOGUE(table, n);
     ImgSrc<float> src; src.im = s; src.cn = cin;
     resample_f32(src, s.h, s.w, d.h, d.w, x, y, cin, interp, row_ptr<float>(d, y) + x * cout);
 }
