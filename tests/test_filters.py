@@ -1,6 +1,4 @@
 """gaussian_blur, morphology, composite, blur_background against OpenCV / float64."""
-import time
-
 import cv2
 import numpy as np
 import pytest
@@ -94,16 +92,6 @@ def test_blur_background_is_blur_then_composite(request):
     small = cv2.resize(img, (131 // 4, 97 // 4), interpolation=cv2.INTER_AREA)
     bg = cv2.resize(cv2.GaussianBlur(small, (0, 0), 2.0), (131, 97), interpolation=cv2.INTER_LINEAR)
     assert_aligned(low, composite_f64(img, bg, m))
-
-
-def test_blur_background_cpu_fallback_speed_is_reported():
-    """Not a speed assertion (those live in bench/): prints the 720p NumPy time."""
-    img = np.random.default_rng(0).integers(0, 256, (720, 1280, 3), dtype=np.uint8)
-    m = np.zeros((720, 1280), np.uint8)
-    t = time.perf_counter()
-    out = ops.blur_background(img, m, 12.0)
-    print(f"720p blur_background NumPy: {time.perf_counter() - t:.3f} s")
-    assert out.shape == img.shape
 
 
 @pytest.mark.parametrize("call, exc, words", [
