@@ -78,6 +78,11 @@ def test_composite_matches_float64(request, c):
         np.testing.assert_array_equal(o, composite_f64(f, b, m))
 
 
+def test_division_free_rounding_is_exact():
+    w = np.arange(0, 255 * 255 + 1, dtype=np.uint32)
+    np.testing.assert_array_equal(((w + 128) * 257) >> 16, (w + 127) // 255)
+
+
 def test_blur_background_is_blur_then_composite(request):
     rng = rng_for(request)
     img = random_image(rng, 97, 131, 3)
