@@ -98,6 +98,26 @@ __device__ __forceinline__ void area_tap(const AreaAxis& a, int j, int& idx, flo
     w = __double2float_rn(__ddiv_rn(fmin(fmin(__dsub_rn(a.fs2, (double)a.s2), 1.0), a.cell), a.cell));
 }
 
+// Channel c of the fractional box average at one output pixel, accumulated in float in
+// OpenCV's order (each source row across, then rows down).
+template <typename Src>
+__device__ __forceinline__ float area_box(const Src& src, const AreaAxis& ax, const AreaAxis& ay,
+                                          int c) {
+    float acc = 0.f;
+    for (int j = 0; j < ay.n; ++j) {
+        int sy; float wy;
+        area_tap(ay, j, sy, wy);
+        float buf = 0.f;
+        for (int i = 0; i < ax.n; ++i) {
+            int sx; float wx;
+            area_tap(ax, i, sx, wx);
+            buf = __fadd_rn(buf, __fmul_rn((float)src.at(sy, sx, c), wx));
+        }
+        acc = __fadd_rn(acc, __fmul_rn(buf, wy));
+    }
+    return acc;
+}
+
 __device__ __forceinline__ int nearest_index(int d, int src, int dst) {
     const double ifx = __ddiv_rn(1.0, __ddiv_rn((double)dst, (double)src));
     return min((int)floor(__dmul_rn((double)d, ifx)), src - 1);
@@ -125,21 +145,8 @@ __device__ void resample_u8(const Src& src, int sh, int sw, int dh, int dw, int 
         }
     } else if (p.mode == MODE_AREA) {
         const AreaAxis ax = area_axis(x, sw, dw), ay = area_axis(y, sh, dh);
-        for (int c = 0; c < cn; ++c) {
-            float acc = 0.f;
-            for (int j = 0; j < ay.n; ++j) {
-                int sy; float wy;
-                area_tap(ay, j, sy, wy);
-                float buf = 0.f;
-                for (int i = 0; i < ax.n; ++i) {
-                    int sx; float wx;
-                    area_tap(ax, i, sx, wx);
-                    buf = __fadd_rn(buf, __fmul_rn((float)src.at(sy, sx, c), wx));
-                }
-                acc = __fadd_rn(acc, __fmul_rn(buf, wy));
-            }
-            out[c] = (u8)min(max(__float2int_rn(acc), 0), 255);
-        }
+        for (int c = 0; c < cn; ++c)
+            out[c] = (u8)min(max(__float2int_rn(area_box(src, ax, ay, c)), 0), 255);
     } else {
         const bool area = p.mode == MODE_AREA_LINEAR;
         const Tap tx = linear_tap(x, sw, dw, area, true);
@@ -174,21 +181,7 @@ __device__ void resample_f32(const Src& src, int sh, int sw, int dh, int dw, int
         }
     } else if (p.mode == MODE_AREA) {
         const AreaAxis ax = area_axis(x, sw, dw), ay = area_axis(y, sh, dh);
-        for (int c = 0; c < cn; ++c) {
-            float acc = 0.f;
-            for (int j = 0; j < ay.n; ++j) {
-                int sy; float wy;
-                area_tap(ay, j, sy, wy);
-                float buf = 0.f;
-                for (int i = 0; i < ax.n; ++i) {
-                    int sx; float wx;
-                    area_tap(ax, i, sx, wx);
-                    buf = __fadd_rn(buf, __fmul_rn(src.at(sy, sx, c), wx));
-                }
-                acc = __fadd_rn(acc, __fmul_rn(buf, wy));
-            }
-            out[c] = acc;
-        }
+        for (int c = 0; c < cn; ++c) out[c] = area_box(src, ax, ay, c);
     } else {
         const bool area = p.mode == MODE_AREA_LINEAR;
         const Tap tx = linear_tap(x, sw, dw, area, true);
