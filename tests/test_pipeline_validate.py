@@ -89,3 +89,17 @@ def test_cli_exit_codes(tmp_path):
                        cwd=ROOT, capture_output=True, text=True)
     assert r.returncode == 1
     assert "did you mean 'mid'" in r.stdout + r.stderr
+
+
+def test_unknown_parameter_of_a_real_model(tmp_path):
+    import shutil
+
+    from serving.pipeline.cli import DEFAULT_REPO
+    from serving.pipeline.parameters import known_parameters
+    repo = tmp_path / "repo"
+    shutil.copytree(DEFAULT_REPO, repo, ignore=shutil.ignore_patterns("*.onnx"))
+    assert validate_repository(repo, known_parameters) == []
+    cfg = repo / "blur" / "config.pbtxt"
+    cfg.write_text(cfg.read_text().replace('key: "sigma"', 'key: "sigmaa"'))
+    problems = validate_repository(repo, known_parameters)
+    assert problems == [f"{cfg}: parameter 'sigmaa' is not understood by blur (did you mean 'sigma'?)"]
