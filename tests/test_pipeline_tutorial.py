@@ -69,3 +69,18 @@ def test_typo_example(copy):
     typo = cmd.replace("--input MASK=MASK", "--input MASK=MAKS").replace(" --reroute MASK", "")
     r = run(typo, copy, expect=1)
     assert re.search(r"step \d+ \(my_blur__morphology\): reads tensor 'MAKS'.*did you mean 'MASK'", r.stdout), r.stdout
+
+
+def test_model_swap_example(copy):
+    """The commands of docs/segmentation-model.md's swap example produce a valid pipeline
+    whose steps carry the new contract."""
+    text = (ROOT / "docs" / "segmentation-model.md").read_text()
+    block = text[text.index("## Swapping"):].split("```sh", 1)[1].split("```", 1)[0]
+    for cmd in [c.strip() for c in block.splitlines() if c.strip()]:
+        run(cmd, copy)
+    from serving.pipeline.repository import load_config
+    repo = copy / "model_repository"
+    assert load_config(repo / "my_seg__pad" / "config.pbtxt").parameters["height"].string_value == "320"
+    itt = load_config(repo / "my_seg__image_to_tensor" / "config.pbtxt").parameters
+    assert itt["swap_rb"].string_value == "true" and itt["mean"].string_value == "0.485 0.456 0.406"
+    run("python -m serving.pipeline validate", copy)
