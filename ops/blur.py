@@ -7,7 +7,7 @@ from typing import Any
 
 import numpy as np
 
-from ._batch import Batch, as_batch, same_form
+from ._batch import Batch, as_batch
 from ._border import border_code, border_index
 from ._gpu import i32, image_table, launch
 from ._validate import check_choice, check_int, check_ksize, check_real, fail

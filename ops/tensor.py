@@ -1,8 +1,7 @@
 """Model I/O: image_to_tensor (cv2.dnn.blobFromImage-like) and tensor_to_mask."""
 from __future__ import annotations
 
-from numbers import Real
-from typing import Any, Sequence
+from typing import Any
 
 import numpy as np
 

@@ -7,7 +7,6 @@ step models' configs are read from the repository at load time (edit them, not t
 """
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Any, Mapping
 

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 from skimage import data
 
-from segmentation.build import DEFAULT_OUT, build, expected_onnx_sha256, fetch_tflite, sha256
+from segmentation.build import build, expected_onnx_sha256, fetch_tflite, sha256
 from segmentation.overlay import person_probability, stretch_to
 from segmentation.runner import ModelFileError, ModelSpec, SegmentationRunner
 from segmentation.tflite_to_onnx import same_pads
