@@ -32,7 +32,8 @@ def _positive(text: str) -> int:
 
 
 def _host_ints(x: Any) -> list[int]:
-    """Small int tensors (sizes, rois) on the host: output shapes are host decisions."""
+    """Small int tensors (sizes, rois) as host ints: output shapes are host decisions.
+    Our own steps send them as host tensors; a client may still send them on the GPU."""
     if is_cupy(x):
         import cupy
         x = cupy.asnumpy(x)
@@ -44,13 +45,6 @@ def _by_shape(items: list) -> dict[tuple, list[int]]:
     for k, it in enumerate(items):
         groups.setdefault(tuple(it.shape), []).append(k)
     return groups
-
-
-def _xp(x: Any):
-    if is_cupy(x):
-        import cupy
-        return cupy
-    return np
 
 
 def resize_target(h: int, w: int, params: Mapping[str, Any]) -> tuple[int, int]:
@@ -88,8 +82,9 @@ class ResizeModel(OpModel):
         imgs = inputs["IMAGE"]
         sizes = [resize_target(int(i.shape[0]), int(i.shape[1]), params) for i in imgs]
         out = ops.resize(list(imgs), sizes, params["interpolation"])
-        xp = _xp(imgs[0])
-        src = [xp.asarray([i.shape[0], i.shape[1]], dtype=xp.int32) for i in imgs]
+        # Sizes stay host (NumPy) tensors even on the GPU: tensor_to_mask needs them on the
+        # host to size its output, so a device copy would only make a round trip.
+        src = [np.asarray([i.shape[0], i.shape[1]], dtype=np.int32) for i in imgs]
         return {"RESIZED": out, "SRC_SIZE": src}
 
 
@@ -115,7 +110,6 @@ class PadModel(OpModel):
         value = params["value"][0] if len(params["value"]) == 1 else params["value"]
         padded: list = [None] * len(imgs)
         rois: list = [None] * len(imgs)
-        xp = _xp(imgs[0])
         # One launch per distinct input size (the padding amounts differ between sizes).
         for (h, w, _), idx in _by_shape(imgs).items():
             x, y = (W - w) // 2, (H - h) // 2
@@ -123,7 +117,7 @@ class PadModel(OpModel):
                           "constant", value)
             for k, o in zip(idx, out):
                 padded[k] = o
-                rois[k] = xp.asarray([x, y, w, h], dtype=xp.int32)
+                rois[k] = np.asarray([x, y, w, h], dtype=np.int32)  # host, like SRC_SIZE
         return {"PADDED": padded, "ROI": rois}
 
 
