@@ -10,6 +10,7 @@ between ensemble steps.
 """
 from __future__ import annotations
 
+import ctypes
 import json
 from dataclasses import dataclass
 from pathlib import Path
@@ -187,7 +188,7 @@ class OpModel:
         groups: dict[str, tuple[dict, list[tuple[int, list]]]] = {}
         for i, request in enumerate(requests):
             try:
-                tensors = {n: _from_triton(pb_utils.get_input_tensor_by_name(request, n))
+                tensors = {n: from_triton(pb_utils.get_input_tensor_by_name(request, n))
                            for n in self.INPUTS}
                 params = self.request_params(json.loads(request.parameters() or "{}"))
                 n = int(next(iter(tensors.values())).shape[0])
@@ -206,7 +207,7 @@ class OpModel:
                     mine = outs[k:k + len(items)]
                     k += len(items)
                     responses[i] = pb_utils.InferenceResponse(
-                        [_to_triton(pb_utils, n, stack([o[n] for o in mine])) for n in self.OUTPUTS])
+                        [to_triton(pb_utils, n, stack([o[n] for o in mine])) for n in self.OUTPUTS])
             except Exception as e:  # noqa: BLE001 - the whole group failed
                 for i, _ in reqs:
                     responses[i] = pb_utils.InferenceResponse(error=pb_utils.TritonError(_message(self, e)))
@@ -219,18 +220,41 @@ def _message(model: OpModel, e: Exception) -> str:
     return f"{name}: {kind}{e}"
 
 
-def _from_triton(tensor: Any) -> Any:
+def from_triton(tensor: Any) -> Any:
+    """A request tensor as a NumPy (host) or CuPy (device) array, zero copy, through DLPack.
+
+    DLPack on the host too: the 2.51 stub's ``as_numpy`` is built with a pybind11 that
+    predates NumPy 2 and hands out empty arrays under it (docs/serving.md); DLPack goes
+    around the stub's NumPy API entirely."""
     if tensor is None:
         raise RequestError("a required input is missing")
     if tensor.is_cpu():
-        return tensor.as_numpy()
+        return np.from_dlpack(tensor)
     import cupy
-    # Zero copy: the CuPy array views the tensor's device memory.
-    return cupy.from_dlpack(tensor) if hasattr(tensor, "__dlpack__") else cupy.fromDlpack(tensor.to_dlpack())
+    return cupy.from_dlpack(tensor)
 
 
-def _to_triton(pb_utils: Any, name: str, value: Any) -> Any:
+# NumPy's capsule deleter does not know the name the stub gives a consumed capsule
+# ("used_dlpack") and reports a ValueError on stderr for every host output; renaming the
+# capsule to NumPy's own "used_dltensor" after the hand-off silences it. The stub
+# owns the memory from then on (it calls the DLPack deleter itself).
+_set_capsule_name = ctypes.pythonapi.PyCapsule_SetName
+_set_capsule_name.argtypes = [ctypes.py_object, ctypes.c_char_p]
+_USED_CAPSULE = b"used_dltensor"  # module-level: the name must outlive every capsule
+
+
+def to_triton(pb_utils: Any, name: str, value: Any) -> Any:
+    """An output array as a Triton tensor through DLPack, staying where it is."""
     if is_cupy(value):
         import cupy
-        return pb_utils.Tensor.from_dlpack(name, cupy.ascontiguousarray(value).toDlpack())
-    return pb_utils.Tensor(name, np.ascontiguousarray(value))
+        # The array itself, not a capsule: the stub then passes its stream to __dlpack__
+        # and synchronises, and CuPy 14's toDlpack() capsules are versioned, which the 2.51
+        # stub misreads.
+        return pb_utils.Tensor.from_dlpack(name, cupy.ascontiguousarray(value))
+    arr = np.ascontiguousarray(value)
+    if not arr.flags.writeable:  # NumPy refuses to export read-only arrays through DLPack
+        arr = arr.copy()
+    capsule = arr.__dlpack__()
+    tensor = pb_utils.Tensor.from_dlpack(name, capsule)
+    _set_capsule_name(capsule, _USED_CAPSULE)
+    return tensor

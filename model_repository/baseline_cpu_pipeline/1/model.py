@@ -10,6 +10,7 @@ import triton_python_backend_utils as pb_utils
 sys.path.insert(0, str(Path(__file__).resolve().parents[3]))
 
 from segmentation.runner import SegmentationRunner  # noqa: E402
+from serving.base import from_triton, to_triton  # noqa: E402
 
 
 class TritonPythonModel:
@@ -51,11 +52,11 @@ class TritonPythonModel:
         responses = []
         for request in requests:
             try:
-                batch = pb_utils.get_input_tensor_by_name(request, "IMAGE").as_numpy()
+                batch = from_triton(pb_utils.get_input_tensor_by_name(request, "IMAGE"))
                 outs = [self.blur_one(np.ascontiguousarray(img)) for img in batch]
                 responses.append(pb_utils.InferenceResponse([
-                    pb_utils.Tensor("BLURRED", np.stack([o for o, _ in outs])),
-                    pb_utils.Tensor("MASK", np.stack([m for _, m in outs]))]))
+                    to_triton(pb_utils, "BLURRED", np.stack([o for o, _ in outs])),
+                    to_triton(pb_utils, "MASK", np.stack([m for _, m in outs]))]))
             except Exception as e:  # noqa: BLE001 - report to this request only
                 responses.append(pb_utils.InferenceResponse(
                     error=pb_utils.TritonError(f"baseline_cpu_pipeline: {e}")))
