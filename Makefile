@@ -6,7 +6,7 @@ ONNX := model_repository/unet/1/model.onnx
 STUB_STAMP := $(VENV)/.triton-installed
 PERF := $(VENV)/perf/bin/perf_analyzer
 
-.PHONY: demo test deps triton model perf-analyzer validate bench clean
+.PHONY: demo test deps triton model perf-analyzer validate bench gpu-check gpu-carry clean
 
 demo: deps triton model
 	$(PY) -m clients.demo
@@ -42,6 +42,16 @@ validate: deps
 bench: deps triton model perf-analyzer
 	$(PY) bench/ops_bench.py --tag local
 	$(PY) bench/pipeline_bench.py --tag local
+
+# The GPU check (docs/gpu.md): on a GPU host, inside 8 minutes; without one it writes the
+# environment report, says there is no GPU and fails.
+GPU_CHECK_OUT ?= out/gpu-check
+gpu-check: deps triton model perf-analyzer
+	$(PY) bench/gpu_check.py --out $(GPU_CHECK_OUT)
+
+# The carry for one call on the lent GPU machine (.gpu/, git-ignored; docs/gpu.md).
+gpu-carry: model
+	bash bench/gpu/build_carry.sh
 
 clean:
 	rm -rf $(VENV) build out $(ONNX)

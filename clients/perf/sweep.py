@@ -58,31 +58,45 @@ def _output_shm_bytes(workload: str) -> int:
     return 2 * h * w * 4
 
 
+def concurrency_ranges(concurrency: Sequence[int]) -> list[tuple[int, int, int]]:
+    """perf_analyzer --concurrency-range START:END:STEP arguments that run exactly the
+    requested levels: one range for an arithmetic series (1 2 3 4, or 1 8), else one per level."""
+    levels = sorted(set(int(c) for c in concurrency))
+    if not levels or levels[0] < 1:
+        raise ValueError(f"concurrency: expected levels >= 1, got {list(concurrency)}")
+    steps = {b - a for a, b in zip(levels, levels[1:])}
+    if len(steps) <= 1:
+        return [(levels[0], levels[-1], steps.pop() if steps else 1)]
+    return [(c, c, 1) for c in levels]
+
+
 def run_perf_analyzer(cfg: Config, url: str, concurrency: Sequence[int], input_data: Path,
                       measurement_ms: int = 3000, timeout_s: float = 600) -> list[dict]:
     """Run perf_analyzer for one configuration; one CSV row (dict) per concurrency."""
     binary = ensure_perf_analyzer()
-    with tempfile.TemporaryDirectory() as tmp:
-        csv_path = Path(tmp) / "pa.csv"
-        cmd = [str(binary), "-m", cfg.model, "-u", url, "-i", cfg.protocol,
-               "--input-data", str(input_data),
-               "--concurrency-range", f"{min(concurrency)}:{max(concurrency)}:1",
-               "--measurement-interval", str(measurement_ms),
-               # A 2-core machine running server and client together is noisy: accept
-               # windows within 50 % of each other rather than fail the whole sweep.
-               "--stability-percentage", "50", "--max-trials", "10",
-               "--percentile", "99", "-f", str(csv_path)]
-        for p in cfg.params:
-            cmd += ["--request-parameter", p]
-        if cfg.shm != "none":
-            cmd += ["--shared-memory", cfg.shm,
-                    "--output-shared-memory-size", str(_output_shm_bytes(cfg.workload))]
-        proc = subprocess.run(cmd, env=perf_env(), capture_output=True, text=True,
-                              timeout=timeout_s)
-        if proc.returncode != 0 or not csv_path.exists():
-            raise RuntimeError(f"perf_analyzer failed for {cfg.label} (exit {proc.returncode}):\n"
-                               f"{(proc.stdout + proc.stderr)[-3000:]}")
-        rows = list(csv.DictReader(io.StringIO(csv_path.read_text())))
+    rows: list[dict] = []
+    for start, end, step in concurrency_ranges(concurrency):
+        with tempfile.TemporaryDirectory() as tmp:
+            csv_path = Path(tmp) / "pa.csv"
+            cmd = [str(binary), "-m", cfg.model, "-u", url, "-i", cfg.protocol,
+                   "--input-data", str(input_data),
+                   "--concurrency-range", f"{start}:{end}:{step}",
+                   "--measurement-interval", str(measurement_ms),
+                   # A 2-core machine running server and client together is noisy: accept
+                   # windows within 50 % of each other rather than fail the whole sweep.
+                   "--stability-percentage", "50", "--max-trials", "10",
+                   "--percentile", "99", "-f", str(csv_path)]
+            for p in cfg.params:
+                cmd += ["--request-parameter", p]
+            if cfg.shm != "none":
+                cmd += ["--shared-memory", cfg.shm,
+                        "--output-shared-memory-size", str(_output_shm_bytes(cfg.workload))]
+            proc = subprocess.run(cmd, env=perf_env(), capture_output=True, text=True,
+                                  timeout=timeout_s)
+            if proc.returncode != 0 or not csv_path.exists():
+                raise RuntimeError(f"perf_analyzer failed for {cfg.label} (exit {proc.returncode}):\n"
+                                   f"{(proc.stdout + proc.stderr)[-3000:]}")
+            rows += list(csv.DictReader(io.StringIO(csv_path.read_text())))
     wanted = set(concurrency)
     info = {"model": cfg.variant, "workload": cfg.workload, "protocol": cfg.protocol, "shm": cfg.shm}
     return [{**info, **row} for row in rows if int(row["Concurrency"]) in wanted]

@@ -1,0 +1,80 @@
+"""The GPU check's own logic on a CPU machine: it stops after the environment report when
+there is no GPU, and its summary reads the results a GPU run writes (docs/gpu.md)."""
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from clients.perf.sweep import concurrency_ranges
+from tests.helpers import cuda_reason
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "bench"))
+import gpu_check  # noqa: E402
+
+
+@pytest.mark.skipif(cuda_reason() is None, reason="this machine has a GPU")
+def test_without_a_gpu_it_says_so_and_fails(tmp_path):
+    p = subprocess.run([sys.executable, str(ROOT / "bench" / "gpu_check.py"), "--out", str(tmp_path)],
+                       capture_output=True, text=True, timeout=300, cwd=ROOT)
+    assert p.returncode == gpu_check.NO_GPU_EXIT, p.stdout[-2000:] + p.stderr[-2000:]
+    assert "NO GPU" in p.stderr
+    env = (tmp_path / "env.md").read_text()
+    assert "No usable GPU" in env and "## Versions" in env and "## onnxruntime" in env
+    assert "No GPU" in (tmp_path / "summary.md").read_text()
+    assert json.loads((tmp_path / "env.json").read_text())["cuda"]["gpu"]
+    assert not (tmp_path / "ops_tests.log").exists()  # nothing after the report
+
+
+def test_summary_reads_a_gpu_run(tmp_path):
+    env = {"date": "d", "host": "h", "git": "abc x", "cpu": "cpu, 16 cores",
+           "cuda": {"gpu": None, "device": "NVIDIA H100 80GB HBM3", "sm": "9.0", "memory_gib": 79.2,
+                    "driver_cuda": "13.0", "runtime_cuda": "13.0", "nvrtc": "13.0"},
+           "onnxruntime": {"version": "1.30.0", "unet_session_providers": ["CPUExecutionProvider"]}}
+    tag = gpu_check.device_tag(env)
+    assert tag == "nvidia-h100-80gb-hbm3"
+    (tmp_path / f"pipeline_{tag}.csv").write_text(
+        "model,workload,protocol,shm,Concurrency,Inferences/Second,p99 latency\n"
+        "baseline_cpu_pipeline,1080p,grpc,cuda,1,10.0,1\nbaseline_cpu_pipeline,1080p,grpc,cuda,8,12.0,1\n"
+        "background_blur,1080p,grpc,cuda,8,400.0,1\nbackground_blur_fused,1080p,grpc,cuda,8,300.0,1\n")
+    (tmp_path / f"ops_{tag}.json").write_text(json.dumps([
+        {"op": "pad 32 reflect101", "size": "1080p", "batch": 32, "of_copy_bw": 0.7},
+        {"op": "composite", "size": "1080p", "batch": 32, "of_copy_bw": 0.5},
+        {"op": "gaussian_blur sigma 8", "size": "1080p", "batch": 32, "of_copy_bw": 0.1}]))
+    (tmp_path / "gpu_server.json").write_text(json.dumps({
+        "overhead": {"per_step_us": 120.0, "steps": 7, "ensemble_us": 5000.0, "steps_compute_us": 4160.0,
+                     "steps_queue_us": 300.0, "fused_us": 4000.0},
+        "memory": {"requests": 300, "before_mib": 1000.0, "after_mib": 1002.0, "growth_mib": 2.0,
+                   "source": "server_processes_mib"}}))
+    (tmp_path / "hops.md").write_text("## Placement\n\ntable")
+    steps = [gpu_check.Step("env", 0, 0, "environment report", "pass"),
+             gpu_check.Step("ops", 1, 1, "kernels", "FAIL", 3.0, "1 failed")]
+    md = gpu_check.summary_markdown(env, steps, tmp_path, tag, 0.0)
+    assert md.startswith("# GPU check: NVIDIA H100 80GB HBM3")
+    assert "400.0 vs 12.0 infer/s = 33.3×" in md                    # best vs best, same run
+    assert "= 25.0×" in md and "| NO |" in md                       # the fused model misses 30×
+    assert "120 µs per step" in md and "+2 MiB" in md
+    assert "pad 32 reflect101 70%, composite 50%" in md             # memory-bound ops only
+    assert "| ops | kernels | FAIL | 3 s | 1 failed |" in md
+    assert "## Placement" in md
+
+
+def test_junit_counts(tmp_path):
+    xml = tmp_path / "j.xml"
+    xml.write_text('<testsuites><testsuite tests="5" failures="1" errors="0" skipped="2">'
+                   '<testcase classname="t" name="a"><failure message="boom">x</failure></testcase>'
+                   '</testsuite></testsuites>')
+    assert gpu_check.junit_counts(xml) == {"tests": 5, "failures": 1, "errors": 0, "skipped": 2}
+    assert gpu_check.junit_failures(xml) == ["t::a: boom"]
+    assert gpu_check.junit_counts(tmp_path / "missing.xml")["tests"] == 0
+
+
+def test_concurrency_ranges_run_exactly_the_levels_asked():
+    assert concurrency_ranges([1, 2, 3, 4]) == [(1, 4, 1)]
+    assert concurrency_ranges([1, 8]) == [(1, 8, 7)]
+    assert concurrency_ranges([4]) == [(4, 4, 1)]
+    assert concurrency_ranges([1, 2, 4]) == [(1, 1, 1), (2, 2, 1), (4, 4, 1)]
+    with pytest.raises(ValueError):
+        concurrency_ranges([0, 1])
