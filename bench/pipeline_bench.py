@@ -93,7 +93,7 @@ def markdown(summary: list[dict], steps: dict[str, list[dict]], args: argparse.N
     return "\n".join(lines) + "\n"
 
 
-def main(argv: list[str] | None = None) -> None:
+def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--workloads", nargs="+", default=["720p"])
     p.add_argument("--concurrency", nargs="+", type=int, default=[1, 2, 4])
@@ -107,10 +107,29 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--grpc-url")
     p.add_argument("--tag", default="local", help="names the result files")
     p.add_argument("--out-dir", type=Path, default=ROOT / "bench" / "results")
+    p.add_argument("--max-trials", type=int, default=10,
+                   help="perf_analyzer measurement windows per level before it gives up")
     args = p.parse_args(argv)
 
     rows: list[dict] = []
     steps: dict[str, list[dict]] = {}
+    failed: dict[str, str] = {}
+    stem = args.out_dir / f"pipeline_{args.tag}"
+    models: list[str] = []
+
+    def write(final: bool) -> str:
+        # After every variant, so a run cut short still leaves what it measured.
+        summary = summarize(rows, models)
+        md = markdown(summary, steps, args)
+        if failed:
+            md += "\n## Failed\n\n" + "\n".join(f"- {v}: {e}" for v, e in failed.items()) + "\n"
+        stem.parent.mkdir(parents=True, exist_ok=True)
+        write_csv(rows, stem.with_suffix(".csv"))
+        stem.with_suffix(".md").write_text(md)
+        if final and rows:
+            plot_throughput_latency(rows, stem.with_suffix(".png"))
+        return md
+
     with server_urls(args.url, args.grpc_url) as (http_url, grpc_url), \
             tempfile.TemporaryDirectory() as tmp:
         models = (args.models or available_models(http_url)) + list(args.variants)
@@ -124,17 +143,19 @@ def main(argv: list[str] | None = None) -> None:
                 cfg = Config(model, workload, args.protocol, args.shm, params)
                 print(f"[bench] {cfg.label}", flush=True)
                 before = model_stats(http_url)
-                rows += run_perf_analyzer(cfg, target, args.concurrency, data, args.measurement_ms)
+                try:
+                    rows += run_perf_analyzer(cfg, target, args.concurrency, data, args.measurement_ms,
+                                              max_trials=args.max_trials)
+                except RuntimeError as e:  # one configuration failing does not lose the others
+                    failed[cfg.label] = str(e).strip().splitlines()[-1][:300]
+                    print(f"[bench] FAILED {cfg.label}:\n{e}", file=sys.stderr, flush=True)
                 steps[f"{variant} {workload}"] = per_request_table(diff_stats(model_stats(http_url), before))
-    summary = summarize(rows, models)
-    stem = args.out_dir / f"pipeline_{args.tag}"
-    write_csv(rows, stem.with_suffix(".csv"))
-    plot_throughput_latency(rows, stem.with_suffix(".png"))
-    md = markdown(summary, steps, args)
-    stem.with_suffix(".md").write_text(md)
+                write(final=False)
+    md = write(final=True)
     print(md)
-    print(f"wrote {stem}.md, .csv, .png")
+    print(f"wrote {stem}.md, .csv" + (", .png" if rows else ""))
+    return 1 if failed else 0
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(main())

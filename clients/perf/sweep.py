@@ -71,8 +71,10 @@ def concurrency_ranges(concurrency: Sequence[int]) -> list[tuple[int, int, int]]
 
 
 def run_perf_analyzer(cfg: Config, url: str, concurrency: Sequence[int], input_data: Path,
-                      measurement_ms: int = 3000, timeout_s: float = 600) -> list[dict]:
-    """Run perf_analyzer for one configuration; one CSV row (dict) per concurrency."""
+                      measurement_ms: int = 3000, timeout_s: float = 600,
+                      max_trials: int = 10) -> list[dict]:
+    """Run perf_analyzer for one configuration; one CSV row (dict) per concurrency.
+    ``max_trials``: measurement windows per level before perf_analyzer gives up on stability."""
     binary = ensure_perf_analyzer()
     rows: list[dict] = []
     for start, end, step in concurrency_ranges(concurrency):
@@ -84,7 +86,7 @@ def run_perf_analyzer(cfg: Config, url: str, concurrency: Sequence[int], input_d
                    "--measurement-interval", str(measurement_ms),
                    # A 2-core machine running server and client together is noisy: accept
                    # windows within 50 % of each other rather than fail the whole sweep.
-                   "--stability-percentage", "50", "--max-trials", "10",
+                   "--stability-percentage", "50", "--max-trials", str(max_trials),
                    "--percentile", "99", "-f", str(csv_path)]
             for p in cfg.params:
                 cmd += ["--request-parameter", p]
