@@ -200,16 +200,21 @@ class UnetModel(OpModel):
 
         base = self.model_dir if self.model_dir is not None else Path(__file__).resolve().parents[1] / "model_repository" / "unet"
         # onnxruntime follows the instance: CUDA on its device for a GPU instance (unless
-        # device=cpu), the CPU provider otherwise.
-        device = self.params["device"] if self.placement.gpu else "cpu"
-        self.runner = SegmentationRunner(base / "1" / self.params["model_file"], device,
+        # device=cpu), the CPU provider otherwise; device=cuda insists on the GPU.
+        device = self.params["device"]
+        if device == "cuda" and not self.placement.gpu:
+            raise RuntimeError(f"device=cuda, but this instance works on the CPU "
+                               f"({self.placement.why})")
+        self.runner = SegmentationRunner(base / "1" / self.params["model_file"],
+                                         device if self.placement.gpu else "cpu",
                                          device_id=self.placement.device_id)
         if self.placement.gpu and not self.runner.on_gpu:
             # Running the DNN on the CPU from a GPU instance would hide a download and an
             # upload inside compute; a CPU instance makes them visible (counted) instead.
+            reason = ("device=cpu" if device == "cpu"
+                      else f"onnxruntime's CUDA provider is unavailable: {self.runner.fallback_reason}")
             self.placement = Placement(False, self.placement.device_id,
-                                       f"onnxruntime runs on {self.runner.providers[0]} "
-                                       f"(device={self.params['device']})")
+                                       f"the DNN runs on the CPU ({reason})")
 
     def sample_items(self):
         shape = [d if isinstance(d, int) else 256 for d in self.runner.input_shape[1:]]
