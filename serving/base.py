@@ -240,9 +240,10 @@ class OpModel:
         with device_scope(self.placement):
             items = [{n: move(x, self.placement, n in self.HOST_TENSORS)[0] for n, x in it.items()}
                      for it in self.sample_items()]
+            params = self.request_params({})
             for item in items:
-                self.validate(item, self.params)
-            self.run_items(items, self.params)
+                self.validate(item, params)
+            self.run_items(items, params)
             if self.placement.gpu:
                 import cupy
                 cupy.cuda.Device(self.placement.device_id).synchronize()

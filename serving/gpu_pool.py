@@ -45,13 +45,10 @@ def pool_bytes(max_batch_size: int, height: int = MAX_SIDE, width: int = MAX_SID
 
 def ensemble_max_batch_size(repository: Path = MODEL_REPOSITORY) -> int:
     """The largest max_batch_size among the repository's ensembles (1 when there are none)."""
-    sizes = []
-    for cfg in Path(repository).glob("*/config.pbtxt"):
-        text = cfg.read_text()
-        if re.search(r'^platform:\s*"ensemble"', text, re.M):
-            m = re.search(r"^max_batch_size:\s*(\d+)", text, re.M)
-            sizes.append(int(m.group(1)) if m else 1)
-    return max(sizes, default=1)
+    from .pipeline.repository import load_repository
+
+    models, _ = load_repository(repository)
+    return max((max(m.config.max_batch_size, 1) for m in models.values() if m.is_ensemble), default=1)
 
 
 def gpu_ids() -> list[int]:
