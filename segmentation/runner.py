@@ -6,7 +6,9 @@ without code changes (docs/segmentation-model.md).
 """
 from __future__ import annotations
 
+import contextlib
 import ctypes
+import io
 import logging
 import operator
 import threading
@@ -92,6 +94,24 @@ log = logging.getLogger(__name__)
 _state_lock = threading.Lock()
 _fallback_warned = False
 _cuda_library_failure: str | None = None
+_cuda_libraries_preloaded = False
+
+
+def _preload_cuda_libraries(ort: Any) -> None:
+    """Load the CUDA 13 / cuDNN 9 libraries of the nvidia-* pip wheels (requirements-server.txt)
+    once per process, before the first CUDA session: the provider library has no RUNPATH,
+    so the dynamic loader never looks in site-packages/nvidia. Where the libraries come from
+    the system (a CUDA toolkit on the loader path) this finds them there and changes nothing."""
+    global _cuda_libraries_preloaded
+    if not _cuda_libraries_preloaded and hasattr(ort, "preload_dlls"):
+        _cuda_libraries_preloaded = True
+        # It prints each library it cannot find to stdout; when that matters, the session's
+        # own failure says the same in the one warning or error (the loader's message).
+        printed = io.StringIO()
+        with contextlib.redirect_stdout(printed):
+            ort.preload_dlls()
+        if printed.getvalue().strip():
+            logging.getLogger(__name__).debug("onnxruntime.preload_dlls: %s", printed.getvalue().strip())
 
 
 class SegmentationRunner:
@@ -177,6 +197,7 @@ class SegmentationRunner:
                 f"{available}); the GPU build is the onnxruntime-gpu package.")
         if device == "auto" and _cuda_library_failure is not None:
             return self._session(ort, [CPU_EP]), _cuda_library_failure
+        _preload_cuda_libraries(ort)
         cuda = (CUDA_EP, {"device_id": str(self.device_id)})
         try:
             session = self._session(ort, [cuda, CPU_EP])

@@ -42,7 +42,11 @@ def image_facts():
 
 
 def start_command():
-    return " ".join(COMPOSE["services"]["triton"]["command"][2:])
+    """The triton service's shell command as the container runs it: compose interpolates
+    ${VAR} / $VAR from the host and turns $$ into $ (a lone $ here would be a host variable)."""
+    raw = " ".join(COMPOSE["services"]["triton"]["command"][2:])
+    assert "$" not in raw.replace("$$", ""), f"unescaped $ in the compose command: {raw}"
+    return raw.replace("$$", "$")
 
 
 def pins(path):
@@ -89,7 +93,7 @@ def test_start_command_fails_loudly_and_checks_the_gpu():
     cmd = start_command()
     assert cmd.startswith("set -euo pipefail;"), "a failed step must stop the container"
     install = cmd.index("-m pip install")
-    check = cmd.index("-m serving.gpu_check")
+    check = cmd.index("-m serving.preflight")
     server = cmd.index("exec tritonserver")
     assert install < check < server, "install, then check the GPU stack, then serve"
     pip_args = cmd[install:check].replace(";", " ").split()
@@ -157,6 +161,13 @@ def test_tritonserver_accepts_every_flag():
     server_part = cmd[cmd.index("exec tritonserver") + len("exec "):]
     flags = _flags(server_part.split())
     assert {"--model-repository", "--http-port", "--grpc-port"} <= flags
+    # The CUDA memory pool flags come from serving.gpu_pool (a failure stops the start: set -e
+    # applies to the assignment) and reach tritonserver; compose turns $$ into $.
+    assert "pool=$(python3 -m serving.gpu_pool);" in cmd and server_part.rstrip().endswith("$pool")
+    r = subprocess.run([sys.executable, "-m", "serving.gpu_pool", "--gpus", "2"], cwd=ROOT,
+                       capture_output=True, text=True, timeout=60)
+    assert r.returncode == 0 and len(r.stdout.split()) == 2, r.stdout + r.stderr
+    flags |= _flags(r.stdout.split())
     root = check_installation()
     text = help_text([str(root / "bin" / "tritonserver"), "--help"])
     for f in flags:

@@ -7,7 +7,7 @@ missing (``get_available_providers()`` still lists CUDA), so an installed wheel 
 this opens the segmentation model the way the unet model does, on the CUDA provider, and runs a
 CUDA batch through it; and it compiles every kernel of ops/ for the device with CuPy.
 
-    python3 -m serving.gpu_check [--model model_repository/unet/1/model.onnx]
+    python3 -m serving.preflight [--model model_repository/unet/1/model.onnx]
 
 Exit status 0 when every check passes, 1 otherwise (one ``FAIL`` line per failed check).
 """
@@ -46,9 +46,7 @@ def check_onnxruntime(model: Path) -> str:
 
     from segmentation.runner import SegmentationRunner
 
-    # The CUDA 13 / cuDNN 9 libraries come from pip wheels (site-packages/nvidia/...), which the
-    # dynamic loader does not search: preload them, as the unet model must before its session.
-    ort.preload_dlls()
+    # The unet model's own path: the runner preloads the pip CUDA libraries, then insists on CUDA.
     runner = SegmentationRunner(model, device="cuda")
     if not runner.on_gpu:
         raise RuntimeError(f"onnxruntime {ort.__version__} fell back to {runner.providers} (the "
@@ -68,12 +66,12 @@ def main(argv: list[str] | None = None) -> int:
     failed = 0
     for name, check in (("cupy", check_cupy), ("onnxruntime", lambda: check_onnxruntime(args.model))):
         try:
-            print(f"gpu_check: ok: {check()}", flush=True)
+            print(f"preflight: ok: {check()}", flush=True)
         except Exception as e:  # noqa: BLE001 - report every failure, then exit non-zero
             failed += 1
-            print(f"gpu_check: FAIL: {name}: {type(e).__name__}: {e}", flush=True)
+            print(f"preflight: FAIL: {name}: {type(e).__name__}: {e}", flush=True)
     if failed:
-        print("gpu_check: the models would not run on the GPU; not starting (docs/serving.md)",
+        print("preflight: the models would not run on the GPU; not starting (docs/serving.md)",
               flush=True)
     return 1 if failed else 0
 

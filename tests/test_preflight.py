@@ -1,4 +1,4 @@
-"""serving.gpu_check, the GPU container's start gate: it refuses (exit 1, one FAIL line per check)
+"""serving.preflight, the GPU container's start gate: it refuses (exit 1, one FAIL line per check)
 where onnxruntime or CuPy would not run on the GPU, and passes where they do."""
 import subprocess
 import sys
@@ -13,14 +13,14 @@ ROOT = Path(__file__).resolve().parents[1]
 
 
 def run_check(model):
-    return subprocess.run([sys.executable, "-m", "serving.gpu_check", "--model", str(model)],
+    return subprocess.run([sys.executable, "-m", "serving.preflight", "--model", str(model)],
                           cwd=ROOT, capture_output=True, text=True, timeout=600)
 
 
 @pytest.mark.skipif(cuda_reason() is None, reason="a CUDA device is present")
 def test_refuses_without_a_gpu():
     r = run_check(build())
-    lines = [l for l in r.stdout.splitlines() if l.startswith("gpu_check:")]
+    lines = [l for l in r.stdout.splitlines() if l.startswith("preflight:")]
     assert r.returncode == 1, r.stdout + r.stderr
     assert [l.split(":")[2].strip() for l in lines if "FAIL" in l] == ["cupy", "onnxruntime"], lines
     assert "not starting" in lines[-1]
