@@ -2,14 +2,20 @@
 
 A subclass declares its inputs, outputs and config parameters and implements
 ``compute``: arrays in, arrays out, no Triton inside. The base class does the Triton part:
-reads the config, takes each request's tensors as CuPy arrays when they arrive on the GPU
-(DLPack) and NumPy otherwise, validates each request on its own (a bad one gets its own
-error, the others still succeed), runs ONE compute for all requests of an ``execute`` call
-that share parameters, and returns GPU results through DLPack so they stay on the device
-between ensemble steps.
+
+- reads the config (typed parameters, ``require_device`` for all);
+- decides once per instance where it works (serving.placement: GPU instance with usable
+  CUDA -> its device, else the CPU), and on a GPU compiles and warms the kernels at load;
+- takes each request's tensors through DLPack (zero copy), validates each request on its own
+  (a bad one gets its own error, the others still succeed), then moves each request tensor
+  once to where the instance works (counted; refused under ``require_device=gpu``);
+- runs ONE compute for all requests of an ``execute`` call that share parameters;
+- returns each request's slice of the outputs through DLPack, on the device for a GPU
+  instance, so tensors stay there between ensemble steps.
 """
 from __future__ import annotations
 
+import contextlib
 import ctypes
 import json
 from dataclasses import dataclass
@@ -17,6 +23,9 @@ from pathlib import Path
 from typing import Any, Callable, Mapping, Sequence
 
 import numpy as np
+
+from .placement import (Placement, PlacementCounters, PlacementError, Placer, decide, move,
+                        triton_metric_family)
 
 # Inputs larger than this per side are refused (documented in README and docs/serving.md).
 MAX_SIDE = 4096
@@ -107,12 +116,35 @@ def check_image(img: Any, name: str = "IMAGE", channels: int = 3) -> None:
         raise RequestError(f"{name}: {h}x{w} is over the size limit of {MAX_SIDE}x{MAX_SIDE}")
 
 
+# Parameters every OpModel understands (merged into each subclass's PARAMETERS).
+COMMON_PARAMETERS: Mapping[str, Param] = {
+    "require_device": Param(
+        choice("none", "gpu"), "none",
+        "gpu: on a GPU instance, refuse a request whose image-sized tensors are in host memory "
+        "(a host hop), and refuse to load or serve on the CPU; a request can set it, never "
+        "relax it (docs/serving.md, Placement)", True),
+}
+
+# Placement outside Triton (tests, the steps inside a fused model before it places them).
+OUTSIDE_TRITON = Placement(False, 0, "outside Triton")
+
+
 class OpModel:
-    """Subclass and set INPUTS, OUTPUTS, PARAMETERS; implement compute (and validate)."""
+    """Subclass and set INPUTS, OUTPUTS, PARAMETERS; implement compute (and validate).
+
+    HOST_TENSORS are small, host-decided inputs/outputs (sizes, ROIs) that stay on the host
+    on every instance; ENTRY_INPUTS may arrive in host memory even under require_device=gpu
+    (the pipeline's entry, where a client's frame is uploaded once)."""
 
     INPUTS: tuple[str, ...] = ()
     OUTPUTS: tuple[str, ...] = ()
     PARAMETERS: Mapping[str, Param] = {}
+    HOST_TENSORS: frozenset[str] = frozenset()
+    ENTRY_INPUTS: frozenset[str] = frozenset()
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        cls.PARAMETERS = {**COMMON_PARAMETERS, **cls.PARAMETERS}
 
     # -- configuration ---------------------------------------------------------------
     @classmethod
@@ -132,38 +164,94 @@ class OpModel:
         return out
 
     @classmethod
-    def from_config(cls, config: Mapping[str, Any], model_dir: Path | None = None) -> "OpModel":
+    def from_config(cls, config: Mapping[str, Any], model_dir: Path | None = None,
+                    placement: Placement = OUTSIDE_TRITON) -> "OpModel":
         """An instance outside Triton (fused models, tests) from a model config dict."""
         self = cls()
-        self._configure(config, model_dir)
+        self._configure(config, model_dir, placement)
         return self
 
-    def _configure(self, config: Mapping[str, Any], model_dir: Path | None) -> None:
+    def _configure(self, config: Mapping[str, Any], model_dir: Path | None,
+                   placement: Placement) -> None:
         self.model_config = dict(config)
+        self.name = str(config.get("name", type(self).__name__))
         self.model_dir = model_dir
         raw = {k: v["string_value"] for k, v in config.get("parameters", {}).items()}
-        self.params = self.parse_parameters(raw, f"model {config.get('name', '?')}")
-        self.setup()
+        self.params = self.parse_parameters(raw, f"model {self.name}")
+        self.placement = placement
+        with device_scope(placement):
+            self.setup()
 
     def setup(self) -> None:
-        """Load what the model needs once (override)."""
+        """Load what the model needs once (override). ``self.placement`` says where the
+        instance works; a model that cannot work there may replace it (with the reason)."""
 
     # -- the operator ------------------------------------------------------------------
     def validate(self, item: Mapping[str, Any], params: Mapping[str, Any]) -> None:
         """Raise RequestError for one unusable request item (override)."""
 
-    def compute(self, inputs: Mapping[str, list], params: Mapping[str, Any]) -> dict[str, list]:
-        """All items of a group of requests -> per-item outputs (override)."""
+    def compute(self, inputs: Mapping[str, list], params: Mapping[str, Any]) -> dict[str, Any]:
+        """All items of a group of requests -> per output, an (N, ...) array or a list of N
+        per-item arrays (override)."""
         raise NotImplementedError
+
+    def sample_items(self) -> list[dict[str, Any]]:
+        """A tiny valid request item (host arrays) that runs every kernel this model needs:
+        the warm-up at load. Default: zeros of each input's config dims, -1 read as 16."""
+        dtypes = {"TYPE_UINT8": np.uint8, "TYPE_FP32": np.float32, "TYPE_FP16": np.float16,
+                  "TYPE_INT32": np.int32}
+        item = {}
+        for t in self.model_config.get("input", []):
+            dims = [16 if int(d) < 0 else int(d) for d in t.get("dims", [])]
+            item[t["name"]] = np.zeros(dims, dtype=dtypes[t["data_type"]])
+        return [item]
+
+    def run_items(self, items: list[dict[str, Any]], params: Mapping[str, Any]) -> list[dict[str, Any]]:
+        """compute() over a list of per-item input dicts -> per-item output dicts."""
+        outs = self.compute({n: [it[n] for it in items] for n in self.INPUTS}, params)
+        lists = {n: as_items(outs[n]) for n in self.OUTPUTS}
+        return [{n: lists[n][k] for n in self.OUTPUTS} for k in range(len(items))]
 
     # -- Triton ------------------------------------------------------------------------
     def initialize(self, args: Mapping[str, str]) -> None:
-        self._configure(json.loads(args["model_config"]),
-                        Path(args["model_repository"]) if "model_repository" in args else None)
+        """Configure, decide the placement once, load, and on a GPU compile and warm the
+        kernels on the instance's device so no request pays for it."""
+        import triton_python_backend_utils as pb_utils
+
+        config = json.loads(args["model_config"])
+        placement = decide(args.get("model_instance_kind", ""),
+                           int(args.get("model_instance_device_id", 0) or 0))
+        self._configure(config, Path(args["model_repository"]) if "model_repository" in args else None,
+                        placement)
+        if self.params["require_device"] == "gpu" and not self.placement.gpu:
+            raise PlacementError(f"{self.name}: require_device=gpu, but this instance works on "
+                                 f"the CPU ({self.placement.why})")
+        instance = args.get("model_instance_name", self.name)
+        self.placer = Placer(self.name, self.placement,
+                             PlacementCounters(self.name, instance, triton_metric_family(pb_utils)),
+                             self.HOST_TENSORS, self.ENTRY_INPUTS)
+        print(f"{instance}: placement {self.placement.label} ({self.placement.why})", flush=True)
+        if self.placement.gpu:
+            self.warm_up()
+
+    def warm_up(self) -> None:
+        """Run sample_items once where the instance works (NVRTC compiles, CuPy's own
+        kernels, memory pools, onnxruntime's CUDA graph of the first batch)."""
+        with device_scope(self.placement):
+            items = [{n: move(x, self.placement, n in self.HOST_TENSORS)[0] for n, x in it.items()}
+                     for it in self.sample_items()]
+            params = self.request_params({})
+            for item in items:
+                self.validate(item, params)
+            self.run_items(items, params)
+            if self.placement.gpu:
+                import cupy
+                cupy.cuda.Device(self.placement.device_id).synchronize()
 
     def request_params(self, overrides: Mapping[str, Any]) -> dict[str, Any]:
         """Config parameters with this request's overrides applied (overridable ones only;
-        other names are ignored because an ensemble may pass them on to every step)."""
+        other names are ignored because an ensemble may pass them on to every step).
+        require_device may be tightened by a request, never relaxed."""
         params = dict(self.params)
         for name, value in overrides.items():
             p = self.PARAMETERS.get(name)
@@ -173,50 +261,79 @@ class OpModel:
                 params[name] = p.parse(str(value))
             except (ValueError, TypeError) as e:
                 raise RequestError(f"request parameter {name}: {e}") from None
+        if self.params["require_device"] == "gpu":
+            params["require_device"] = "gpu"
         return params
 
-    def run_items(self, items: list[dict[str, Any]], params: Mapping[str, Any]) -> list[dict[str, Any]]:
-        """compute() over a list of per-item input dicts -> per-item output dicts."""
-        outs = self.compute({n: [it[n] for it in items] for n in self.INPUTS}, params)
-        lists = {n: as_items(outs[n]) for n in self.OUTPUTS}
-        return [{n: lists[n][k] for n in self.OUTPUTS} for k in range(len(items))]
+    def _take_request(self, request: Any, pb_utils: Any) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+        """One request's parameters and per-item inputs, validated, then placed."""
+        params = self.request_params(json.loads(request.parameters() or "{}"))
+        guard = params["require_device"] == "gpu"
+        if guard and not self.placement.gpu:
+            raise PlacementError(f"the request asks require_device=gpu, but this "
+                                 f"instance works on the CPU ({self.placement.why})")
+        tensors = {n: from_triton(pb_utils.get_input_tensor_by_name(request, n))
+                   for n in self.INPUTS}
+        n = int(next(iter(tensors.values())).shape[0])
+        # Validate where the tensors arrived (shapes only): a refused request moves nothing.
+        for j in range(n):
+            self.validate({name: t[j] for name, t in tensors.items()}, params)
+        # One move per request tensor (a whole batch in one copy), then per-item views.
+        placed = {name: self.placer.take(name, t, guard) for name, t in tensors.items()}
+        return params, [{name: t[j] for name, t in placed.items()} for j in range(n)]
 
     def execute(self, requests: list) -> list:
         import triton_python_backend_utils as pb_utils
 
         responses: list = [None] * len(requests)
         groups: dict[str, tuple[dict, list[tuple[int, list]]]] = {}
-        for i, request in enumerate(requests):
-            try:
-                tensors = {n: from_triton(pb_utils.get_input_tensor_by_name(request, n))
-                           for n in self.INPUTS}
-                params = self.request_params(json.loads(request.parameters() or "{}"))
-                n = int(next(iter(tensors.values())).shape[0])
-                items = [{name: t[j] for name, t in tensors.items()} for j in range(n)]
-                for item in items:
-                    self.validate(item, params)
-                key = json.dumps(params, sort_keys=True, default=str)
-                groups.setdefault(key, (params, []))[1].append((i, items))
-            except Exception as e:  # noqa: BLE001 - this request's own error
-                responses[i] = pb_utils.InferenceResponse(error=pb_utils.TritonError(_message(self, e)))
-        for params, reqs in groups.values():
-            try:
-                outs = self.run_items([it for _, items in reqs for it in items], params)
-                k = 0
-                for i, items in reqs:
-                    mine = outs[k:k + len(items)]
-                    k += len(items)
-                    responses[i] = pb_utils.InferenceResponse(
-                        [to_triton(pb_utils, n, stack([o[n] for o in mine])) for n in self.OUTPUTS])
-            except Exception as e:  # noqa: BLE001 - the whole group failed
-                for i, _ in reqs:
+        with device_scope(self.placement):
+            for i, request in enumerate(requests):
+                try:
+                    params, items = self._take_request(request, pb_utils)
+                    key = json.dumps(params, sort_keys=True, default=str)
+                    groups.setdefault(key, (params, []))[1].append((i, items))
+                except Exception as e:  # noqa: BLE001 - this request's own error
                     responses[i] = pb_utils.InferenceResponse(error=pb_utils.TritonError(_message(self, e)))
+            for params, reqs in groups.values():
+                guard = params["require_device"] == "gpu"
+                try:
+                    items = [it for _, its in reqs for it in its]
+                    outs = self.compute({n: [it[n] for it in items] for n in self.INPUTS}, params)
+                    k = 0
+                    for i, its in reqs:
+                        responses[i] = pb_utils.InferenceResponse([
+                            to_triton(pb_utils, n, self.placer.give(n, request_slice(outs[n], k, len(its)), guard))
+                            for n in self.OUTPUTS])
+                        k += len(its)
+                except Exception as e:  # noqa: BLE001 - the whole group failed
+                    for i, _ in reqs:
+                        responses[i] = pb_utils.InferenceResponse(error=pb_utils.TritonError(_message(self, e)))
         return responses
+
+
+def request_slice(out: Any, start: int, n: int) -> Any:
+    """Items start..start+n of an op output as one (n, ...) array: a view of a batch array
+    (contiguous, no copy), a view of a single list item, a stack only for several items
+    of a variable-shape list."""
+    if not isinstance(out, (list, tuple)):
+        return out[start:start + n]
+    if n == 1:
+        return out[start][None]
+    return stack(list(out[start:start + n]))
+
+
+def device_scope(placement: Placement) -> Any:
+    """The instance's CUDA device as the current one (nothing on the CPU)."""
+    if not placement.gpu:
+        return contextlib.nullcontext()
+    import cupy
+    return cupy.cuda.Device(placement.device_id)
 
 
 def _message(model: OpModel, e: Exception) -> str:
     name = model.model_config.get("name", type(model).__name__)
-    kind = "" if isinstance(e, (RequestError, ValueError, TypeError)) else f"{type(e).__name__}: "
+    kind = "" if isinstance(e, (RequestError, PlacementError, ValueError, TypeError)) else f"{type(e).__name__}: "
     return f"{name}: {kind}{e}"
 
 

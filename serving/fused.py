@@ -37,17 +37,25 @@ class FusedModel(OpModel):
             if cls is None:
                 raise ValueError(f"{spec_path}: step model {step.model} is not an OpModel")
             as_dict = json_format.MessageToDict(cfg, preserving_proto_field_name=True)
-            self.steps.append((step, cls.from_config(as_dict, repo / step.model)))
+            model = cls.from_config(as_dict, repo / step.model, self.placement)
+            if model.placement.gpu != self.placement.gpu:
+                print(f"{self.name}: step {step.model} works on {model.placement.label} "
+                      f"({model.placement.why}), this model on {self.placement.label}: every "
+                      f"request crosses PCIe inside it", flush=True)
+            self.steps.append((step, model))
+        # The fused model is its own entry: a client's frame is uploaded once, here.
+        self.ENTRY_INPUTS = frozenset(self.INPUTS)
 
     def request_params(self, overrides: Mapping[str, Any]) -> dict[str, Any]:
         # Each step applies the overrides it understands, as in the ensemble.
-        return {str(i): model.request_params(overrides) for i, (_, model) in enumerate(self.steps)}
+        return {**super().request_params(overrides),
+                "steps": [model.request_params(overrides) for _, model in self.steps]}
 
     def validate(self, item: Mapping[str, Any], params: Mapping[str, Any]) -> None:
         # Steps that read only pipeline inputs can judge a request before anything runs.
         for i, (step, model) in enumerate(self.steps):
             if set(step.inputs.values()) <= set(self.INPUTS):
-                model.validate({k: item[v] for k, v in step.inputs.items()}, params[str(i)])
+                model.validate({k: item[v] for k, v in step.inputs.items()}, params["steps"][i])
 
     def compute(self, inputs: Mapping[str, list], params: Mapping[str, Any]) -> dict[str, list]:
         tensors: dict[str, list] = dict(inputs)
@@ -55,8 +63,8 @@ class FusedModel(OpModel):
         for i, (step, model) in enumerate(self.steps):
             items = [{k: tensors[v][j] for k, v in step.inputs.items()} for j in range(n)]
             for item in items:
-                model.validate(item, params[str(i)])
-            outs = model.compute({k: [it[k] for it in items] for k in step.inputs}, params[str(i)])
+                model.validate(item, params["steps"][i])
+            outs = model.compute({k: [it[k] for it in items] for k in step.inputs}, params["steps"][i])
             for model_out, tensor in step.outputs.items():
                 tensors[tensor] = as_items(outs[model_out])
         return {name: tensors[name] for name in self.OUTPUTS}

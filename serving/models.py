@@ -13,8 +13,9 @@ import numpy as np
 import ops
 from ops.geometry import letterbox_geometry
 
-from .base import (OpModel, Param, RequestError, batch_or_list, check_image, choice, is_cupy,
-                   parse_bool, parse_float, parse_floats, parse_optional_float)
+from .base import (OpModel, Param, RequestError, batch_or_list, check_image, choice, parse_bool,
+                   parse_float, parse_floats, parse_optional_float)
+from .placement import Placement
 
 
 def _int(text: str) -> int:
@@ -32,11 +33,7 @@ def _positive(text: str) -> int:
 
 
 def _host_ints(x: Any) -> list[int]:
-    """Small int tensors (sizes, rois) as host ints: output shapes are host decisions.
-    Our own steps send them as host tensors; a client may still send them on the GPU."""
-    if is_cupy(x):
-        import cupy
-        x = cupy.asnumpy(x)
+    """Small int tensors (sizes, rois; declared HOST_TENSORS, so always NumPy here) as ints."""
     return [int(v) for v in np.asarray(x).reshape(-1)]
 
 
@@ -62,10 +59,28 @@ def resize_target(h: int, w: int, params: Mapping[str, Any]) -> tuple[int, int]:
     return (H, other) if h <= w else (other, H)
 
 
+class UploadModel(OpModel):
+    """IMAGE (H, W, 3) uint8 -> UPLOADED, the same image where the instance works.
+
+    The pipeline's entry: on a GPU instance the one host->device copy of a client's frame,
+    which every later step reads on the device (resize and blur both read the frame: without
+    this step each would upload it); on a CPU instance a pass-through."""
+    INPUTS = ("IMAGE",)
+    OUTPUTS = ("UPLOADED",)
+    ENTRY_INPUTS = frozenset({"IMAGE"})
+
+    def validate(self, item, params):
+        check_image(item["IMAGE"])
+
+    def compute(self, inputs, params):
+        return {"UPLOADED": list(inputs["IMAGE"])}
+
+
 class ResizeModel(OpModel):
     """IMAGE (H, W, 3) uint8 -> RESIZED and SRC_SIZE (h, w) of the input."""
     INPUTS = ("IMAGE",)
     OUTPUTS = ("RESIZED", "SRC_SIZE")
+    HOST_TENSORS = frozenset({"SRC_SIZE"})
     PARAMETERS = {
         "height": Param(_positive, "256", "target height (or the shorter side)"),
         "width": Param(_positive, "256", "target width"),
@@ -92,6 +107,7 @@ class PadModel(OpModel):
     """IMAGE (h, w, 3) -> PADDED (height, width, 3), content centred; ROI (x, y, w, h)."""
     INPUTS = ("IMAGE",)
     OUTPUTS = ("PADDED", "ROI")
+    HOST_TENSORS = frozenset({"ROI"})
     PARAMETERS = {
         "height": Param(_positive, "256", "output height"),
         "width": Param(_positive, "256", "output width"),
@@ -129,6 +145,9 @@ class CenterCropModel(OpModel):
         "height": Param(_positive, "224", "crop height"),
         "width": Param(_positive, "224", "crop width"),
     }
+
+    def sample_items(self):
+        return [{"IMAGE": np.zeros((self.params["height"], self.params["width"], 3), np.uint8)}]
 
     def validate(self, item, params):
         check_image(item["IMAGE"])
@@ -180,7 +199,26 @@ class UnetModel(OpModel):
         from segmentation.runner import SegmentationRunner
 
         base = self.model_dir if self.model_dir is not None else Path(__file__).resolve().parents[1] / "model_repository" / "unet"
-        self.runner = SegmentationRunner(base / "1" / self.params["model_file"], self.params["device"])
+        # onnxruntime follows the instance: CUDA on its device for a GPU instance (unless
+        # device=cpu), the CPU provider otherwise; device=cuda insists on the GPU.
+        device = self.params["device"]
+        if device == "cuda" and not self.placement.gpu:
+            raise RuntimeError(f"device=cuda, but this instance works on the CPU "
+                               f"({self.placement.why})")
+        self.runner = SegmentationRunner(base / "1" / self.params["model_file"],
+                                         device if self.placement.gpu else "cpu",
+                                         device_id=self.placement.device_id)
+        if self.placement.gpu and not self.runner.on_gpu:
+            # Running the DNN on the CPU from a GPU instance would hide a download and an
+            # upload inside compute; a CPU instance makes them visible (counted) instead.
+            reason = ("device=cpu" if device == "cpu"
+                      else f"onnxruntime's CUDA provider is unavailable: {self.runner.fallback_reason}")
+            self.placement = Placement(False, self.placement.device_id,
+                                       f"the DNN runs on the CPU ({reason})")
+
+    def sample_items(self):
+        shape = [d if isinstance(d, int) else 256 for d in self.runner.input_shape[1:]]
+        return [{"INPUT": np.zeros(shape, np.float32)}]
 
     def validate(self, item, params):
         if item["INPUT"].ndim != 3:
@@ -200,6 +238,7 @@ class TensorToMaskModel(OpModel):
     """PROB (K, h, w) + ROI (x, y, w, h) + SRC_SIZE (H, W) -> MASK (H, W) uint8, denoised."""
     INPUTS = ("PROB", "ROI", "SRC_SIZE")
     OUTPUTS = ("MASK",)
+    HOST_TENSORS = frozenset({"ROI", "SRC_SIZE"})
     PARAMETERS = {
         "activation": Param(choice("none", "sigmoid", "softmax", "argmax"), "none",
                             "applied to the DNN output first"),
@@ -209,6 +248,11 @@ class TensorToMaskModel(OpModel):
         "morph_op": Param(choice("open", "close", "erode", "dilate"), "open", "denoise operation"),
         "morph_ksize": Param(_int, "5", "denoise kernel size (odd; 0 or 1 = off)", True),
     }
+
+    def sample_items(self):
+        k = max(2, self.params["channel"] + 1)
+        return [{"PROB": np.zeros((k, 8, 8), np.float32), "ROI": np.array([0, 0, 8, 8], np.int32),
+                 "SRC_SIZE": np.array([16, 16], np.int32)}]
 
     def validate(self, item, params):
         if item["PROB"].ndim != 3:

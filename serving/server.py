@@ -19,6 +19,7 @@ import time
 from pathlib import Path
 from typing import Sequence
 
+from .gpu_pool import server_pool_flags
 from .install import TritonNotInstalled, check_installation
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -50,13 +51,18 @@ def check_files(repository: Path = MODEL_REPOSITORY) -> None:
 def server_command(http_port: int, grpc_port: int, metrics_port: int,
                    repository: Path = MODEL_REPOSITORY,
                    extra: Sequence[str] = ()) -> list[str]:
+    """The tritonserver command line; on a GPU machine with a CUDA memory pool per GPU sized
+    by serving.gpu_pool (unless ``extra`` sets its own)."""
     root = check_installation()
+    pool = ([] if any(a.startswith("--cuda-memory-pool-byte-size") for a in extra)
+            else server_pool_flags(repository))
     return [str(root / "bin" / "tritonserver"),
             f"--model-repository={repository}",
             f"--backend-directory={root / 'backends'}",
             "--http-address=127.0.0.1", "--grpc-address=127.0.0.1",
             f"--http-port={http_port}", f"--grpc-port={grpc_port}",
-            f"--metrics-port={metrics_port}", "--exit-timeout-secs=10", *extra]
+            f"--metrics-port={metrics_port}", "--metrics-address=127.0.0.1",
+            "--exit-timeout-secs=10", *pool, *extra]
 
 
 def server_env() -> dict[str, str]:

@@ -1,11 +1,15 @@
-"""docker-compose.yml, checked statically (no Docker engine here): it parses, images are
-pinned, mounted paths exist, and every tritonserver / perf_analyzer flag it uses is one the
-real binaries accept."""
+"""docker-compose.yml, checked without a Docker engine: it parses, the images are pinned and of one
+release, mounted paths exist, requirements-server.txt resolves for the image's Python and glibc
+(pip --dry-run against PyPI), the start command fails loudly, and every tritonserver /
+perf_analyzer flag it uses is one the real binaries accept."""
+import json
+import os
 import re
 import subprocess
 import sys
 from pathlib import Path
 
+import pytest
 import yaml
 
 from clients.perf.install import ensure_perf_analyzer, perf_env
@@ -13,8 +17,17 @@ from serving.install import check_installation
 
 ROOT = Path(__file__).resolve().parents[1]
 COMPOSE = yaml.safe_load((ROOT / "docker-compose.yml").read_text())
+SERVER_REQUIREMENTS = ROOT / "requirements-server.txt"
 # Mounted folders that a documented command fills (kept out of git): host path -> module.
 GENERATED = {"./bench/inputs": ["-m", "clients.perf.inputs", "--workload", "720p", "--out"]}
+
+# What is inside each tritonserver image docker-compose.yml may name, by tag (the evidence, NVIDIA's
+# release notes and the server repository, is in docs/serving.md). Changing the image in
+# docker-compose.yml means adding its row here: the dry-run below resolves the server requirements
+# for that Python and glibc.
+IMAGES = {
+    "26.10-py3": {"triton": "2.74.0", "python": "3.12", "glibc": (2, 39), "cuda": "13.4"},
+}
 
 
 def help_text(cmd, env=None):
@@ -22,14 +35,40 @@ def help_text(cmd, env=None):
     return r.stdout + r.stderr
 
 
+def image_facts():
+    tag = COMPOSE["services"]["triton"]["image"].rpartition(":")[2]
+    assert tag in IMAGES, f"docker-compose.yml uses tritonserver:{tag}: add its facts to IMAGES"
+    return IMAGES[tag]
+
+
+def start_command():
+    """The triton service's shell command as the container runs it: compose interpolates
+    ${VAR} / $VAR from the host and turns $$ into $ (a lone $ here would be a host variable)."""
+    raw = " ".join(COMPOSE["services"]["triton"]["command"][2:])
+    assert "$" not in raw.replace("$$", ""), f"unescaped $ in the compose command: {raw}"
+    return raw.replace("$$", "$")
+
+
+def pins(path):
+    """{normalised name: version} of the name[extras]==version lines of a requirements file."""
+    out = {}
+    for line in Path(path).read_text().splitlines():
+        line = line.split("#", 1)[0].strip()
+        if "==" in line:
+            name, version = (s.strip() for s in line.split("==", 1))
+            out[re.sub(r"[-_.]+", "-", name.split("[")[0]).lower()] = version
+    return out
+
+
 def test_services_and_pinned_images():
     services = COMPOSE["services"]
     assert {"triton", "perf"} <= set(services)
     for s in services.values():
         name, _, tag = s["image"].rpartition(":")
-        assert name.startswith("nvcr.io/nvidia/tritonserver") and tag and tag != "latest"
-    assert services["triton"]["image"].endswith(":24.10-py3")  # Triton 2.51, as embedded
-    assert services["perf"]["image"].endswith(":24.10-py3-sdk")
+        assert name == "nvcr.io/nvidia/tritonserver" and tag and tag != "latest"
+    image_facts()
+    # perf_analyzer from the SDK image of the same release
+    assert services["perf"]["image"] == services["triton"]["image"] + "-sdk"
     gpu = services["triton"]["deploy"]["resources"]["reservations"]["devices"][0]
     assert gpu["driver"] == "nvidia" and "gpu" in gpu["capabilities"]
     assert "/v2/health/ready" in " ".join(services["triton"]["healthcheck"]["test"])
@@ -50,12 +89,67 @@ def test_mounted_paths_exist(tmp_path):
             assert (ROOT / host).exists(), f"{host} is mounted but missing"
 
 
+def test_start_command_fails_loudly_and_checks_the_gpu():
+    cmd = start_command()
+    assert cmd.startswith("set -euo pipefail;"), "a failed step must stop the container"
+    install = cmd.index("-m pip install")
+    check = cmd.index("-m serving.preflight")
+    server = cmd.index("exec tritonserver")
+    assert install < check < server, "install, then check the GPU stack, then serve"
+    pip_args = cmd[install:check].replace(";", " ").split()
+    # the same wheels-only resolution that test_server_requirements_resolve_for_the_image proves
+    assert "--only-binary=:all:" in pip_args and "/workspace/requirements-server.txt" in pip_args
+    assert "--no-cache-dir" not in pip_args, "the pip-cache volume keeps the ~1.7 GB of wheels"
+    volumes = COMPOSE["services"]["triton"]["volumes"]
+    assert "./requirements-server.txt:/workspace/requirements-server.txt:ro" in volumes
+    assert any(v.endswith(":/root/.cache/pip") for v in volumes)
+
+
+def test_server_requirements_resolve_for_the_image(tmp_path):
+    """pip resolves requirements-server.txt with wheels only, for the image's CPython, glibc and
+    x86_64, ignoring whatever is installed here (needs PyPI). Its output is the failure message."""
+    facts = image_facts()
+    major, minor = facts["glibc"]
+    platforms = [f"manylinux_{major}_{m}_x86_64" for m in range(minor, 4, -1)]
+    platforms += ["manylinux2014_x86_64", "manylinux2010_x86_64", "manylinux1_x86_64"]
+    report = tmp_path / "report.json"
+    cmd = [sys.executable, "-m", "pip", "install", "--dry-run", "--ignore-installed",
+           "--only-binary=:all:", "--implementation", "cp", "--python-version", facts["python"],
+           *(a for p in platforms for a in ("--platform", p)), "--target", str(tmp_path / "t"),
+           "--report", str(report), "-r", str(SERVER_REQUIREMENTS)]
+    # Only PyPI, as in the container: no local wheel folders, extra indexes or constraints from
+    # this machine's pip configuration (its certificate settings stay in the environment).
+    env = {k: v for k, v in os.environ.items()
+           if k not in ("PIP_FIND_LINKS", "PIP_EXTRA_INDEX_URL", "PIP_CONSTRAINT", "PIP_NO_INDEX",
+                        "PIP_REQUIRE_VIRTUALENV")}
+    env["PIP_CONFIG_FILE"] = os.devnull
+    r = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=900)
+    assert r.returncode == 0, (f"requirements-server.txt does not resolve for Python "
+                               f"{facts['python']} / glibc {major}.{minor}:\n$ {' '.join(cmd)}\n"
+                               f"{r.stdout}\n{r.stderr}")
+    resolved = {re.sub(r"[-_.]+", "-", i["metadata"]["name"]).lower(): i["metadata"]["version"]
+                for i in json.loads(report.read_text())["install"]}
+    for name, version in pins(SERVER_REQUIREMENTS).items():
+        assert resolved.get(name) == version, f"{name}: pinned {version}, resolved {resolved.get(name)}"
+    assert int(resolved["numpy"].split(".")[0]) >= 2
+    # CUDA-specific wheels are of the image's CUDA major version
+    cuda_major = facts["cuda"].split(".")[0]
+    for name, version in resolved.items():
+        m = re.fullmatch(r"cupy-cuda(\d+)x|nvidia-.*-cu(\d+)", name)
+        if m:
+            assert (m.group(1) or m.group(2)) == cuda_major, name
+        if name in ("nvidia-cuda-runtime", "nvidia-cuda-nvrtc", "nvidia-nvjitlink"):
+            assert version.split(".")[0] == cuda_major, f"{name} {version}"
+
+
 def test_server_requirements_match_the_project_pins():
-    pins = lambda p: dict(l.split("==") for l in (ROOT / p).read_text().split("\n")  # noqa: E731
-                          if "==" in l and not l.startswith("#"))
-    project = {k: v.split()[0] for k, v in pins("requirements.txt").items()}
-    for name, version in pins("requirements-server.txt").items():
-        assert project[name] == version.split()[0], name
+    """What both files pin, they pin alike: the server runs the versions the tests ran."""
+    project, server = pins(ROOT / "requirements.txt"), pins(SERVER_REQUIREMENTS)
+    if int(project["numpy"].split(".")[0]) < 2:
+        pytest.skip("requirements.txt still pins NumPy 1; the server stack (CuPy 14, NumPy 2) "
+                    "is compared once the project moves to NumPy 2")
+    for name in sorted(set(project) & set(server)):
+        assert project[name] == server[name], f"{name}: project {project[name]}, server {server[name]}"
 
 
 def _flags(words):
@@ -63,10 +157,17 @@ def _flags(words):
 
 
 def test_tritonserver_accepts_every_flag():
-    cmd = COMPOSE["services"]["triton"]["command"][-1]
-    server_part = cmd[cmd.index("tritonserver"):]
+    cmd = start_command()
+    server_part = cmd[cmd.index("exec tritonserver") + len("exec "):]
     flags = _flags(server_part.split())
     assert {"--model-repository", "--http-port", "--grpc-port"} <= flags
+    # The CUDA memory pool flags come from serving.gpu_pool (a failure stops the start: set -e
+    # applies to the assignment) and reach tritonserver; compose turns $$ into $.
+    assert "pool=$(python3 -m serving.gpu_pool);" in cmd and server_part.rstrip().endswith("$pool")
+    r = subprocess.run([sys.executable, "-m", "serving.gpu_pool", "--gpus", "2"], cwd=ROOT,
+                       capture_output=True, text=True, timeout=60)
+    assert r.returncode == 0 and len(r.stdout.split()) == 2, r.stdout + r.stderr
+    flags |= _flags(r.stdout.split())
     root = check_installation()
     text = help_text([str(root / "bin" / "tritonserver"), "--help"])
     for f in flags:

@@ -1,13 +1,24 @@
 """The segmentation DNN: conversion against the original TFLite graph, real segmentation
 of a real photo, the runner and the build step."""
+import logging
+import re
+import subprocess
+import sys
+
 import numpy as np
 import pytest
 from skimage import data
 
-from segmentation.build import build, expected_onnx_sha256, fetch_tflite, sha256
+import segmentation.runner as runner_module
+from segmentation.build import ROOT, build, expected_onnx_sha256, fetch_tflite, sha256
 from segmentation.overlay import person_probability, stretch_to
-from segmentation.runner import ModelFileError, ModelSpec, SegmentationRunner
+from segmentation.runner import CudaProviderError, ModelFileError, ModelSpec, SegmentationRunner
 from segmentation.tflite_to_onnx import same_pads
+from tests.helpers import cuda_reason
+
+# onnxruntime's CUDA provider cannot run here (checked for real, no mocks: this machine
+# has onnxruntime-gpu but neither a GPU nor its CUDA 13 libraries).
+no_gpu_here = pytest.mark.skipif(cuda_reason() is None, reason="a CUDA device is usable here")
 
 
 @pytest.fixture(scope="session")
@@ -17,7 +28,16 @@ def model_path():
 
 @pytest.fixture(scope="session")
 def runner(model_path):
-    return SegmentationRunner(model_path)
+    """The reference: onnxruntime's CPU provider (the same numbers on every host)."""
+    return SegmentationRunner(model_path, device="cpu")
+
+
+@pytest.fixture
+def fresh_process_state(monkeypatch):
+    """device="auto" warns once per process and remembers a provider library that failed
+    to load: start this test as if it were the process's first runner."""
+    monkeypatch.setattr(runner_module, "_fallback_warned", False)
+    monkeypatch.setattr(runner_module, "_cuda_library_failure", None)
 
 
 @pytest.fixture(scope="session")
@@ -118,13 +138,15 @@ def test_cpu_provider_here(runner):
     assert runner.providers[-1] == "CPUExecutionProvider"
 
 
-def test_missing_model_names_the_build_command(tmp_path):
+@pytest.mark.parametrize("device", ["auto", "cuda", "cpu"])
+def test_missing_model_names_the_build_command(tmp_path, device):
+    """A broken file is a ModelFileError whatever the device (not taken for a CUDA failure)."""
     with pytest.raises(ModelFileError, match="python -m segmentation.build"):
-        SegmentationRunner(tmp_path / "nope.onnx")
+        SegmentationRunner(tmp_path / "nope.onnx", device=device)
     bad = tmp_path / "bad.onnx"
     bad.write_bytes(b"not a model")
     with pytest.raises(ModelFileError, match="make model"):
-        SegmentationRunner(bad)
+        SegmentationRunner(bad, device=device)
 
 
 def test_bad_input_rejected(runner):
@@ -140,6 +162,110 @@ def test_model_spec_from_parameters():
     assert spec.mean == (0.485, 0.456, 0.406) and spec.std == (0.229, 0.224, 0.225)
     with pytest.raises(ValueError, match="channel_order"):
         ModelSpec.from_parameters({"channel_order": "rgb"})
+
+
+def providers_own_reason(ort_log: str) -> str | None:
+    """The loader error onnxruntime itself logs when its CUDA provider library fails to load."""
+    m = re.search(r"Failed to load library \S+ with error: ([^\n\x1b]+)", ort_log)
+    return m.group(1).strip() if m else None
+
+
+@no_gpu_here
+def test_device_cuda_fails_at_load_with_the_providers_reason(model_path, capfd):
+    with pytest.raises(CudaProviderError) as err:
+        SegmentationRunner(model_path, device="cuda")
+    msg = str(err.value)
+    assert "device='cuda' (device_id=0)" in msg and "CUDAExecutionProvider is not active" in msg
+    own = providers_own_reason(capfd.readouterr().err)
+    if own is not None:   # here: "libcublasLt.so.13: cannot open shared object file: ..."
+        assert own in msg and "libonnxruntime_providers_cuda.so" in msg
+    else:                 # the library loaded; the provider itself raised (no driver or GPU)
+        assert "creating the session with it failed" in msg
+
+
+@no_gpu_here
+def test_device_auto_falls_back_to_the_cpu_and_warns_once(model_path, runner, caplog, capfd,
+                                                          fresh_process_state):
+    caplog.set_level(logging.WARNING, logger="segmentation.runner")
+    first = SegmentationRunner(model_path, device="auto")
+    second = SegmentationRunner(model_path, device="auto", device_id=1)
+    warned = [r.getMessage() for r in caplog.records if r.name == "segmentation.runner"]
+    assert len(warned) == 1, warned
+    assert "device='auto' runs on the CPU" in warned[0] and first.fallback_reason in warned[0]
+    own = providers_own_reason(capfd.readouterr().err)
+    if own is not None:
+        assert own in first.fallback_reason
+    for r in (first, second):
+        assert not r.on_gpu and r.providers == ["CPUExecutionProvider"] and r.fallback_reason
+    # and it still segments: the CPU reference's numbers, the astronaut's mask
+    img = photo("astronaut")
+    x = model_input(img).transpose(0, 3, 1, 2).copy()
+    np.testing.assert_array_equal(first.run(x), runner.run(x))
+    mask = person_probability(second, img) >= 0.5
+    assert 0.45 <= mask.mean() <= 0.65 and mask[90:170, 200:260].mean() >= 0.99
+
+
+@no_gpu_here
+def test_device_auto_matches_tflite(model_path, litert):
+    x = model_input(photo("astronaut"))
+    ours = SegmentationRunner(model_path, device="auto").run(
+        np.ascontiguousarray(x.transpose(0, 3, 1, 2)))[:, 0]
+    assert np.abs(ours - litert(x)[..., 0]).max() <= 1e-4
+
+
+@no_gpu_here
+def test_device_auto_warns_once_per_real_process(model_path):
+    """What a Triton log shows: no logging set up, two runners, one warning on stderr, and
+    onnxruntime's own complaint once (the failed provider library is not tried again)."""
+    code = ("import sys; from segmentation.runner import SegmentationRunner as R; "
+            "rs = [R(sys.argv[1]), R(sys.argv[1], device_id='0')]; "
+            "assert not any(r.on_gpu for r in rs); print('ok')")
+    done = subprocess.run([sys.executable, "-c", code, str(model_path)], cwd=ROOT,
+                          capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0 and done.stdout.strip() == "ok", done.stderr
+    assert done.stderr.count("device='auto' runs on the CPU") == 1, done.stderr
+    assert done.stderr.count("Failed to create CUDAExecutionProvider") <= 1, done.stderr
+
+
+def test_device_cpu_tries_nothing_else(model_path, caplog, capfd, fresh_process_state):
+    r = SegmentationRunner(model_path, device="cpu", device_id="0")
+    assert r.providers == ["CPUExecutionProvider"] and r.fallback_reason is None
+    assert r.device_id == 0
+    assert not caplog.records and "CUDAExecutionProvider" not in capfd.readouterr().err
+
+
+# ids: a parameter id "gpu" would be taken for the gpu marker by conftest.py and skipped
+@pytest.mark.parametrize("device", ["gpu", "CUDA", "cuda:0", "", None],
+                         ids=["word-gpu", "upper-CUDA", "cuda:0", "empty", "None"])
+def test_invalid_device_rejected(model_path, device):
+    with pytest.raises(ValueError, match="device: expected one of auto, cuda, cpu"):
+        SegmentationRunner(model_path, device=device)
+
+
+@pytest.mark.parametrize("device_id", [-1, "x", "-1", 1.5, True, None])
+def test_invalid_device_id_rejected(model_path, device_id):
+    with pytest.raises(ValueError, match="device_id: expected a CUDA device number"):
+        SegmentationRunner(model_path, device="cpu", device_id=device_id)
+
+
+@pytest.mark.gpu
+def test_device_cuda_runs_on_the_gpu_it_is_given(runner, model_path):
+    import cupy
+    n = cupy.cuda.runtime.getDeviceCount()
+    x = model_input(photo("astronaut")).transpose(0, 3, 1, 2).copy()
+    for dev in range(min(n, 2)):
+        gpu = SegmentationRunner(model_path, device="cuda", device_id=dev)
+        assert gpu.on_gpu and gpu.providers[0] == "CUDAExecutionProvider"
+        assert gpu.session.get_provider_options()["CUDAExecutionProvider"]["device_id"] == str(dev)
+        np.testing.assert_allclose(gpu.run(x), runner.run(x), atol=2e-4)
+        with cupy.cuda.Device(0):
+            x0 = cupy.asarray(x)           # made on device 0, bound on device `dev`
+        y = gpu.run(x0)
+        assert isinstance(y, cupy.ndarray) and y.device.id == dev
+        assert cupy.cuda.Device().id == 0  # the caller's current device is left alone
+        np.testing.assert_allclose(cupy.asnumpy(y), runner.run(x), atol=2e-4)
+    with pytest.raises(CudaProviderError, match=f"device_id={n}"):
+        SegmentationRunner(model_path, device="cuda", device_id=n)
 
 
 @pytest.mark.gpu

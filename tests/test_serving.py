@@ -16,6 +16,7 @@ from serving import reference
 from serving.base import MAX_SIDE
 
 pytestmark = pytest.mark.server
+BLUR_STEPS = ("upload", "resize", "pad", "image_to_tensor", "unet", "tensor_to_mask", "blur")
 
 
 @pytest.fixture(scope="module")
@@ -102,7 +103,7 @@ def test_concurrent_mixed_sizes_are_batched(server, runner):
         np.testing.assert_array_equal(mask[0], rm)
     after = {m["name"]: m for m in stats_client.get_inference_statistics()["model_stats"]}
     batched = []
-    for name in ("resize", "pad", "image_to_tensor", "unet", "tensor_to_mask", "blur"):
+    for name in BLUR_STEPS:
         inf = int(after[name]["inference_count"]) - int(before[name]["inference_count"])
         exe = int(after[name]["execution_count"]) - int(before[name]["execution_count"])
         assert inf == len(imgs)
@@ -158,3 +159,43 @@ def test_bad_request_in_a_batch_fails_alone(server, runner):
     assert isinstance(outs[3], InferenceServerException)
     for img, out in zip(good, outs[:3] + outs[4:]):
         np.testing.assert_array_equal(out[1][0], reference.background_blur(img, runner)[1])
+
+
+
+def placement_counters(server):
+    import urllib.request
+
+    from serving.placement import read_counters
+    with urllib.request.urlopen(f"http://{server.metrics_url}/metrics", timeout=10) as r:
+        return read_counters(r.read().decode())
+
+
+def counter_delta(before, after):
+    return {k: v - before.get(k, 0) for k, v in after.items() if v != before.get(k, 0)}
+
+
+def test_placement_counters_on_a_cpu_server(server, runner):
+    """Every step counts where each tensor arrived; on a CPU server all of them arrive on the
+    host and nothing moves (the GPU side of this is in the GPU check, docs/gpu.md)."""
+    before = placement_counters(server)
+    img = photo(90, 120)
+    infer(server.http_url, "http", "background_blur", img[None])
+    delta = counter_delta(before, placement_counters(server))
+    expected = {(m, "in", t) for m, t in [("upload", "IMAGE"), ("resize", "IMAGE"), ("pad", "IMAGE"),
+                                          ("image_to_tensor", "IMAGE"), ("unet", "INPUT"),
+                                          ("tensor_to_mask", "PROB"), ("tensor_to_mask", "ROI"),
+                                          ("tensor_to_mask", "SRC_SIZE"), ("blur", "IMAGE"),
+                                          ("blur", "MASK")]}
+    assert {k[:3] for k in delta if k[1] == "in"} == expected
+    assert all(v == 1 for v in delta.values()), delta
+    assert {k[3:] for k in delta if k[2] not in ("ROI", "SRC_SIZE")} == {("host", "none")}
+    assert {k[3:] for k in delta if k[2] in ("ROI", "SRC_SIZE")} == {("host_declared", "none")}
+
+
+def test_require_device_gpu_is_refused_on_cpu_instances(server, runner):
+    img = photo(32, 32)
+    with pytest.raises(InferenceServerException, match="upload: the request asks require_device=gpu, "
+                                                       "but this instance works on the CPU"):
+        infer(server.grpc_url, "grpc", "background_blur", img[None], parameters={"require_device": "gpu"})
+    blurred, _ = infer(server.grpc_url, "grpc", "background_blur", img[None])
+    np.testing.assert_array_equal(blurred[0], reference.background_blur(img, runner)[0])

@@ -1,0 +1,198 @@
+"""Where a model instance works, decided once in ``initialize``, and the one move that
+puts each request tensor there.
+
+Triton hands a Python model each input where the producer left it: a plain HTTP/gRPC
+client's image in host memory, a GPU step's output on the device (python_backend never
+uploads, whatever the instance kind). So the model decides:
+
+- a GPU instance (``model_instance_kind == "GPU"`` and CUDA usable on its device) works on
+  ``model_instance_device_id``: host tensors are uploaded, tensors on another GPU copied;
+- a CPU instance downloads device tensors;
+- tensors a model declares *host* (small, host-decided values such as ROI and SRC_SIZE,
+  which size outputs) always live on the host.
+
+Every arriving tensor is counted by where it came from and what moved it
+(``PlacementCounters``), and an instance may *require* the device: then a host tensor that
+is not declared host fails its request, naming the model and the tensor, instead of
+silently crossing PCIe (docs/serving.md, "Placement").
+"""
+from __future__ import annotations
+
+import re
+import threading
+from dataclasses import dataclass
+from typing import Any, Callable
+
+import numpy as np
+
+# What moved a tensor to where the instance works ("none": it was there already;
+# "refused": require_device turned its request away).
+MOVES = ("none", "upload", "download", "peer", "refused")
+# Where a tensor was found.
+HOST, DEVICE, DECLARED_HOST = "host", "device", "host_declared"
+
+
+class PlacementError(RuntimeError):
+    """A tensor is where this instance is not allowed to take it (require_device)."""
+
+
+def is_cupy(x: Any) -> bool:
+    return type(x).__module__.split(".")[0] == "cupy"
+
+
+def cuda_unusable(device_id: int) -> str | None:
+    """None when CUDA works on ``device_id`` (a real allocation there), else why not."""
+    try:
+        import cupy
+        n = cupy.cuda.runtime.getDeviceCount()
+        if device_id >= n:
+            return f"device {device_id} does not exist ({n} CUDA device(s))"
+        with cupy.cuda.Device(device_id):
+            cupy.empty(1, dtype=cupy.uint8).fill(0)
+            cupy.cuda.Device(device_id).synchronize()
+        return None
+    except Exception as e:  # noqa: BLE001 - no CuPy, no driver, no device: all mean CPU
+        return f"{type(e).__name__}: {str(e).strip()[:200]}"
+
+
+@dataclass(frozen=True)
+class Placement:
+    """Where one model instance works: ``gpu`` on ``device_id``, or the CPU; ``why`` is the
+    reason, for logs and errors."""
+    gpu: bool
+    device_id: int
+    why: str
+
+    @property
+    def label(self) -> str:
+        return f"gpu:{self.device_id}" if self.gpu else "cpu"
+
+
+def decide(kind: str, device_id: int,
+           unusable: Callable[[int], str | None] = cuda_unusable) -> Placement:
+    """The placement of an instance from Triton's ``model_instance_kind`` / ``_device_id``.
+
+    GPU only for a GPU instance whose device really works; anything else is the CPU, with
+    the reason (a GPU instance on a host where CUDA fails says why)."""
+    if kind != "GPU":
+        return Placement(False, device_id, f"instance kind {kind or 'unknown'}")
+    reason = unusable(device_id)
+    if reason is not None:
+        return Placement(False, device_id, f"instance kind GPU, but CUDA is unusable on device "
+                                           f"{device_id}: {reason}")
+    return Placement(True, device_id, f"instance kind GPU, device {device_id}")
+
+
+def where(x: Any) -> str:
+    return DEVICE if is_cupy(x) else HOST
+
+
+def move(x: Any, placement: Placement, host: bool = False) -> tuple[Any, str]:
+    """``x`` where ``placement`` works (the host when ``host``), and the move it took."""
+    if host or not placement.gpu:
+        if is_cupy(x):
+            import cupy
+            return cupy.asnumpy(x), "download"
+        return x, "none"
+    import cupy
+    if not is_cupy(x):
+        with cupy.cuda.Device(placement.device_id):
+            return cupy.asarray(np.ascontiguousarray(x)), "upload"
+    if x.device.id != placement.device_id:
+        with cupy.cuda.Device(placement.device_id):
+            y = cupy.empty(x.shape, dtype=x.dtype)
+            y.data.copy_from_device(cupy.ascontiguousarray(x).data, x.nbytes)
+            return y, "peer"
+    return x, "none"
+
+
+class PlacementCounters:
+    """Per (direction, tensor, found, move) counts of one model instance's tensors
+    (direction "in" for inputs, "out" for outputs), and the same numbers as the Triton
+    metric ``tvo_tensors_total{model, instance, direction, tensor, found, move}`` on the
+    server's metrics endpoint when running inside Triton."""
+
+    def __init__(self, model: str, instance: str, metric_family: Any = None):
+        self.model, self.instance = model, instance
+        self.counts: dict[tuple[str, str, str, str], int] = {}
+        self._family = metric_family
+        self._metrics: dict[tuple[str, str, str, str], Any] = {}
+        self._lock = threading.Lock()
+
+    def count(self, direction: str, tensor: str, found: str, moved: str) -> None:
+        key = (direction, tensor, found, moved)
+        with self._lock:
+            self.counts[key] = self.counts.get(key, 0) + 1
+            if self._family is not None:
+                metric = self._metrics.get(key)
+                if metric is None:
+                    metric = self._metrics[key] = self._family.Metric(labels={
+                        "model": self.model, "instance": self.instance, "direction": direction,
+                        "tensor": tensor, "found": found, "move": moved})
+                metric.increment(1)
+
+    def hops(self) -> int:
+        """Tensors moved between host and device (uploads and downloads)."""
+        return sum(n for (_, _, _, m), n in self.counts.items() if m in ("upload", "download"))
+
+
+METRIC_NAME = "tvo_tensors_total"
+METRIC_HELP = ("Tensors a triton-vision-ops model instance received (direction in) or returned "
+               "(out), by where they were found (host, device, host_declared) and the move that "
+               "put them where the instance works (none, upload, download, peer, refused)")
+
+
+def triton_metric_family(pb_utils: Any) -> Any:
+    """The metric family of the placement counters (one per stub process)."""
+    return pb_utils.MetricFamily(name=METRIC_NAME, description=METRIC_HELP,
+                                 kind=pb_utils.MetricFamily.COUNTER)
+
+
+class Placer:
+    """One instance's placement, counters and guard: ``take`` puts an arriving tensor where
+    the instance works, ``give`` checks an output before it leaves."""
+
+    def __init__(self, model: str, placement: Placement, counters: PlacementCounters,
+                 host_tensors: frozenset[str] = frozenset(), entry_tensors: frozenset[str] = frozenset()):
+        self.model = model
+        self.placement = placement
+        self.counters = counters
+        self.host_tensors = host_tensors      # declared host: always on the host, never guarded
+        self.entry_tensors = entry_tensors    # may arrive on the host by design (the upload step)
+
+    def take(self, name: str, x: Any, require_device: bool) -> Any:
+        """An input where the instance works (counted; refused by the guard)."""
+        return self._place("in", name, x, require_device and name not in self.entry_tensors)
+
+    def give(self, name: str, x: Any, require_device: bool) -> Any:
+        """An output where the instance works (counted; refused by the guard)."""
+        return self._place("out", name, x, require_device)
+
+    def _place(self, direction: str, name: str, x: Any, guard: bool) -> Any:
+        host = name in self.host_tensors
+        found = DECLARED_HOST if host and not is_cupy(x) else where(x)
+        if guard and self.placement.gpu and found == HOST:
+            self.counters.count(direction, name, found, "refused")
+            what = "arrived in" if direction == "in" else "was produced in"
+            raise PlacementError(
+                f"{'input' if direction == 'in' else 'output'} {name} "
+                f"{tuple(x.shape)} {what} host memory on a GPU instance, and require_device=gpu "
+                f"forbids a host hop here (the pipeline's entry uploads each frame once; a full "
+                f"CUDA memory pool also hands out host memory: docs/serving.md, Placement)")
+        y, moved = move(x, self.placement, host)
+        self.counters.count(direction, name, found, moved)
+        return y
+
+
+def read_counters(metrics_text: str) -> dict[tuple[str, str, str, str, str], float]:
+    """The placement counters from a Triton metrics page (Prometheus text), summed over
+    instances: {(model, direction, tensor, found, move): count}."""
+    out: dict[tuple[str, str, str, str, str], float] = {}
+    for line in metrics_text.splitlines():
+        if not line.startswith(METRIC_NAME + "{"):
+            continue
+        labels_text, _, value = line[len(METRIC_NAME) + 1:].rpartition("} ")
+        labels = dict(re.findall(r'(\w+)="([^"]*)"', labels_text))
+        key = tuple(labels.get(k, "") for k in ("model", "direction", "tensor", "found", "move"))
+        out[key] = out.get(key, 0.0) + float(value)
+    return out

@@ -1,0 +1,162 @@
+"""Placement: the decision per instance, the one move per request tensor, the counters and
+the require_device guard, over real arrays (the GPU half is marked gpu), and the CUDA pool
+sizing. The same through the real server is in test_serving.py."""
+import numpy as np
+import pytest
+
+from serving.base import OUTSIDE_TRITON, request_slice
+from serving.gpu_pool import ensemble_max_batch_size, parse_frame, pool_bytes, pool_flags
+from serving.models import BlurModel, TensorToMaskModel, UploadModel
+from serving.placement import (Placement, PlacementCounters, PlacementError, Placer, cuda_unusable,
+                               decide, move)
+from tests.helpers import cuda_reason
+
+GPU0 = Placement(True, 0, "a GPU instance")
+CPU = Placement(False, 0, "a CPU instance")
+
+
+def placer(model_cls, placement):
+    return Placer(model_cls.__name__, placement, PlacementCounters(model_cls.__name__, "i0"),
+                  model_cls.HOST_TENSORS, model_cls.ENTRY_INPUTS)
+
+
+def test_cpu_instances_work_on_the_cpu():
+    p = decide("CPU", 0)
+    assert not p.gpu and p.label == "cpu" and "instance kind CPU" in p.why
+
+
+@pytest.mark.skipif(cuda_reason() is None, reason="this machine has a usable GPU")
+def test_a_gpu_instance_without_usable_cuda_works_on_the_cpu_and_says_why():
+    p = decide("GPU", 0)
+    assert not p.gpu
+    assert p.why.startswith("instance kind GPU, but CUDA is unusable on device 0: ")
+    assert cuda_unusable(0) in p.why
+
+
+def test_the_decision_follows_the_cuda_check():
+    assert decide("GPU", 1, unusable=lambda d: None) == Placement(True, 1, "instance kind GPU, device 1")
+    assert not decide("GPU", 1, unusable=lambda d: f"no device {d}").gpu
+
+
+def test_cpu_instance_takes_host_tensors_as_they_are_and_counts_them():
+    pl = placer(TensorToMaskModel, CPU)
+    prob, roi = np.zeros((2, 1, 8, 8), np.float32), np.zeros((2, 4), np.int32)
+    assert pl.take("PROB", prob, False) is prob
+    assert pl.take("ROI", roi, True) is roi      # guard is moot on a CPU instance
+    assert pl.counters.counts == {("in", "PROB", "host", "none"): 1,
+                                  ("in", "ROI", "host_declared", "none"): 1}
+    assert pl.counters.hops() == 0
+
+
+def test_guard_refuses_a_host_frame_on_a_gpu_instance_before_moving_it():
+    pl = placer(BlurModel, GPU0)
+    img = np.zeros((1, 4, 5, 3), np.uint8)
+    with pytest.raises(PlacementError, match=r"input IMAGE \(1, 4, 5, 3\) arrived in host memory "
+                                             r"on a GPU instance, and require_device=gpu"):
+        pl.take("IMAGE", img, True)
+    assert pl.counters.counts == {("in", "IMAGE", "host", "refused"): 1}
+
+
+def test_guard_lets_declared_host_tensors_and_the_entry_through():
+    pl = placer(TensorToMaskModel, GPU0)
+    roi = np.array([[0, 0, 8, 8]], np.int32)
+    assert pl.take("ROI", roi, True) is roi      # declared host: stays, not a hop
+    assert pl.counters.counts == {("in", "ROI", "host_declared", "none"): 1}
+    up = placer(UploadModel, GPU0)
+    assert "IMAGE" in up.entry_tensors
+    with pytest.raises(PlacementError, match="output UPLOADED"):
+        up.give("UPLOADED", np.zeros((1, 2, 2, 3), np.uint8), True)   # outputs are guarded
+
+
+def test_require_device_can_be_tightened_by_a_request_never_relaxed():
+    loose = BlurModel.from_config({"name": "blur", "parameters": {}})
+    assert loose.params["require_device"] == "none"
+    assert loose.request_params({"require_device": "gpu"})["require_device"] == "gpu"
+    strict = BlurModel.from_config({"name": "blur", "parameters": {"require_device": {"string_value": "gpu"}}})
+    assert strict.request_params({"require_device": "none"})["require_device"] == "gpu"
+    with pytest.raises(ValueError, match="require_device"):
+        loose.request_params({"require_device": "tpu"})
+    assert loose.placement == OUTSIDE_TRITON
+
+
+def test_request_slices_are_views_where_a_slice_will_do():
+    batch = np.arange(4 * 2 * 3).reshape(4, 2, 3)
+    s = request_slice(batch, 1, 2)
+    assert s.shape == (2, 2, 3) and np.shares_memory(s, batch) and s.flags.c_contiguous
+    items = [np.zeros((2, 3)), np.ones((5, 3))]
+    one = request_slice(items, 1, 1)
+    assert one.shape == (1, 5, 3) and np.shares_memory(one, items[1]) and one.flags.c_contiguous
+    two = request_slice([np.zeros((2, 3)), np.ones((2, 3))], 0, 2)
+    np.testing.assert_array_equal(two, np.stack([np.zeros((2, 3)), np.ones((2, 3))]))
+
+
+def test_pool_size_rule():
+    frame = 7 * 1080 * 1920 + 22 * 256 * 256
+    assert pool_bytes(8, 1080, 1920) == -(-2 * 8 * frame // (1 << 20)) * (1 << 20)
+    assert pool_bytes(8) >= 2 * 8 * 7 * 4096 * 4096            # the largest frame, batch of 8
+    assert pool_flags([0, 1], 5) == ["--cuda-memory-pool-byte-size=0:5",
+                                     "--cuda-memory-pool-byte-size=1:5"]
+    assert ensemble_max_batch_size() == 8                        # background_blur's
+    assert parse_frame("1920x1080") == (1080, 1920)
+    with pytest.raises(Exception, match="WIDTHxHEIGHT"):
+        parse_frame("8000x10")
+    with pytest.raises(ValueError):
+        pool_bytes(0)
+
+
+# -- on a GPU -----------------------------------------------------------------------------
+@pytest.mark.gpu
+def test_gpu_instance_uploads_once_and_downloads_on_the_cpu():
+    import cupy
+
+    img = np.random.default_rng(0).integers(0, 256, (2, 7, 9, 3), dtype=np.uint8)
+    pl = placer(BlurModel, decide("GPU", 0))
+    assert pl.placement.gpu
+    dev = pl.take("IMAGE", img, False)
+    assert isinstance(dev, cupy.ndarray) and dev.device.id == 0
+    np.testing.assert_array_equal(cupy.asnumpy(dev), img)
+    assert pl.take("IMAGE", dev, True) is dev                    # already there: no move
+    assert pl.counters.counts == {("in", "IMAGE", "host", "upload"): 1,
+                                  ("in", "IMAGE", "device", "none"): 1}
+    back, moved = move(dev, CPU)
+    assert moved == "download" and isinstance(back, np.ndarray)
+    np.testing.assert_array_equal(back, img)
+    roi = cupy.asarray(np.array([[0, 0, 3, 3]], np.int32))
+    host_roi = placer(TensorToMaskModel, GPU0).take("ROI", roi, True)
+    assert isinstance(host_roi, np.ndarray)                      # declared host: downloaded
+
+
+@pytest.mark.gpu
+def test_a_tensor_on_another_gpu_is_copied_to_the_instance_device():
+    import cupy
+
+    if cupy.cuda.runtime.getDeviceCount() < 2:
+        pytest.skip("needs two GPUs")
+    with cupy.cuda.Device(1):
+        x = cupy.arange(12, dtype=cupy.uint8).reshape(1, 2, 2, 3)
+    y, moved = move(x, GPU0)
+    assert moved == "peer" and y.device.id == 0
+    np.testing.assert_array_equal(cupy.asnumpy(y), cupy.asnumpy(x))
+
+
+def test_every_models_warm_up_sample_is_a_valid_request():
+    """initialize() warms a GPU instance with sample_items(): each model's sample must pass
+    its own validation and compute (here on the CPU, the same code path)."""
+    from google.protobuf import json_format
+
+    from serving.pipeline.parameters import model_class
+    from serving.pipeline.repository import load_repository
+    from serving.server import MODEL_REPOSITORY
+
+    models, _ = load_repository(MODEL_REPOSITORY)
+    warmed = []
+    for name, entry in models.items():
+        cls = model_class(entry)
+        if cls is None:
+            continue
+        config = json_format.MessageToDict(entry.config, preserving_proto_field_name=True)
+        model = cls.from_config(config, entry.path.parent)
+        model.warm_up()
+        warmed.append(name)
+    assert {"upload", "resize", "pad", "center_crop", "image_to_tensor", "unet", "tensor_to_mask",
+            "blur", "morphology", "background_blur_fused"} <= set(warmed)
