@@ -63,11 +63,21 @@ def test_summary_reads_a_gpu_run(tmp_path):
 
 def test_junit_counts(tmp_path):
     xml = tmp_path / "j.xml"
-    xml.write_text('<testsuites><testsuite tests="5" failures="1" errors="0" skipped="2">'
+    xml.write_text('<testsuites><testsuite tests="5" failures="2" errors="0" skipped="2">'
                    '<testcase classname="t" name="a"><failure message="boom">x</failure></testcase>'
-                   '</testsuite></testsuites>')
-    assert gpu_check.junit_counts(xml) == {"tests": 5, "failures": 1, "errors": 0, "skipped": 2}
-    assert gpu_check.junit_failures(xml) == ["t::a: boom"]
+                   '<testcase classname="t" name="b"><failure message="onnxruntime CUDAExecutionProvider '
+                   'is not active"/></testcase>'
+                   '<testcase classname="t" name="c"><skipped message="needs two GPUs"/></testcase>'
+                   '<testcase classname="t" name="d"><skipped message="GPU test: CUDA unavailable"/>'
+                   '</testcase></testsuite></testsuites>')
+    assert gpu_check.junit_counts(xml) == {"tests": 5, "failures": 2, "errors": 0, "skipped": 2}
+    cpu_ort = {"onnxruntime": {"available_providers": ["CPUExecutionProvider"]}}
+    assert gpu_check.junit_failures(xml, env=cpu_ort) == [
+        "t::a: failure: boom",
+        "t::b: failure (expected: onnxruntime here has no CUDA provider): onnxruntime "
+        "CUDAExecutionProvider is not active",
+        "t::d: skipped: GPU test: CUDA unavailable"]            # a skip for another reason is fine
+    assert "expected" not in gpu_check.junit_failures(xml)[1]
     assert gpu_check.junit_counts(tmp_path / "missing.xml")["tests"] == 0
 
 
