@@ -8,7 +8,8 @@
 cd "$(dirname "$0")/../.." || exit 2
 OUT=${OUT:-$PWD/out/gpu-run}
 mkdir -p "$OUT"
-WORK=$(mktemp -d /tmp/tvo-gpu.XXXXXX)
+WORK=${TVO_WORK:-$(mktemp -d /tmp/tvo-gpu.XXXXXX)}
+mkdir -p "$WORK"
 export PYTHONUNBUFFERED=1
 
 main() {
