@@ -354,16 +354,22 @@ def ort_has_cuda(env: dict[str, Any] | None) -> bool:
 
 
 def junit_failures(path: Path, limit: int = 12, env: dict[str, Any] | None = None) -> list[str]:
-    out = []
+    """One line per failed test (expected ones marked), and one line for all the GPU tests
+    that skipped for want of CUDA."""
+    out, gpu_skips = [], []
     for c in junit_cases(path):
-        if c["kind"] == "skipped" and not GPU_SKIP.search(c["message"]):
+        if c["kind"] == "skipped":
+            if GPU_SKIP.search(c["message"]):
+                gpu_skips.append(c)
             continue
         note = ""
-        if c["kind"] != "skipped" and env is not None and not ort_has_cuda(env) \
-                and ORT_CUDA_FAILURE.search(c["message"]):
+        if env is not None and not ort_has_cuda(env) and ORT_CUDA_FAILURE.search(c["message"]):
             note = " (expected: onnxruntime here has no CUDA provider)"
         out.append(f"{c['id']}: {c['kind']}{note}: {c['message'][:200]}")
-    return out[:limit]
+    out = out[:limit]
+    if gpu_skips:
+        out.append(f"{len(gpu_skips)} GPU tests of {path.stem} skipped: {gpu_skips[0]['message'][:160]}")
+    return out
 
 
 def pytest_step(step: Step, out: Path, stem: str, args: list[str], timeout: float,

@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import os
 import platform
+import re
 import sys
 import tempfile
 from pathlib import Path
@@ -147,7 +148,9 @@ def main(argv: list[str] | None = None) -> int:
                     rows += run_perf_analyzer(cfg, target, args.concurrency, data, args.measurement_ms,
                                               max_trials=args.max_trials)
                 except RuntimeError as e:  # one configuration failing does not lose the others
-                    failed[cfg.label] = str(e).strip().splitlines()[-1][:300]
+                    lines = str(e).strip().splitlines()
+                    why = [l.strip() for l in lines if re.search(r"(?i)error|failed|no valid|unable", l)]
+                    failed[cfg.label] = " / ".join(why[1:3] or lines[-1:])[:300]
                     print(f"[bench] FAILED {cfg.label}:\n{e}", file=sys.stderr, flush=True)
                 steps[f"{variant} {workload}"] = per_request_table(diff_stats(model_stats(http_url), before))
                 write(final=False)

@@ -76,7 +76,7 @@ def test_junit_counts(tmp_path):
         "t::a: failure: boom",
         "t::b: failure (expected: onnxruntime here has no CUDA provider): onnxruntime "
         "CUDAExecutionProvider is not active",
-        "t::d: skipped: GPU test: CUDA unavailable"]            # a skip for another reason is fine
+        "1 GPU tests of j skipped: GPU test: CUDA unavailable"]  # a skip for another reason is fine
     assert "expected" not in gpu_check.junit_failures(xml)[1]
     assert gpu_check.junit_counts(tmp_path / "missing.xml")["tests"] == 0
 
@@ -88,3 +88,20 @@ def test_concurrency_ranges_run_exactly_the_levels_asked():
     assert concurrency_ranges([1, 2, 4]) == [(1, 1, 1), (2, 2, 1), (4, 4, 1)]
     with pytest.raises(ValueError):
         concurrency_ranges([0, 1])
+
+
+def test_the_route_scripts_parse_and_agree_with_the_docs():
+    """bench/gpu/*.sh are valid bash; docs/gpu.md and run.sh name the same call; what the call
+    carries is git-ignored (so it is not counted twice) and is what setup.sh reads."""
+    for sh in sorted((ROOT / "bench" / "gpu").glob("*.sh")):
+        r = subprocess.run(["bash", "-n", str(sh)], capture_output=True, text=True)
+        assert r.returncode == 0, f"{sh.name}: {r.stderr}"
+    docs = " ".join((ROOT / "docs" / "gpu.md").read_text().split())
+    assert ('run(command="bash bench/gpu/run.sh", carry=[".gpu", "model_repository/unet/1/model.onnx"], '
+            'timeout_s=570)') in docs
+    assert ('run(command="bash bench/gpu/run.sh", carry=[".gpu", "model_repository/unet/1/model.onnx"], '
+            'timeout_s=570)') in (ROOT / "bench" / "gpu" / "run.sh").read_text()
+    r = subprocess.run(["git", "check-ignore", ".gpu/carry.tar.xz", "model_repository/unet/1/model.onnx"],
+                       cwd=ROOT, capture_output=True, text=True)
+    assert r.stdout.split() == [".gpu/carry.tar.xz", "model_repository/unet/1/model.onnx"]
+    assert ".gpu/carry.tar.xz" in (ROOT / "bench" / "gpu" / "setup.sh").read_text()
