@@ -31,23 +31,6 @@ _modules: dict[tuple[str, int], Any] = {}
 _lock = threading.Lock()
 
 
-def preload_pip_nvrtc() -> None:
-    """Make the NVRTC of the nvidia-cuda-nvrtc-cu12 wheel loadable by CuPy 13.
-
-    CuPy 13 dlopens libnvrtc.so.12 by name and does not look inside the wheel; loading it
-    globally first lets kernels compile where no CUDA toolkit is installed (CI, laptops).
-    """
-    import ctypes
-    import importlib.util
-
-    spec = importlib.util.find_spec("nvidia")
-    for base in (spec.submodule_search_locations if spec else []):
-        lib = Path(base) / "cuda_nvrtc" / "lib" / "libnvrtc.so.12"
-        if lib.exists():
-            ctypes.CDLL(str(lib), mode=ctypes.RTLD_GLOBAL)
-            return
-
-
 def kernel_names() -> list[str]:
     """Names of all kernel modules (ops/kernels/*.cu)."""
     return sorted(p.stem for p in KERNEL_DIR.glob("*.cu"))
@@ -80,8 +63,6 @@ def get_kernel(module: str, kernel: str) -> Any:
     """
     import cupy
 
-    if not _modules:
-        preload_pip_nvrtc()
     key = (module, cupy.cuda.Device().id)
     mod = _modules.get(key)
     if mod is None:

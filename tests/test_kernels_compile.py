@@ -2,13 +2,13 @@
 
 An architecture that the installed NVRTC no longer accepts (CUDA 13's NVRTC dropped
 compute_70) is skipped, with the NVRTC version and the architectures it supports in the reason.
+NVRTC comes from the nvidia-cuda-nvrtc wheel; CuPy 14 finds it itself (cuda-pathfinder).
 """
 import pytest
 
-from ops._gpu import CHECKED_ARCHS, NVRTC_OPTIONS, kernel_names, kernel_source, preload_pip_nvrtc
+from cupy_backends.cuda.libs import nvrtc
 
-preload_pip_nvrtc()
-from cupy_backends.cuda.libs import nvrtc  # noqa: E402
+from ops._gpu import CHECKED_ARCHS, NVRTC_OPTIONS, kernel_names, kernel_source
 
 
 def test_there_are_kernels():
