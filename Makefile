@@ -20,6 +20,8 @@ deps: $(VENV)/.deps-installed
 $(VENV)/.deps-installed: requirements.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
+	@# A venv from before the CUDA 13 move holds cupy-cuda12x, which shares the cupy package.
+	$(PY) -m pip uninstall -q -y cupy-cuda12x nvidia-cuda-nvrtc-cu12 2>/dev/null || true
 	$(PY) -m pip install -q -r requirements.txt
 	touch $@
 

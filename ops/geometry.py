@@ -46,7 +46,7 @@ def _interp(interpolation: str) -> int:
 
 def resize(img: Any, size: Any, interpolation: str = "linear") -> Any:
     """Resize images like cv2.resize(img, (w, h), interpolation=INTER_LINEAR / INTER_NEAREST /
-    INTER_AREA), reproducing OpenCV 4.x's arithmetic (checked with 4.10 and 4.13) (8-bit fixed point for uint8).
+    INTER_AREA), reproducing OpenCV's arithmetic (checked with 4.10, 4.13, 4.14 and 5.0) (8-bit fixed point for uint8).
 
     img: uint8 (H, W[, C]) with C in 1, 3, 4, or float32 with any C; single, (N, H, W, C)
     batch or list. size: (h, w), or for a list input a list of (h, w), one per image
