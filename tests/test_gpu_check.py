@@ -105,3 +105,30 @@ def test_the_route_scripts_parse_and_agree_with_the_docs():
                        cwd=ROOT, capture_output=True, text=True)
     assert r.stdout.split() == [".gpu/carry.tar.xz", "model_repository/unet/1/model.onnx"]
     assert ".gpu/carry.tar.xz" in (ROOT / "bench" / "gpu" / "setup.sh").read_text()
+
+
+def test_the_placement_expected_on_a_gpu_server():
+    """The hop rule test_gpu_server.py applies on a GPU, checked here on synthetic counters."""
+    from tests.test_gpu_server import expected_placement, placement_mismatches, step_hops_table
+
+    def delta(dnn_on_cpu):
+        return {(*k, *v): 1 for k, v in expected_placement(dnn_on_cpu).items()}
+
+    for dnn_on_cpu in (False, True):
+        assert placement_mismatches(delta(dnn_on_cpu), dnn_on_cpu) == ({}, {})
+    hops = [k for k, v in expected_placement(True).items() if v[1] != "none"]
+    assert sorted(hops) == [("tensor_to_mask", "in", "PROB"), ("unet", "in", "INPUT"),
+                            ("upload", "in", "IMAGE")]
+    # A full CUDA memory pool hands blur a host MASK: caught, and named.
+    d = delta(False)
+    del d[("blur", "in", "MASK", "device", "none")]
+    d[("blur", "in", "MASK", "host", "upload")] = 1
+    mismatches, unexpected = placement_mismatches(d, False)
+    assert mismatches == {("blur", "in", "MASK"): (("host", "upload"), ("device", "none"))}
+    assert not unexpected
+    # The DNN on the CPU but counted as if on the GPU: the boundary hops are reported.
+    assert set(placement_mismatches(delta(True), False)[0]) == {
+        ("unet", "in", "INPUT"), ("unet", "out", "OUTPUT"), ("tensor_to_mask", "in", "PROB")}
+    table = step_hops_table(delta(True), {"unet": "cpu (the DNN runs on the CPU)"}, True)
+    assert "| unet | cpu (the DNN runs on the CPU) | 1 | 1 | INPUT download x1 |" in table
+    assert "| blur | ? | 0 | 0 | - |" in table

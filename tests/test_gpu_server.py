@@ -268,6 +268,38 @@ def test_each_step_equals_numpy(gpu_server, cpu_runner, report, step):
 
 
 # -- placement: where each tensor was and what moved it -------------------------------
+def expected_placement(dnn_on_cpu: bool) -> dict[tuple[str, str, str], tuple[str, str]]:
+    """(step, direction, tensor) -> (found, move) for one background_blur request from a host
+    client on a GPU server: the frame is uploaded once, by `upload`; everything else is on the
+    device already, ROI and SRC_SIZE are declared host; with the DNN on the CPU, exactly two
+    more moves, at its boundary."""
+    expected = {}
+    for m, (ins, outs) in STEP_TENSORS.items():
+        for direction, names in (("in", ins), ("out", outs)):
+            for t in names:
+                expected[(m, direction, t)] = (("host_declared", "none") if t in HOST_DECLARED
+                                               else ("device", "none"))
+    expected[("upload", "in", "IMAGE")] = ("host", "upload")
+    if dnn_on_cpu:
+        expected[("unet", "in", "INPUT")] = ("device", "download")
+        expected[("unet", "out", "OUTPUT")] = ("host", "none")
+        expected[("tensor_to_mask", "in", "PROB")] = ("host", "upload")
+    return expected
+
+
+def placement_mismatches(delta: dict, dnn_on_cpu: bool) -> tuple[dict, dict]:
+    """Counter deltas {(model, dir, tensor, found, move): n} against expected_placement:
+    (tensor: (got, expected)) for the expected tensors, and the unexpected ones."""
+    expected = expected_placement(dnn_on_cpu)
+    got: dict[tuple[str, str, str], Any] = {}
+    for k, v in delta.items():
+        if v > 0:
+            got[k[:3]] = k[3:] if k[:3] not in got else "several"
+    mismatches = {k: (got.get(k), e) for k, e in expected.items() if got.get(k) != e}
+    unexpected = {k: v for k, v in got.items() if k not in expected}
+    return mismatches, unexpected
+
+
 def _hops_table(delta: dict, placements: dict[str, str], models: tuple[str, ...]) -> list[str]:
     lines = ["| step | placement | tensor | dir | found | move | count |", "|---|---|---|---|---|---|---|"]
     for m in models:
@@ -276,6 +308,19 @@ def _hops_table(delta: dict, placements: dict[str, str], models: tuple[str, ...]
             mark = f"**{moved}**" if moved in ("upload", "download", "peer", "refused") else moved
             lines.append(f"| {model} | {placements.get(model, '?')} | {tensor} | {direction} | "
                          f"{found} | {mark} | {n:g} |")
+    return lines
+
+
+def step_hops_table(delta: dict, placements: dict[str, str], dnn_on_cpu: bool) -> list[str]:
+    """One row per step: host/device hops counted against those expected."""
+    expected = expected_placement(dnn_on_cpu)
+    lines = ["| step | placement | hops | expected | moves |", "|---|---|---|---|---|"]
+    for m in BLUR_STEPS:
+        moves = {f"{k[2]} {k[4]}": v for k, v in delta.items()
+                 if k[0] == m and k[4] in ("upload", "download", "peer", "refused")}
+        want = sum(1 for k, (_, mv) in expected.items() if k[0] == m and mv != "none")
+        lines.append(f"| {m} | {placements.get(m, '?')} | {sum(moves.values()):g} | {want} | "
+                     f"{', '.join(f'{k} x{v:g}' for k, v in moves.items()) or '-'} |")
     return lines
 
 
@@ -296,18 +341,6 @@ def test_placement_hops(gpu_server, cpu_runner, out, report):
     unet = places.get("unet", "")
     dnn_on_cpu = unet.startswith("cpu") if unet else \
         ens.get(("unet", "in", "INPUT", "device", "download"), 0) > 0
-    expected = {}
-    for m, (ins, outs) in STEP_TENSORS.items():
-        for t in ins:
-            expected[(m, "in", t)] = ("host_declared", "none") if t in HOST_DECLARED else ("device", "none")
-        for t in outs:
-            expected[(m, "out", t)] = ("host_declared", "none") if t in HOST_DECLARED else ("device", "none")
-    expected[("upload", "in", "IMAGE")] = ("host", "upload")
-    if dnn_on_cpu:
-        expected[("unet", "in", "INPUT")] = ("device", "download")
-        expected[("unet", "out", "OUTPUT")] = ("host", "none")
-        expected[("tensor_to_mask", "in", "PROB")] = ("host", "upload")
-    got = {k[:3]: k[3:] for k, v in ens.items() if v > 0}
     hops = {k: v for k, v in ens.items() if k[4] in ("upload", "download", "peer")}
     after_entry = {k: v for k, v in hops.items() if k[0] != "upload"}
 
@@ -319,6 +352,7 @@ def test_placement_hops(gpu_server, cpu_runner, out, report):
              f"{sum(after_entry.values()):g} after the entry"
              + (" (expected 2, at the DNN boundary: unet INPUT download, tensor_to_mask PROB upload)"
                 if dnn_on_cpu else " (expected 0)") + ".", ""]
+    lines += step_hops_table(ens, places, dnn_on_cpu) + ["", "Every tensor:", ""]
     lines += _hops_table(ens, places, BLUR_STEPS)
     lines += ["", "background_blur_fused (its steps' moves inside it are not counted; see the "
               "server log's placement lines):", ""]
@@ -333,8 +367,7 @@ def test_placement_hops(gpu_server, cpu_runner, out, report):
                            "hops_after_entry": sum(after_entry.values())}
     save(report)
 
-    mismatches = {k: (got.get(k), e) for k, e in expected.items() if got.get(k) != e}
-    unexpected = {k: v for k, v in got.items() if k not in expected}
+    mismatches, unexpected = placement_mismatches(ens, dnn_on_cpu)
     assert not mismatches and not unexpected, (
         f"placement differs (tensor: (got, expected)): {mismatches}; unexpected: {unexpected}")
     assert all(v == 1 for v in ens.values()), ens
