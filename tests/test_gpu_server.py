@@ -78,7 +78,7 @@ def gpu_server(out):
 
     build()
     install()
-    with EmbeddedServer(log_path=out / "triton_gpu_server.log", startup_timeout=240) as s:
+    with EmbeddedServer(log_path=out / "triton_gpu_server.log", startup_timeout=120) as s:
         yield s
 
 
