@@ -26,12 +26,17 @@ tvo_setup() {
     "$carry" "$sp" || { echo "SETUP ERROR: unpacking $carry failed"; return 1; }
   mv "$sp/_tvo_perf" "$work/venv/perf"   # clients/perf/install.py looks in sys.prefix/perf
   echo "== setup: carry unpacked into $sp in $((SECONDS - t0)) s ($(du -sh "$sp" | cut -f1))"
-  # The machine's own site folders after ours (a .pth runs addsitedir, so theirs run too).
+  # The machine's own site folders after ours (a .pth runs addsitedir, so theirs run too),
+  # and the machine's prefixes in site.PREFIXES: cuda-pathfinder (CuPy 14's way to NVRTC and
+  # the CUDA libraries of the nvidia-* wheels) searches site.getsitepackages(), not sys.path.
   python3 - "$sp/zz_machine_site.pth" <<'PY'
 import site, sys
 dirs = [p for p in sys.path if p.endswith(("site-packages", "dist-packages"))]
-open(sys.argv[1], "w").write("".join(f"import site; site.addsitedir({d!r})\n" for d in dirs))
-print("== setup: machine site folders after the carry:", ", ".join(dirs))
+prefixes = list(dict.fromkeys(site.PREFIXES))
+lines = [f"import site; site.addsitedir({d!r})\n" for d in dirs]
+lines.append(f"import site; site.PREFIXES[:] = list(dict.fromkeys(site.PREFIXES + {prefixes!r}))\n")
+open(sys.argv[1], "w").write("".join(lines))
+print("== setup: machine site folders after the carry:", ", ".join(dirs), "; prefixes:", ", ".join(prefixes))
 PY
   export PATH="$work/venv/bin:$PATH"
   export TVO_PY="$work/venv/bin/python3"
@@ -75,6 +80,12 @@ for m in ("numpy", "cupy", "onnxruntime", "cv2", "skimage", "yaml", "google.prot
     except Exception as e:
         print(f"SETUP ERROR: import {m}: {type(e).__name__}: {e}")
         raise SystemExit(1)
+import cupy  # NVRTC loads without a GPU: CuPy must find it (cuda-pathfinder, site.PREFIXES above)
+try:
+    print("== setup: NVRTC", ".".join(map(str, cupy.cuda.nvrtc.getVersion())))
+except Exception as e:
+    print(f"SETUP ERROR: CuPy cannot load NVRTC, no kernel will compile: {type(e).__name__}: {e}")
+    raise SystemExit(1)
 PY
   return $status
 }
