@@ -42,6 +42,8 @@ from typing import Any
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from bench.machine import cpu_model  # noqa: E402
+
 NO_GPU_EXIT = 3
 # The goals a GPU run reports against (docs/gpu.md).
 GOAL_SPEEDUP = 30.0          # background_blur at 1080p vs baseline_cpu_pipeline, same run
@@ -188,12 +190,7 @@ def triton_report() -> dict[str, Any]:
 
 
 def environment() -> dict[str, Any]:
-    cpu = platform.machine()
-    try:
-        cpu = next(l.split(":", 1)[1].strip() for l in Path("/proc/cpuinfo").read_text().splitlines()
-                   if l.startswith("model name"))
-    except (OSError, StopIteration):
-        pass
+    cpu = cpu_model()
     mem = ""
     try:
         kb = int(next(l.split()[1] for l in Path("/proc/meminfo").read_text().splitlines()

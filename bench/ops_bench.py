@@ -11,8 +11,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
-import platform
 import statistics
 import sys
 import time
@@ -26,6 +24,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 import ops  # noqa: E402
+from bench.machine import describe  # noqa: E402
 
 SIZES = {"720p": (720, 1280), "1080p": (1080, 1920)}
 SIGMA = 8.0
@@ -160,20 +159,6 @@ def to_device(x: Any) -> Any:
     return cupy.asarray(x) if isinstance(x, np.ndarray) else x
 
 
-def machine() -> str:
-    cpu = platform.machine()
-    try:
-        cpu = next(l.split(":", 1)[1].strip() for l in Path("/proc/cpuinfo").read_text().splitlines()
-                   if l.startswith("model name"))
-    except (OSError, StopIteration):
-        pass
-    desc = f"{cpu}, {os.cpu_count()} cores"
-    if gpu_available():
-        import cupy
-        desc += ", GPU " + cupy.cuda.runtime.getDeviceProperties(0)["name"].decode()
-    return desc
-
-
 def main(argv: list[str] | None = None) -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--sizes", nargs="+", default=list(SIZES), choices=list(SIZES))
@@ -216,7 +201,7 @@ def write_results(rows: list[dict], args: argparse.Namespace, bw: float | None) 
     cols = ["op", "size", "batch", "numpy_ms", "opencv_ms", "gpu_ms", "gpu_GBps", "of_copy_bw"]
     cols = [c for c in cols if any(c in r for r in rows)]
     fmt = lambda v: f"{v:.3g}" if isinstance(v, float) else str(v)  # noqa: E731
-    lines = [f"# ops benchmark ({args.tag})", "", f"Machine: {machine()}", ""]
+    lines = [f"# ops benchmark ({args.tag})", "", f"Machine: {describe()}", ""]
     if bw:
         lines += [f"Measured device-to-device copy: {bw:.0f} GB/s (read + write).", ""]
     lines += ["Times are medians per call (the whole batch); opencv_ms loops over the batch.", "",

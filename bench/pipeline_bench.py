@@ -8,8 +8,6 @@ plot and the per-model time breakdown to bench/results/.
 from __future__ import annotations
 
 import argparse
-import os
-import platform
 import re
 import sys
 import tempfile
@@ -18,6 +16,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from bench.machine import describe  # noqa: E402
 from clients.perf.inputs import frames, write_input_data  # noqa: E402
 from clients.perf.plot import plot_throughput_latency  # noqa: E402
 from clients.perf.stats import diff_stats, model_stats, per_request_table  # noqa: E402
@@ -25,25 +24,6 @@ from clients.perf.sweep import Config, parse_variant, run_perf_analyzer, server_
 
 BASELINE = "baseline_cpu_pipeline"
 CANDIDATES = [BASELINE, "background_blur", "background_blur_fused"]
-
-
-def machine_description() -> str:
-    cpu = platform.processor() or platform.machine()
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
-    gpu = "no GPU"
-    try:
-        import cupy
-        if cupy.cuda.runtime.getDeviceCount() > 0:
-            gpu = cupy.cuda.runtime.getDeviceProperties(0)["name"].decode()
-    except Exception:  # noqa: BLE001 - no usable CUDA means CPU only
-        pass
-    return f"{cpu}, {os.cpu_count()} cores, {gpu}"
 
 
 def available_models(url: str) -> list[str]:
@@ -77,7 +57,7 @@ def summarize(rows: list[dict], models: list[str]) -> list[dict]:
 
 def markdown(summary: list[dict], steps: dict[str, list[dict]], args: argparse.Namespace) -> str:
     lines = [f"# Pipeline benchmark ({args.tag})", "",
-             f"Machine: {machine_description()}", "",
+             f"Machine: {describe()}", "",
              f"perf_analyzer, protocol {args.protocol}, shared memory {args.shm}, "
              f"concurrency {args.concurrency}, measurement window {args.measurement_ms} ms.", "",
              "| workload | model | best infer/s | at concurrency | p99 ms | × baseline |",
