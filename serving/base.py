@@ -270,7 +270,7 @@ class OpModel:
         params = self.request_params(json.loads(request.parameters() or "{}"))
         guard = params["require_device"] == "gpu"
         if guard and not self.placement.gpu:
-            raise PlacementError(f"the request asks require_device=gpu, but this "
+            raise RequestError(f"the request asks require_device=gpu, but this "
                                  f"instance works on the CPU ({self.placement.why})")
         tensors = {n: from_triton(pb_utils.get_input_tensor_by_name(request, n))
                    for n in self.INPUTS}
@@ -294,7 +294,7 @@ class OpModel:
                     key = json.dumps(params, sort_keys=True, default=str)
                     groups.setdefault(key, (params, []))[1].append((i, items))
                 except Exception as e:  # noqa: BLE001 - this request's own error
-                    responses[i] = pb_utils.InferenceResponse(error=pb_utils.TritonError(_message(self, e)))
+                    responses[i] = pb_utils.InferenceResponse(error=_error(pb_utils, self, e))
             for params, reqs in groups.values():
                 guard = params["require_device"] == "gpu"
                 try:
@@ -308,7 +308,7 @@ class OpModel:
                         k += len(its)
                 except Exception as e:  # noqa: BLE001 - the whole group failed
                     for i, _ in reqs:
-                        responses[i] = pb_utils.InferenceResponse(error=pb_utils.TritonError(_message(self, e)))
+                        responses[i] = pb_utils.InferenceResponse(error=_error(pb_utils, self, e))
         return responses
 
 
@@ -331,10 +331,14 @@ def device_scope(placement: Placement) -> Any:
     return cupy.cuda.Device(placement.device_id)
 
 
-def _message(model: OpModel, e: Exception) -> str:
+def _error(pb_utils: Any, model: OpModel, e: Exception) -> Any:
+    """The TritonError for one request: INVALID_ARG (HTTP 400 / gRPC INVALID_ARGUMENT) for
+    what the client asked wrongly (RequestError), INTERNAL for the rest; the message starts
+    with the step's name."""
     name = model.model_config.get("name", type(model).__name__)
     kind = "" if isinstance(e, (RequestError, PlacementError, ValueError, TypeError)) else f"{type(e).__name__}: "
-    return f"{name}: {kind}{e}"
+    code = pb_utils.TritonError.INVALID_ARG if isinstance(e, RequestError) else pb_utils.TritonError.INTERNAL
+    return pb_utils.TritonError(f"{name}: {kind}{e}", code)
 
 
 def from_triton(tensor: Any) -> Any:

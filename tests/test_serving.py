@@ -195,7 +195,12 @@ def test_placement_counters_on_a_cpu_server(server, runner):
 def test_require_device_gpu_is_refused_on_cpu_instances(server, runner):
     img = photo(32, 32)
     with pytest.raises(InferenceServerException, match="upload: the request asks require_device=gpu, "
-                                                       "but this instance works on the CPU"):
+                                                       "but this instance works on the CPU") as e:
         infer(server.grpc_url, "grpc", "background_blur", img[None], parameters={"require_device": "gpu"})
+    assert e.value.status() == "StatusCode.INVALID_ARGUMENT"
+    with pytest.raises(InferenceServerException, match="request parameter require_device: expected "
+                                                       "one of none, gpu, got 'tpu'") as e:
+        infer(server.http_url, "http", "background_blur", img[None], parameters={"require_device": "tpu"})
+    assert e.value.status() == "400"
     blurred, _ = infer(server.grpc_url, "grpc", "background_blur", img[None])
     np.testing.assert_array_equal(blurred[0], reference.background_blur(img, runner)[0])
