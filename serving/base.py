@@ -309,6 +309,7 @@ class OpModel:
                 except Exception as e:  # noqa: BLE001 - the whole group failed
                     for i, _ in reqs:
                         responses[i] = pb_utils.InferenceResponse(error=_error(pb_utils, self, e))
+        self.placer.counters.flush()
         return responses
 
 

@@ -117,19 +117,30 @@ class PlacementCounters:
         self.counts: dict[tuple[str, str, str, str], int] = {}
         self._family = metric_family
         self._metrics: dict[tuple[str, str, str, str], Any] = {}
+        self._pending: dict[tuple[str, str, str, str], int] = {}
         self._lock = threading.Lock()
 
     def count(self, direction: str, tensor: str, found: str, moved: str) -> None:
         key = (direction, tensor, found, moved)
         with self._lock:
             self.counts[key] = self.counts.get(key, 0) + 1
-            if self._family is not None:
-                metric = self._metrics.get(key)
-                if metric is None:
-                    metric = self._metrics[key] = self._family.Metric(labels={
-                        "model": self.model, "instance": self.instance, "direction": direction,
-                        "tensor": tensor, "found": found, "move": moved})
-                metric.increment(1)
+            self._pending[key] = self._pending.get(key, 0) + 1
+
+    def flush(self) -> None:
+        """Add what was counted since the last flush to the Triton metrics: one increment per
+        label set and execute() call, not per tensor (each is a round trip to the server)."""
+        with self._lock:
+            pending, self._pending = self._pending, {}
+        if self._family is None:
+            return
+        for key, n in pending.items():
+            metric = self._metrics.get(key)
+            if metric is None:
+                direction, tensor, found, moved = key
+                metric = self._metrics[key] = self._family.Metric(labels={
+                    "model": self.model, "instance": self.instance, "direction": direction,
+                    "tensor": tensor, "found": found, "move": moved})
+            metric.increment(n)
 
     def hops(self) -> int:
         """Tensors moved between host and device (uploads and downloads)."""
