@@ -24,7 +24,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 import ops  # noqa: E402
-from bench.machine import describe  # noqa: E402
+from bench.machine import describe, gpu_name  # noqa: E402
 
 SIZES = {"720p": (720, 1280), "1080p": (1080, 1920)}
 SIGMA = 8.0
@@ -119,14 +119,6 @@ def time_cpu(fn: Callable[[], Any], budget_s: float) -> float:
     return statistics.median(times)
 
 
-def gpu_available() -> bool:
-    try:
-        import cupy
-        return cupy.cuda.runtime.getDeviceCount() > 0
-    except Exception:  # noqa: BLE001 - no driver, no device
-        return False
-
-
 def time_gpu(fn: Callable[[], Any], repeats: int = 20) -> float:
     """Median seconds between CUDA events around fn (after warm-up/compilation)."""
     import cupy
@@ -171,7 +163,7 @@ def main(argv: list[str] | None = None) -> None:
     args = p.parse_args(argv)
     if args.quick:
         args.sizes, args.batches, args.budget = ["720p"], [1], 0.2
-    gpu = gpu_available()
+    gpu = gpu_name() is not None
     bw = copy_bandwidth() if gpu else None
     rows = []
     for size in args.sizes:

@@ -61,6 +61,11 @@ def get_kernel(module: str, kernel: str) -> Any:
 
     Compiled once per (module, device) and cached; CuPy also caches the binary on disk.
     """
+    return compiled_module(module).get_function(kernel)
+
+
+def compiled_module(module: str) -> Any:
+    """The RawModule of kernels/<module>.cu for the current device, compiled once and cached."""
     import cupy
 
     key = (module, cupy.cuda.Device().id)
@@ -70,8 +75,9 @@ def get_kernel(module: str, kernel: str) -> Any:
             mod = _modules.get(key)
             if mod is None:
                 mod = cupy.RawModule(code=kernel_source(module), options=NVRTC_OPTIONS)
+                mod.compile()
                 _modules[key] = mod
-    return mod.get_function(kernel)
+    return mod
 
 
 def image_table(*slots: Batch | Sequence[Any]) -> Any:

@@ -24,6 +24,8 @@ from typing import Any, Callable, Mapping, Sequence
 
 import numpy as np
 
+from ops._batch import is_cupy
+
 from .placement import (Placement, PlacementCounters, PlacementError, Placer, decide, move,
                         triton_metric_family)
 
@@ -81,10 +83,6 @@ def choice(*options: str) -> Callable[[str], str]:
             raise ValueError(f"expected one of {', '.join(options)}, got {text!r}")
         return text
     return parse
-
-
-def is_cupy(x: Any) -> bool:
-    return type(x).__module__.split(".")[0] == "cupy"
 
 
 def stack(items: Sequence[Any]) -> Any:
@@ -206,9 +204,13 @@ class OpModel:
             item[t["name"]] = np.zeros(dims, dtype=dtypes[t["data_type"]])
         return [item]
 
+    def compute_items(self, items: list[dict[str, Any]], params: Mapping[str, Any]) -> dict[str, Any]:
+        """compute() over a list of per-item input dicts, outputs as compute returns them."""
+        return self.compute({n: [it[n] for it in items] for n in self.INPUTS}, params)
+
     def run_items(self, items: list[dict[str, Any]], params: Mapping[str, Any]) -> list[dict[str, Any]]:
         """compute() over a list of per-item input dicts -> per-item output dicts."""
-        outs = self.compute({n: [it[n] for it in items] for n in self.INPUTS}, params)
+        outs = self.compute_items(items, params)
         lists = {n: as_items(outs[n]) for n in self.OUTPUTS}
         return [{n: lists[n][k] for n in self.OUTPUTS} for k in range(len(items))]
 
@@ -298,8 +300,7 @@ class OpModel:
             for params, reqs in groups.values():
                 guard = params["require_device"] == "gpu"
                 try:
-                    items = [it for _, its in reqs for it in its]
-                    outs = self.compute({n: [it[n] for it in items] for n in self.INPUTS}, params)
+                    outs = self.compute_items([it for _, its in reqs for it in its], params)
                     k = 0
                     for i, its in reqs:
                         responses[i] = pb_utils.InferenceResponse([

@@ -25,6 +25,8 @@ from typing import Any, Callable
 
 import numpy as np
 
+from ops._batch import is_cupy
+
 # What moved a tensor to where the instance works ("none": it was there already;
 # "refused": require_device turned its request away).
 MOVES = ("none", "upload", "download", "peer", "refused")
@@ -34,10 +36,6 @@ HOST, DEVICE, DECLARED_HOST = "host", "device", "host_declared"
 
 class PlacementError(RuntimeError):
     """A tensor is where this instance is not allowed to take it (require_device)."""
-
-
-def is_cupy(x: Any) -> bool:
-    return type(x).__module__.split(".")[0] == "cupy"
 
 
 def cuda_unusable(device_id: int) -> str | None:

@@ -25,13 +25,13 @@ def check_cupy() -> str:
     """A device is visible and every ops/kernels module compiles for it (NVRTC found)."""
     import cupy
 
-    from ops._gpu import NVRTC_OPTIONS, kernel_names, kernel_source
+    from ops._gpu import compiled_module, kernel_names
 
     n = cupy.cuda.runtime.getDeviceCount()
     if n < 1:
         raise RuntimeError("CuPy sees no CUDA device")
     for name in kernel_names():
-        cupy.RawModule(code=kernel_source(name), options=NVRTC_OPTIONS).compile()
+        compiled_module(name)
     name = cupy.cuda.runtime.getDeviceProperties(0)["name"]
     name = name.decode() if isinstance(name, bytes) else name
     return (f"CuPy {cupy.__version__}: {n} device(s), {name}, "

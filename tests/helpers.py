@@ -13,14 +13,34 @@ CHANNELS = [1, 3, 4]
 
 @functools.lru_cache(maxsize=1)
 def cuda_reason() -> str | None:
-    """None when a CUDA device is usable, else why not."""
-    try:
-        import cupy
-        if cupy.cuda.runtime.getDeviceCount() < 1:
-            return "no CUDA device"
-        return None
-    except Exception as e:  # noqa: BLE001 - any failure means no usable GPU
-        return f"CUDA unavailable ({type(e).__name__}: {str(e)[:80]})"
+    """None when a CUDA device is usable, else why not (the models' own check)."""
+    from serving.placement import cuda_unusable
+
+    reason = cuda_unusable(0)
+    return None if reason is None else f"CUDA unavailable ({reason[:100]})"
+
+
+def blur_steps() -> tuple[str, ...]:
+    """The background_blur ensemble's step models, in order, from its spec."""
+    from pathlib import Path
+
+    from serving.pipeline.spec import load_spec
+    spec = load_spec(Path(__file__).resolve().parents[1] / "pipelines" / "background_blur.yaml")
+    return tuple(s.model for s in spec.steps)
+
+
+def placement_counters(server: Any) -> dict[tuple[str, ...], float]:
+    """The placement counters of a running EmbeddedServer (its metrics endpoint)."""
+    import urllib.request
+
+    from serving.placement import read_counters
+    with urllib.request.urlopen(f"http://{server.metrics_url}/metrics", timeout=10) as r:
+        return read_counters(r.read().decode())
+
+
+def counter_delta(before: dict, after: dict) -> dict:
+    """What the counters gained between two readings."""
+    return {k: v - before.get(k, 0) for k, v in after.items() if v != before.get(k, 0)}
 
 
 def rng_for(request: Any) -> np.random.Generator:

@@ -20,16 +20,17 @@ import re
 import statistics
 import subprocess
 import time
-import urllib.request
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pytest
 
+from tests.helpers import blur_steps, counter_delta, placement_counters
+
 pytestmark = [pytest.mark.gpu, pytest.mark.server]
 
-BLUR_STEPS = ("upload", "resize", "pad", "image_to_tensor", "unet", "tensor_to_mask", "blur")
+BLUR_STEPS = blur_steps()
 # What each step receives and returns; ROI and SRC_SIZE are declared host tensors.
 STEP_TENSORS = {
     "upload": (("IMAGE",), ("UPLOADED",)),
@@ -156,16 +157,6 @@ def blur_and_check(server: Any, protocol: str, model: str, img: np.ndarray, runn
     ref_blurred, ref_mask = cpu_path(img, runner)
     assert_same(out["MASK"][0], ref_mask, f"{what} MASK")
     assert_same(out["BLURRED"][0], ref_blurred, f"{what} BLURRED")
-
-
-def placement_counters(server: Any) -> dict[tuple[str, ...], float]:
-    from serving.placement import read_counters
-    with urllib.request.urlopen(f"http://{server.metrics_url}/metrics", timeout=10) as r:
-        return read_counters(r.read().decode())
-
-
-def counter_delta(before: dict, after: dict) -> dict:
-    return {k: v - before.get(k, 0) for k, v in after.items() if v != before.get(k, 0)}
 
 
 def placement_lines(server: Any) -> dict[str, str]:

@@ -14,9 +14,10 @@ from segmentation.build import DEFAULT_OUT
 from segmentation.runner import SegmentationRunner
 from serving import reference
 from serving.base import MAX_SIDE
+from tests.helpers import blur_steps, counter_delta, placement_counters
 
 pytestmark = pytest.mark.server
-BLUR_STEPS = ("upload", "resize", "pad", "image_to_tensor", "unet", "tensor_to_mask", "blur")
+BLUR_STEPS = blur_steps()
 
 
 @pytest.fixture(scope="module")
@@ -160,18 +161,6 @@ def test_bad_request_in_a_batch_fails_alone(server, runner):
     for img, out in zip(good, outs[:3] + outs[4:]):
         np.testing.assert_array_equal(out[1][0], reference.background_blur(img, runner)[1])
 
-
-
-def placement_counters(server):
-    import urllib.request
-
-    from serving.placement import read_counters
-    with urllib.request.urlopen(f"http://{server.metrics_url}/metrics", timeout=10) as r:
-        return read_counters(r.read().decode())
-
-
-def counter_delta(before, after):
-    return {k: v - before.get(k, 0) for k, v in after.items() if v != before.get(k, 0)}
 
 
 def test_placement_counters_on_a_cpu_server(server, runner):
