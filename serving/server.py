@@ -3,24 +3,30 @@ repository's model_repository/ on loopback addresses.
 
     python -m serving.server [--http-port 8000] [--grpc-port 8001] [--metrics-port 8002]
 
-Runs in the foreground; SIGINT/SIGTERM stop it cleanly. ``EmbeddedServer`` does the same
-from Python (tests, clients) on free ports.
+Runs in the foreground under serving.supervisor (a dead tritonserver or model comes back by
+itself); SIGINT/SIGTERM stop it cleanly. ``EmbeddedServer`` does the same from Python
+(tests, clients) on free ports. docker-compose.yml runs this module too, with NGC's binary.
 """
 from __future__ import annotations
 
 import argparse
+import logging
 import os
+import secrets
 import signal
 import socket
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from pathlib import Path
-from typing import Sequence
+from typing import Sequence, TextIO
 
 from .gpu_pool import server_pool_flags
 from .install import TritonNotInstalled, check_installation
+from .supervisor import (ADMIN_HEADER, Event, Supervisor, SupervisorError,
+                         caller_manages_models, new_shm_prefix, supervised_flags)
 
 ROOT = Path(__file__).resolve().parents[1]
 MODEL_REPOSITORY = ROOT / "model_repository"
@@ -50,18 +56,21 @@ def check_files(repository: Path = MODEL_REPOSITORY) -> None:
 
 def server_command(http_port: int, grpc_port: int, metrics_port: int,
                    repository: Path = MODEL_REPOSITORY,
-                   extra: Sequence[str] = ()) -> list[str]:
+                   extra: Sequence[str] = (), address: str = "127.0.0.1",
+                   tritonserver: Path | None = None) -> list[str]:
     """The tritonserver command line; on a GPU machine with a CUDA memory pool per GPU sized
-    by serving.gpu_pool (unless ``extra`` sets its own)."""
-    root = check_installation()
+    by serving.gpu_pool (unless ``extra`` sets its own). ``tritonserver``: another binary
+    than the wheel's (e.g. /opt/tritonserver/bin/tritonserver in NGC's image)."""
+    root = check_installation() if tritonserver is None else Path(tritonserver).resolve().parents[1]
+    binary = root / "bin" / "tritonserver" if tritonserver is None else Path(tritonserver)
     pool = ([] if any(a.startswith("--cuda-memory-pool-byte-size") for a in extra)
             else server_pool_flags(repository))
-    return [str(root / "bin" / "tritonserver"),
+    return [str(binary),
             f"--model-repository={repository}",
             f"--backend-directory={root / 'backends'}",
-            "--http-address=127.0.0.1", "--grpc-address=127.0.0.1",
+            f"--http-address={address}", f"--grpc-address={address}",
             f"--http-port={http_port}", f"--grpc-port={grpc_port}",
-            f"--metrics-port={metrics_port}", "--metrics-address=127.0.0.1",
+            f"--metrics-port={metrics_port}", f"--metrics-address={address}",
             "--exit-timeout-secs=10", *pool, *extra]
 
 
@@ -75,53 +84,70 @@ def server_env() -> dict[str, str]:
 
 
 class EmbeddedServer:
-    """tritonserver on free loopback ports for the duration of a ``with`` block.
+    """tritonserver on free loopback ports for the duration of a ``with`` block, supervised
+    (serving.supervisor): a dead tritonserver is restarted on the same ports, a dead or
+    wedged model is reloaded, and nothing is left behind at the end.
 
-    ``http_url`` / ``grpc_url`` are host:port strings for tritonclient.
+    ``http_url`` / ``grpc_url`` are host:port strings for tritonclient; ``events`` lists what
+    the supervisor saw and did.
     """
 
     def __init__(self, repository: Path = MODEL_REPOSITORY, extra_args: Sequence[str] = (),
-                 startup_timeout: float = 180.0, log_path: Path | None = None):
+                 startup_timeout: float = 180.0, log_path: Path | None = None,
+                 ports: tuple[int, int, int] | None = None, address: str = "127.0.0.1",
+                 tritonserver: Path | None = None, wedge_seconds: float = 20.0):
         self.repository = Path(repository)
         self.extra_args = list(extra_args)
         self.startup_timeout = startup_timeout
-        self.ports = (free_port(), free_port(), free_port())
-        self.http_url = f"127.0.0.1:{self.ports[0]}"
-        self.grpc_url = f"127.0.0.1:{self.ports[1]}"
-        self.metrics_url = f"127.0.0.1:{self.ports[2]}"
+        self.ports = ports or (free_port(), free_port(), free_port())
+        self.address = address
+        self.tritonserver = tritonserver
+        self.wedge_seconds = wedge_seconds
+        host = "127.0.0.1" if address in ("0.0.0.0", "") else address  # reachable from here
+        self.http_url = f"{host}:{self.ports[0]}"
+        self.grpc_url = f"{host}:{self.ports[1]}"
+        self.metrics_url = f"{host}:{self.ports[2]}"
         self.log_path = log_path or Path(tempfile.mkstemp(prefix="tritonserver-", suffix=".log")[1])
-        self.proc: subprocess.Popen | None = None
+        self.log_path.touch()
+        self.shm_prefix = new_shm_prefix()
+        self.admin_token = secrets.token_hex(16)
+        self.supervisor: Supervisor | None = None
+
+    @property
+    def proc(self) -> subprocess.Popen | None:
+        """The tritonserver process running now (a new one after a restart)."""
+        return self.supervisor.proc if self.supervisor else None
+
+    @property
+    def events(self) -> list[Event]:
+        return self.supervisor.events if self.supervisor else []
+
+    @property
+    def admin_headers(self) -> dict[str, str]:
+        """The header the model-repository API needs (restricted to the supervisor unless the
+        caller chose the model-control mode)."""
+        return {ADMIN_HEADER: self.admin_token}
+
+    def command(self) -> list[str]:
+        """The tritonserver command line the supervisor runs."""
+        extra = [*self.extra_args, *supervised_flags(self.extra_args, self.shm_prefix, self.admin_token)]
+        return server_command(*self.ports, repository=self.repository, extra=extra,
+                              address=self.address, tritonserver=self.tritonserver)
 
     def start(self) -> "EmbeddedServer":
         check_files(self.repository)
-        cmd = server_command(*self.ports, repository=self.repository, extra=self.extra_args)
-        log = open(self.log_path, "wb")
-        self.proc = subprocess.Popen(cmd, env=server_env(), stdout=log, stderr=subprocess.STDOUT,
-                                     cwd=ROOT)
-        self.wait_ready()
-        return self
-
-    def wait_ready(self) -> None:
-        import tritonclient.http as http
-
-        client = http.InferenceServerClient(self.http_url)
-        deadline = time.monotonic() + self.startup_timeout
         try:
-            while time.monotonic() < deadline:
-                if self.proc.poll() is not None:
-                    raise ServerError(f"tritonserver exited with {self.proc.returncode}; "
-                                      f"log:\n{self.log_tail()}")
-                try:
-                    if client.is_server_ready():
-                        return
-                except Exception:  # noqa: BLE001 - not listening yet
-                    pass
-                time.sleep(0.25)
-        finally:
-            client.close()
-        self.stop()
-        raise ServerError(f"tritonserver not ready after {self.startup_timeout:.0f} s; "
-                          f"log:\n{self.log_tail()}")
+            self.supervisor = Supervisor(self.command(), env=server_env(), cwd=ROOT, http_url=self.http_url,
+                                         metrics_url=self.metrics_url, log_path=self.log_path,
+                                         shm_prefix=self.shm_prefix, admin_token=self.admin_token,
+                                         ready_timeout=self.startup_timeout,
+                                         wedge_s=self.wedge_seconds,
+                                         manage_models=not caller_manages_models(self.extra_args))
+            self.supervisor.start()
+        except SupervisorError as e:
+            self.supervisor = None
+            raise ServerError(f"{e}\nlog ({self.log_path}):\n{self.log_tail()}") from None
+        return self
 
     def log_tail(self, chars: int = 4000) -> str:
         try:
@@ -130,14 +156,9 @@ class EmbeddedServer:
             return ""
 
     def stop(self) -> None:
-        if self.proc is not None and self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-            try:
-                self.proc.wait(30)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
-        self.proc = None
+        if self.supervisor is not None:
+            self.supervisor.stop()
+        self.supervisor = None
 
     def __enter__(self) -> "EmbeddedServer":
         return self.start()
@@ -146,32 +167,76 @@ class EmbeddedServer:
         self.stop()
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    p = argparse.ArgumentParser(description="Run the embedded Triton server in the foreground.")
+def follow(path: Path, out: TextIO, stop: threading.Event) -> None:
+    """Copy what is appended to ``path`` to ``out`` until ``stop`` (tritonserver's log, which
+    the supervisor also reads, shown in the foreground)."""
+    with open(path, errors="replace") as f:
+        while True:
+            chunk = f.read()
+            if chunk:
+                out.write(chunk)
+                out.flush()
+            elif stop.wait(0.2):
+                return
+
+
+def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
+    p = argparse.ArgumentParser(description="Run the embedded Triton server in the foreground, "
+                                            "supervised (docs/serving.md, Failure and recovery).")
     p.add_argument("--http-port", type=int, default=8000)
     p.add_argument("--grpc-port", type=int, default=8001)
     p.add_argument("--metrics-port", type=int, default=8002)
+    p.add_argument("--address", default="127.0.0.1",
+                   help="where the three endpoints listen (0.0.0.0 in a container)")
     p.add_argument("--model-repository", type=Path, default=MODEL_REPOSITORY)
+    p.add_argument("--tritonserver", type=Path, default=None,
+                   help="a tritonserver binary (default: the nvidia-pytriton wheel's); its "
+                        "backends are in ../backends")
+    p.add_argument("--wedge-seconds", type=float, default=20.0,
+                   help="a model with requests waiting and no execution finished for this "
+                        "long is wedged: its stubs are killed and it is reloaded")
+    p.add_argument("--log", type=Path, default=None,
+                   help="tritonserver's log file (default: a new temporary file); it is also "
+                        "shown here")
     p.add_argument("extra", nargs="*", help="more tritonserver flags, after --")
-    args = p.parse_args(argv)
+    return p.parse_args(argv)
+
+
+def server_from_args(args: argparse.Namespace) -> EmbeddedServer:
+    return EmbeddedServer(args.model_repository, args.extra, log_path=args.log,
+                          ports=(args.http_port, args.grpc_port, args.metrics_port),
+                          address=args.address, tritonserver=args.tritonserver,
+                          wedge_seconds=args.wedge_seconds)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = parse_args(argv)
+    # The supervisor's events are in the log shown below; not twice on stderr.
+    logging.getLogger("serving.supervisor").addHandler(logging.NullHandler())
+    server = server_from_args(args)
+    stop, shown = threading.Event(), threading.Event()
+    threading.Thread(target=follow, args=(server.log_path, sys.stdout, shown), daemon=True).start()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, lambda *_: stop.set())
+    print(f"serving {args.model_repository} on http://{args.address}:{args.http_port} and "
+          f"grpc {args.address}:{args.grpc_port}, log {server.log_path} (Ctrl-C stops)", flush=True)
     try:
-        check_files(args.model_repository)
-        cmd = server_command(args.http_port, args.grpc_port, args.metrics_port,
-                             args.model_repository, args.extra)
+        server.start()
     except (ServerError, TritonNotInstalled) as e:
+        shown.set()
         print(f"error: {e}", file=sys.stderr)
         return 2
-    print(f"serving {args.model_repository} on http://127.0.0.1:{args.http_port} and "
-          f"grpc 127.0.0.1:{args.grpc_port} (Ctrl-C stops)", flush=True)
-    proc = subprocess.Popen(cmd, env=server_env(), cwd=ROOT)
-
-    def forward(signum: int, _frame: object) -> None:
-        if proc.poll() is None:
-            proc.send_signal(signal.SIGTERM)
-
-    signal.signal(signal.SIGINT, forward)
-    signal.signal(signal.SIGTERM, forward)
-    return proc.wait()
+    print("ready", flush=True)
+    try:
+        while not stop.wait(0.5):
+            if server.supervisor.failed:
+                print(f"error: {server.supervisor.failed}", file=sys.stderr)
+                return 1
+    finally:
+        server.stop()
+        time.sleep(0.3)  # the last lines of the log
+        shown.set()
+    return 0
 
 
 if __name__ == "__main__":

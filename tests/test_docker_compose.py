@@ -71,7 +71,22 @@ def test_services_and_pinned_images():
     assert services["perf"]["image"] == services["triton"]["image"] + "-sdk"
     gpu = services["triton"]["deploy"]["resources"]["reservations"]["devices"][0]
     assert gpu["driver"] == "nvidia" and "gpu" in gpu["capabilities"]
-    assert "/v2/health/ready" in " ".join(services["triton"]["healthcheck"]["test"])
+
+
+
+def test_recovery_policy_and_a_health_check_that_serves():
+    """The container comes back if the supervisor gives up (restart policy), is stopped
+    gracefully (the supervisor's SIGTERM path and tritonserver's 10 s exit timeout fit in the
+    grace period), and is healthy only if background_blur answers a real request."""
+    triton = COMPOSE["services"]["triton"]
+    assert triton["restart"] in ("unless-stopped", "always")
+    assert int(triton["stop_grace_period"].rstrip("s")) > 30 + 10
+    test = triton["healthcheck"]["test"]
+    assert test[0] == "CMD" and test[1:4] == ["python3", "-m", "serving.health"]
+    from serving.health import main as health_main
+    with pytest.raises(SystemExit) as e:
+        health_main([*test[4:], "--help"])  # the check's arguments are ones it accepts
+    assert e.value.code == 0
 
 
 def test_mounted_paths_exist(tmp_path):
@@ -94,8 +109,8 @@ def test_start_command_fails_loudly_and_checks_the_gpu():
     assert cmd.startswith("set -euo pipefail;"), "a failed step must stop the container"
     install = cmd.index("-m pip install")
     check = cmd.index("-m serving.preflight")
-    server = cmd.index("exec tritonserver")
-    assert install < check < server, "install, then check the GPU stack, then serve"
+    server = cmd.index("exec python3 -m serving.server")
+    assert install < check < server, "install, then check the GPU stack, then serve (supervised)"
     pip_args = cmd[install:check].replace(";", " ").split()
     # the same wheels-only resolution that test_server_requirements_resolve_for_the_image proves
     assert "--only-binary=:all:" in pip_args and "/workspace/requirements-server.txt" in pip_args
@@ -156,18 +171,27 @@ def _flags(words):
     return {w.split("=")[0] for w in words if w.startswith("--")}
 
 
-def test_tritonserver_accepts_every_flag():
+def test_tritonserver_accepts_every_flag(monkeypatch):
+    """The tritonserver command serving.server builds from the compose arguments (with the
+    supervisor's flags and one CUDA memory pool flag per GPU, as on a 2-GPU host) uses only
+    flags the real binary accepts (2.51 here)."""
+    import serving.server as srv
+
     cmd = start_command()
-    server_part = cmd[cmd.index("exec tritonserver") + len("exec "):]
-    flags = _flags(server_part.split())
-    assert {"--model-repository", "--http-port", "--grpc-port"} <= flags
-    # The CUDA memory pool flags come from serving.gpu_pool (a failure stops the start: set -e
-    # applies to the assignment) and reach tritonserver; compose turns $$ into $.
-    assert "pool=$(python3 -m serving.gpu_pool);" in cmd and server_part.rstrip().endswith("$pool")
-    r = subprocess.run([sys.executable, "-m", "serving.gpu_pool", "--gpus", "2"], cwd=ROOT,
-                       capture_output=True, text=True, timeout=60)
-    assert r.returncode == 0 and len(r.stdout.split()) == 2, r.stdout + r.stderr
-    flags |= _flags(r.stdout.split())
+    words = cmd[cmd.index("exec python3 -m serving.server") + len("exec python3 -m serving.server"):].split()
+    args = srv.parse_args(words)
+    assert args.address == "0.0.0.0" and str(args.tritonserver) == "/opt/tritonserver/bin/tritonserver"
+    assert args.model_repository == Path("/workspace/model_repository")
+    args.model_repository = ROOT / "model_repository"  # the same files, mounted there
+    pool = srv.server_pool_flags
+    monkeypatch.setattr(srv, "server_pool_flags", lambda repo: pool(repo, gpus=[0, 1]))
+    command = srv.server_from_args(args).command()
+    assert command[0] == "/opt/tritonserver/bin/tritonserver"
+    assert "--backend-directory=/opt/tritonserver/backends" in command
+    assert sum(a.startswith("--cuda-memory-pool-byte-size=") for a in command) == 2
+    flags = _flags(command[1:])
+    assert {"--model-repository", "--http-port", "--grpc-port", "--model-control-mode",
+            "--http-restricted-api", "--backend-config"} <= flags
     root = check_installation()
     text = help_text([str(root / "bin" / "tritonserver"), "--help"])
     for f in flags:
