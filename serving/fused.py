@@ -10,7 +10,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any, Mapping
 
-from .base import OpModel, Param, as_items
+from .base import OpModel, as_items, path
 from .pipeline.parameters import model_instance
 from .pipeline.repository import ModelEntry, load_config
 from .pipeline.spec import load_spec, step_model_config
@@ -19,7 +19,10 @@ ROOT = Path(__file__).resolve().parents[1]
 
 
 class FusedModel(OpModel):
-    PARAMETERS = {"pipeline_spec": Param(str, "", "the pipeline spec, relative to the repository root")}
+    PARAMETERS = {"pipeline_spec": path(
+        "", "the pipeline spec, relative to the repository root (or absolute)",
+        "a .yaml or .yml file", lambda t: t.endswith((".yaml", ".yml")) and Path(t).stem != "",
+        "the spec the fused model runs; `python -m serving.pipeline fuse` writes it")}
 
     def setup(self) -> None:
         spec_path = ROOT / self.params["pipeline_spec"]
