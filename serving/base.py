@@ -18,6 +18,8 @@ from __future__ import annotations
 import contextlib
 import ctypes
 import json
+import math
+import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable, Mapping, Sequence
@@ -38,12 +40,60 @@ class RequestError(ValueError):
 
 
 @dataclass(frozen=True)
+class Bounds:
+    """The numbers a parameter allows: [lo, hi], with either end open."""
+    lo: float
+    hi: float
+    lo_open: bool = False
+    hi_open: bool = False
+
+    def __contains__(self, v: Any) -> bool:
+        # nan compares false both ways, inf lies beyond every hi: both are outside.
+        above = v > self.lo if self.lo_open else v >= self.lo
+        below = v < self.hi if self.hi_open else v <= self.hi
+        return bool(above and below)
+
+    def __str__(self) -> str:
+        return (f"{'(' if self.lo_open else '['}{self.lo:g}, {self.hi:g}"
+                f"{')' if self.hi_open else ']'}")
+
+
+_BAD = object()
+
+
+@dataclass(frozen=True)
 class Param:
-    """A config parameter: parser from the config's string, default, and meaning."""
+    """A config parameter: parser from the config's string, default, meaning, and the values
+    it allows (``expected``, with ``{range}`` standing for ``bounds``) and why. The same
+    check refuses a config value at load and a request value per request (``value``)."""
     parse: Callable[[str], Any]
     default: str
     doc: str
     overridable: bool = False  # a request parameter of the same name may override it
+    expected: str = "a string"
+    bounds: Bounds | None = None  # every number of the value lies inside
+    why: str = ""
+
+    @property
+    def accepts(self) -> str:
+        """What a valid value is, e.g. 'a number in (0, 128]'."""
+        return self.expected.format(range=self.bounds)
+
+    def value(self, given: Any) -> Any:
+        """A config string or a request value (a JSON string, number or bool) -> the typed
+        value, or ValueError 'expected <accepts>, got <given>'."""
+        try:
+            v = self.parse(given if isinstance(given, str) else str(given))
+        except (ValueError, TypeError, ArithmeticError):
+            v = _BAD
+        if v is _BAD or not self._inside(v):
+            raise ValueError(f"expected {self.accepts}, got {given!r}")
+        return v
+
+    def _inside(self, v: Any) -> bool:
+        if self.bounds is None or v is None or isinstance(v, (str, bool)):
+            return True
+        return all(x in self.bounds for x in (v if isinstance(v, tuple) else (v,)))
 
 
 def parse_bool(text: str) -> bool:
@@ -85,6 +135,63 @@ def choice(*options: str) -> Callable[[str], str]:
     return parse
 
 
+def parse_int(text: str) -> int:
+    """'5' -> 5 (digits only, an optional sign: not '5.0', '1e3' or 'True')."""
+    if not re.fullmatch(r"\s*[-+]?\d+\s*", text):
+        raise ValueError(f"expected an integer, got {text!r}")
+    return int(text)
+
+
+# The kinds of parameter (what ``Param.parse`` turns a string into, and how its range reads).
+def number(default: str, doc: str, bounds: Bounds, why: str, overridable: bool = False,
+           none: str = "") -> Param:
+    """A number in bounds; with ``none``, also the word none (off, or '') meaning that."""
+    if none:
+        return Param(parse_optional_float, default, doc, overridable,
+                     f"a number in {{range}} or none ({none})", bounds, why)
+    return Param(parse_float, default, doc, overridable, "a number in {range}", bounds, why)
+
+
+def integer(default: str, doc: str, lo: int, hi: int, why: str, overridable: bool = False,
+            odd: bool = False, off: bool = False) -> Param:
+    """An integer in [lo, hi]; odd: only odd ones (off: 0 too, meaning off)."""
+    def parse(text: str) -> int:
+        v = parse_int(text)
+        if odd and v % 2 == 0 and not (off and v == 0):
+            raise ValueError(f"expected an odd integer, got {v}")
+        return v
+    kind = "an odd integer" if odd else "an integer"
+    return Param(parse, default, doc, overridable,
+                 ("0 (off) or " if off else "") + kind + " in {range}", Bounds(lo, hi), why)
+
+
+def numbers(default: str, doc: str, bounds: Bounds, why: str) -> Param:
+    """One number, or three (one per channel), each in bounds."""
+    def parse(text: str) -> tuple[float, ...]:
+        vals = parse_floats(text)
+        if len(vals) not in (1, 3):
+            raise ValueError(f"expected one or three numbers, got {len(vals)}")
+        return vals
+    return Param(parse, default, doc, False, "one or three numbers, each in {range}", bounds, why)
+
+
+def options(default: str, doc: str, *names: str, overridable: bool = False, why: str = "") -> Param:
+    return Param(choice(*names), default, doc, overridable, "one of " + ", ".join(names), None, why)
+
+
+def flag(default: str, doc: str) -> Param:
+    return Param(parse_bool, default, doc, False, "true or false")
+
+
+def path(default: str, doc: str, expected: str, ok: Callable[[str], bool], why: str) -> Param:
+    """A file name or path that ``ok`` accepts (config only: it names what the model loads)."""
+    def parse(text: str) -> str:
+        if not ok(text):
+            raise ValueError(f"expected {expected}, got {text!r}")
+        return text
+    return Param(parse, default, doc, False, expected, None, why)
+
+
 def stack(items: Sequence[Any]) -> Any:
     """(N, ...) array of equally shaped items (NumPy or CuPy)."""
     if is_cupy(items[0]):
@@ -116,12 +223,74 @@ def check_image(img: Any, name: str = "IMAGE", channels: int = 3) -> None:
 
 # Parameters every OpModel understands (merged into each subclass's PARAMETERS).
 COMMON_PARAMETERS: Mapping[str, Param] = {
-    "require_device": Param(
-        choice("none", "gpu"), "none",
+    "require_device": options(
+        "none",
         "gpu: on a GPU instance, refuse a request whose image-sized tensors are in host memory "
         "(a host hop), and refuse to load or serve on the CPU; a request can set it, never "
-        "relax it (docs/serving.md, Placement)", True),
+        "relax it (docs/serving.md, Placement)", "none", "gpu", overridable=True,
+        why="the placement guard (Placement, above)"),
 }
+
+# What a request tensor may hold, whatever the model (checked before its data is touched).
+DTYPES = {"TYPE_UINT8": np.uint8, "TYPE_FP32": np.float32, "TYPE_FP16": np.float16,
+          "TYPE_INT32": np.int32}
+# Values per request item: a MAX_SIDE x MAX_SIDE image of up to 4 values per pixel.
+MAX_ITEM_VALUES = 4 * MAX_SIDE * MAX_SIDE
+
+
+def check_request_shapes(config: Mapping[str, Any], shapes: Mapping[str, Sequence[int] | None]) -> None:
+    """Refuse (RequestError) a request whose declared input shapes the model config does not
+    allow, before anything reads the data: Triton checks the byte size in 64-bit arithmetic,
+    which a shape such as [1, 2^32, 2^32, 3] wraps to 0, so an empty body passes it. Each
+    input: rank 1 + len(dims), the batch dim in 1..max_batch_size and the same for every
+    input, fixed dims equal, variable dims in 1..MAX_SIDE (0 is zero-size), at most
+    MAX_ITEM_VALUES values per item. All in Python ints (no overflow)."""
+    declared = {t["name"]: t for t in config.get("input", [])}
+    max_batch = int(config.get("max_batch_size", 0))
+    batch = None
+    for name, shape in shapes.items():
+        if shape is None:
+            raise RequestError(f"input {name} is missing")
+        shape = [int(d) for d in shape]
+        t = declared.get(name)
+        if t is None:  # a model outside Triton without a config for it
+            continue
+        dims = [int(d) for d in t.get("dims", [])]
+        full = ([f"1..{max_batch}"] if max_batch else []) + ["?" if d < 0 else str(d) for d in dims]
+        expected = f"[{', '.join(full)}] with ? in 1..{MAX_SIDE}"
+        if len(shape) != len(full):
+            raise RequestError(f"{name}: expected a shape {expected}, got {shape} (rank {len(shape)})")
+        item = shape[1:] if max_batch else shape
+        if max_batch:
+            if not 1 <= shape[0] <= max_batch:
+                raise RequestError(f"{name}: shape {shape}: batch size {shape[0]} is outside "
+                                   f"1..{max_batch}")
+            if batch is not None and shape[0] != batch:
+                raise RequestError(f"{name}: shape {shape}: batch size {shape[0]} differs from "
+                                   f"the other inputs' {batch}")
+            batch = shape[0]
+        for i, (got, want) in enumerate(zip(item, dims), start=len(shape) - len(item)):
+            if want >= 0 and got != want:
+                raise RequestError(f"{name}: expected a shape {expected}, got {shape} (dim {i})")
+            if got <= 0:
+                raise RequestError(f"{name}: shape {shape} is zero-size: expected {expected}")
+            if got > MAX_SIDE:
+                raise RequestError(f"{name}: shape {shape}: dim {i} = {got} is over the size "
+                                   f"limit of {MAX_SIDE}")
+        values = math.prod(item)
+        if values > MAX_ITEM_VALUES:
+            raise RequestError(f"{name}: shape {shape} holds {values} values per item, over the "
+                               f"limit of {MAX_ITEM_VALUES} (4 x {MAX_SIDE} x {MAX_SIDE})")
+
+
+def check_request_dtypes(config: Mapping[str, Any], arrays: Mapping[str, Any]) -> None:
+    """Each input array of the dtype its config declares (RequestError otherwise)."""
+    for t in config.get("input", []):
+        arr = arrays.get(t["name"])
+        want = DTYPES.get(t.get("data_type", ""))
+        if arr is not None and want is not None and arr.dtype != want:
+            raise RequestError(f"{t['name']}: expected {t['data_type'].removeprefix('TYPE_')}, "
+                               f"got {arr.dtype}")
 
 # Placement outside Triton (tests, the steps inside a fused model before it places them).
 OUTSIDE_TRITON = Placement(False, 0, "outside Triton")
@@ -154,10 +323,9 @@ class OpModel:
                              f"known: {', '.join(sorted(cls.PARAMETERS))}")
         out = {}
         for name, p in cls.PARAMETERS.items():
-            text = raw.get(name, p.default)
             try:
-                out[name] = p.parse(text)
-            except (ValueError, TypeError) as e:
+                out[name] = p.value(raw.get(name, p.default))
+            except ValueError as e:
                 raise ValueError(f"{cls.__name__} {where}: parameter {name}: {e}") from None
         return out
 
@@ -196,12 +364,10 @@ class OpModel:
     def sample_items(self) -> list[dict[str, Any]]:
         """A tiny valid request item (host arrays) that runs every kernel this model needs:
         the warm-up at load. Default: zeros of each input's config dims, -1 read as 16."""
-        dtypes = {"TYPE_UINT8": np.uint8, "TYPE_FP32": np.float32, "TYPE_FP16": np.float16,
-                  "TYPE_INT32": np.int32}
         item = {}
         for t in self.model_config.get("input", []):
             dims = [16 if int(d) < 0 else int(d) for d in t.get("dims", [])]
-            item[t["name"]] = np.zeros(dims, dtype=dtypes[t["data_type"]])
+            item[t["name"]] = np.zeros(dims, dtype=DTYPES[t["data_type"]])
         return [item]
 
     def compute_items(self, items: list[dict[str, Any]], params: Mapping[str, Any]) -> dict[str, Any]:
@@ -260,8 +426,8 @@ class OpModel:
             if p is None or not p.overridable:
                 continue
             try:
-                params[name] = p.parse(str(value))
-            except (ValueError, TypeError) as e:
+                params[name] = p.value(value)
+            except ValueError as e:
                 raise RequestError(f"request parameter {name}: {e}") from None
         if self.params["require_device"] == "gpu":
             params["require_device"] = "gpu"
@@ -269,13 +435,21 @@ class OpModel:
 
     def _take_request(self, request: Any, pb_utils: Any) -> tuple[dict[str, Any], list[dict[str, Any]]]:
         """One request's parameters and per-item inputs, validated, then placed."""
-        params = self.request_params(json.loads(request.parameters() or "{}"))
+        try:
+            overrides = json.loads(request.parameters() or "{}")
+        except ValueError as e:
+            raise RequestError(f"request parameters: not a JSON object ({e})") from None
+        params = self.request_params(overrides if isinstance(overrides, dict) else {})
         guard = params["require_device"] == "gpu"
         if guard and not self.placement.gpu:
             raise RequestError(f"the request asks require_device=gpu, but this "
                                  f"instance works on the CPU ({self.placement.why})")
-        tensors = {n: from_triton(pb_utils.get_input_tensor_by_name(request, n))
-                   for n in self.INPUTS}
+        raw = {n: pb_utils.get_input_tensor_by_name(request, n) for n in self.INPUTS}
+        # The declared shapes first: nothing reads the data of a shape the config refuses.
+        check_request_shapes(self.model_config, {name: None if t is None else t.shape()
+                                                 for name, t in raw.items()})
+        tensors = {name: from_triton(t) for name, t in raw.items()}
+        check_request_dtypes(self.model_config, tensors)
         n = int(next(iter(tensors.values())).shape[0])
         # Validate where the tensors arrived (shapes only): a refused request moves nothing.
         for j in range(n):
@@ -333,11 +507,11 @@ def device_scope(placement: Placement) -> Any:
     return cupy.cuda.Device(placement.device_id)
 
 
-def _error(pb_utils: Any, model: OpModel, e: Exception) -> Any:
+def _error(pb_utils: Any, model: OpModel | str, e: Exception) -> Any:
     """The TritonError for one request: INVALID_ARG (HTTP 400 / gRPC INVALID_ARGUMENT) for
     what the client asked wrongly (RequestError), INTERNAL for the rest; the message starts
-    with the step's name."""
-    name = model.model_config.get("name", type(model).__name__)
+    with the step's name (a model, or its name)."""
+    name = model if isinstance(model, str) else model.model_config.get("name", type(model).__name__)
     kind = "" if isinstance(e, (RequestError, PlacementError, ValueError, TypeError)) else f"{type(e).__name__}: "
     code = pb_utils.TritonError.INVALID_ARG if isinstance(e, RequestError) else pb_utils.TritonError.INTERNAL
     return pb_utils.TritonError(f"{name}: {kind}{e}", code)

@@ -10,10 +10,8 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any, Mapping
 
-from google.protobuf import json_format
-
-from .base import OpModel, Param, as_items
-from .pipeline.parameters import model_class
+from .base import OpModel, as_items, path
+from .pipeline.parameters import model_instance
 from .pipeline.repository import ModelEntry, load_config
 from .pipeline.spec import load_spec, step_model_config
 
@@ -21,7 +19,10 @@ ROOT = Path(__file__).resolve().parents[1]
 
 
 class FusedModel(OpModel):
-    PARAMETERS = {"pipeline_spec": Param(str, "", "the pipeline spec, relative to the repository root")}
+    PARAMETERS = {"pipeline_spec": path(
+        "", "the pipeline spec, relative to the repository root (or absolute)",
+        "a .yaml or .yml file", lambda t: t.endswith((".yaml", ".yml")) and Path(t).stem != "",
+        "the spec the fused model runs; `python -m serving.pipeline fuse` writes it")}
 
     def setup(self) -> None:
         spec_path = ROOT / self.params["pipeline_spec"]
@@ -33,11 +34,9 @@ class FusedModel(OpModel):
         for step in spec.steps:
             base = repo / step.model / "config.pbtxt"
             cfg = step_model_config(spec, step, repo) if step.parameters else load_config(base)
-            cls = model_class(ModelEntry(step.model, base, cfg))
-            if cls is None:
+            model = model_instance(ModelEntry(step.model, base, cfg), self.placement)
+            if model is None:
                 raise ValueError(f"{spec_path}: step model {step.model} is not an OpModel")
-            as_dict = json_format.MessageToDict(cfg, preserving_proto_field_name=True)
-            model = cls.from_config(as_dict, repo / step.model, self.placement)
             if model.placement.gpu != self.placement.gpu:
                 print(f"{self.name}: step {step.model} works on {model.placement.label} "
                       f"({model.placement.why}), this model on {self.placement.label}: every "

@@ -11,30 +11,35 @@ from typing import Any, Mapping
 import numpy as np
 
 import ops
+from ops._batch import is_cupy
 from ops.geometry import letterbox_geometry
 
-from .base import (OpModel, Param, RequestError, batch_or_list, check_image, choice, parse_bool,
-                   parse_float, parse_floats, parse_optional_float)
+from .base import (MAX_SIDE, Bounds, OpModel, Param, RequestError, batch_or_list, check_image,
+                   flag, integer, number, numbers, options, path)
 from .placement import Placement
 
+# Caps on what a parameter may cost (docs/serving.md, Request limits: the measurements).
+# sigma: a blur's cost grows with its kernel (6 sigma + 1 taps) until the 8-bit kernel has
+# all its 256 non-zero taps (sigma ~ 100); at 128 a 4096 x 4096 blur costs ~4x sigma 12.
+MAX_SIGMA = 128.0
+# downscale: 1/32 of the largest side is 128 pixels; cheaper with every step up.
+MAX_DOWNSCALE = 32
+# morphology: the cost grows linearly with the element; 21 costs ~3-4x the default 5. The
+# mask comes from a 256-pixel network output: on the largest frame one output pixel spans
+# 16 pixels, so 21 still removes specks of about one network pixel there.
+MAX_KSIZE = 21
 
-def _int(text: str) -> int:
-    v = int(text)
-    if v < 0:
-        raise ValueError(f"expected an integer >= 0, got {text!r}")
-    return v
+_SIDE = f"at most MAX_SIDE ({MAX_SIDE}), the largest image a model takes"
 
 
-def _positive(text: str) -> int:
-    v = int(text)
-    if v <= 0:
-        raise ValueError(f"expected an integer > 0, got {text!r}")
-    return v
+def _size(default: str, doc: str) -> Param:
+    return integer(default, doc, 1, MAX_SIDE, _SIDE)
 
 
 def _host_ints(x: Any) -> list[int]:
-    """Small int tensors (sizes, rois; declared HOST_TENSORS, so always NumPy here) as ints."""
-    return [int(v) for v in np.asarray(x).reshape(-1)]
+    """Small int tensors (sizes, rois; declared HOST_TENSORS) as ints. Validation sees them
+    where they arrived, which a client's CUDA shared memory makes the device: 4 ints copied."""
+    return [int(v) for v in (x.get() if is_cupy(x) else np.asarray(x)).reshape(-1)]
 
 
 def _by_shape(items: list) -> dict[tuple, list[int]]:
@@ -82,16 +87,22 @@ class ResizeModel(OpModel):
     OUTPUTS = ("RESIZED", "SRC_SIZE")
     HOST_TENSORS = frozenset({"SRC_SIZE"})
     PARAMETERS = {
-        "height": Param(_positive, "256", "target height (or the shorter side)"),
-        "width": Param(_positive, "256", "target width"),
-        "mode": Param(choice("fit", "stretch", "shorter_side"), "fit",
-                      "fit: keep aspect inside height x width (letterbox); stretch: exactly "
-                      "height x width; shorter_side: shorter side = height"),
-        "interpolation": Param(choice("linear", "area", "nearest"), "linear", "cv2 interpolation"),
+        "height": _size("256", "target height (or the shorter side)"),
+        "width": _size("256", "target width"),
+        "mode": options("fit", "fit: keep aspect inside height x width (letterbox); stretch: "
+                        "exactly height x width; shorter_side: shorter side = height",
+                        "fit", "stretch", "shorter_side"),
+        "interpolation": options("linear", "cv2 interpolation", "linear", "area", "nearest"),
     }
 
     def validate(self, item, params):
         check_image(item["IMAGE"])
+        h, w = (int(s) for s in item["IMAGE"].shape[:2])
+        th, tw = resize_target(h, w, params)
+        if th > MAX_SIDE or tw > MAX_SIDE:
+            # shorter_side keeps the aspect: a 1 x 4096 image at height 256 would be 256 x 1M.
+            raise RequestError(f"IMAGE: {h}x{w} would resize to {th}x{tw}, over the size limit "
+                               f"of {MAX_SIDE}x{MAX_SIDE} (mode {params['mode']})")
 
     def compute(self, inputs, params):
         imgs = inputs["IMAGE"]
@@ -109,9 +120,10 @@ class PadModel(OpModel):
     OUTPUTS = ("PADDED", "ROI")
     HOST_TENSORS = frozenset({"ROI"})
     PARAMETERS = {
-        "height": Param(_positive, "256", "output height"),
-        "width": Param(_positive, "256", "output width"),
-        "value": Param(parse_floats, "0", "pad value (one or per channel)"),
+        "height": _size("256", "output height"),
+        "width": _size("256", "output width"),
+        "value": numbers("0", "pad value (one or per channel)", Bounds(0, 255),
+                         "a uint8 pixel value"),
     }
 
     def validate(self, item, params):
@@ -142,8 +154,8 @@ class CenterCropModel(OpModel):
     INPUTS = ("IMAGE",)
     OUTPUTS = ("CROPPED",)
     PARAMETERS = {
-        "height": Param(_positive, "224", "crop height"),
-        "width": Param(_positive, "224", "crop width"),
+        "height": _size("224", "crop height"),
+        "width": _size("224", "crop width"),
     }
 
     def sample_items(self):
@@ -165,10 +177,14 @@ class ImageToTensorModel(OpModel):
     INPUTS = ("IMAGE",)
     OUTPUTS = ("TENSOR",)
     PARAMETERS = {
-        "mean": Param(parse_floats, "0", "subtracted after scaling (one or per channel)"),
-        "std": Param(parse_floats, "1", "divides after the mean (one or per channel)"),
-        "scale": Param(parse_float, "1/255", "multiplies the pixel first"),
-        "swap_rb": Param(parse_bool, "false", "swap channels 0 and 2 first (RGB <-> BGR)"),
+        "mean": numbers("0", "subtracted after scaling (one or per channel)", Bounds(-255, 255),
+                        "a scaled pixel value: pixel * scale lies in [0, 255]"),
+        "std": numbers("1", "divides after the mean (one or per channel)", Bounds(0.001, 255),
+                       "a spread of scaled pixel values: positive (non-zero), and small enough "
+                       "values would only blow up the float output"),
+        "scale": number("1/255", "multiplies the pixel first", Bounds(0, 1, lo_open=True),
+                        "maps 0..255 into at most 0..255 (1/255, 2/255, 1/127.5, 1)"),
+        "swap_rb": flag("false", "swap channels 0 and 2 first (RGB <-> BGR)"),
     }
 
     def validate(self, item, params):
@@ -191,8 +207,11 @@ class UnetModel(OpModel):
     INPUTS = ("INPUT",)
     OUTPUTS = ("OUTPUT",)
     PARAMETERS = {
-        "model_file": Param(str, "model.onnx", "ONNX file in the version folder"),
-        "device": Param(choice("auto", "cpu", "cuda"), "auto", "onnxruntime provider choice"),
+        "model_file": path("model.onnx", "ONNX file in the version folder",
+                           "a file name (no folder) ending in .onnx",
+                           lambda t: t.endswith(".onnx") and Path(t).name == t and t != ".onnx",
+                           "the model loads a file of its own version folder, nothing else"),
+        "device": options("auto", "onnxruntime provider choice", "auto", "cpu", "cuda"),
     }
 
     def setup(self):
@@ -221,8 +240,12 @@ class UnetModel(OpModel):
         return [{"INPUT": np.zeros(shape, np.float32)}]
 
     def validate(self, item, params):
-        if item["INPUT"].ndim != 3:
-            raise RequestError(f"INPUT: expected (C, H, W), got {tuple(item['INPUT'].shape)}")
+        # The network's own input size (fixed dims of the ONNX file; a name is free).
+        want = tuple(d if isinstance(d, int) else None for d in self.runner.input_shape[1:])
+        got = tuple(int(s) for s in item["INPUT"].shape)
+        if len(got) != len(want) or any(w is not None and g != w for g, w in zip(got, want)):
+            shown = ", ".join("?" if w is None else str(w) for w in want)
+            raise RequestError(f"INPUT: expected ({shown}), the network's input, got {got}")
 
     def compute(self, inputs, params):
         x = inputs["INPUT"]
@@ -240,13 +263,21 @@ class TensorToMaskModel(OpModel):
     OUTPUTS = ("MASK",)
     HOST_TENSORS = frozenset({"ROI", "SRC_SIZE"})
     PARAMETERS = {
-        "activation": Param(choice("none", "sigmoid", "softmax", "argmax"), "none",
-                            "applied to the DNN output first"),
-        "channel": Param(_int, "0", "the person channel"),
-        "threshold": Param(parse_optional_float, "0.5",
-                           "hard mask at this probability; 'none' keeps a soft mask", True),
-        "morph_op": Param(choice("open", "close", "erode", "dilate"), "open", "denoise operation"),
-        "morph_ksize": Param(_int, "5", "denoise kernel size (odd; 0 or 1 = off)", True),
+        "activation": options("none", "applied to the DNN output first",
+                              "none", "sigmoid", "softmax", "argmax"),
+        "channel": integer("0", "the person channel", 0, MAX_SIDE - 1,
+                           f"an index into PROB's K channels: below K (checked per request), "
+                           f"and K is at most MAX_SIDE ({MAX_SIDE})"),
+        "threshold": number("0.5", "hard mask at this probability; 'none' keeps a soft mask",
+                            Bounds(0, 1, lo_open=True, hi_open=True),
+                            "a probability strictly between 0 and 1 (0 or 1 would give an "
+                            "all-foreground or all-background mask)", True, "a soft mask"),
+        "morph_op": options("open", "denoise operation", "open", "close", "erode", "dilate"),
+        "morph_ksize": integer("5", "denoise kernel size (odd; 0 or 1 = off)", 0, MAX_KSIZE,
+                               f"a denoise element of the mask: on the largest frame one "
+                               f"pixel of the 256-pixel network output spans 16 pixels; the "
+                               f"cost grows with the size ({MAX_KSIZE}: ~3-4x the default)",
+                               True, odd=True, off=True),
     }
 
     def sample_items(self):
@@ -255,14 +286,20 @@ class TensorToMaskModel(OpModel):
                  "SRC_SIZE": np.array([16, 16], np.int32)}]
 
     def validate(self, item, params):
-        if item["PROB"].ndim != 3:
-            raise RequestError(f"PROB: expected (K, h, w), got {tuple(item['PROB'].shape)}")
-        k = params["morph_ksize"]
-        if k > 1 and k % 2 == 0:
-            raise RequestError(f"morph_ksize: expected an odd size, got {k}")
-        t = params["threshold"]
-        if t is not None and not 0 < t < 1:
-            raise RequestError(f"threshold: expected a probability in (0, 1), got {t}")
+        prob = item["PROB"]
+        if prob.ndim != 3 or 0 in prob.shape:
+            raise RequestError(f"PROB: expected a non-empty (K, h, w), got {tuple(prob.shape)}")
+        k, ph, pw = (int(s) for s in prob.shape)
+        if params["channel"] >= k:
+            raise RequestError(f"channel: expected a channel index below PROB's K = {k}, got "
+                               f"{params['channel']}")
+        x, y, w, h = _host_ints(item["ROI"])
+        if min(x, y) < 0 or min(w, h) <= 0 or x + w > pw or y + h > ph:
+            raise RequestError(f"ROI: expected (x, y, w, h) inside the {ph}x{pw} PROB, got "
+                               f"{(x, y, w, h)}")
+        sh, sw = _host_ints(item["SRC_SIZE"])
+        if not (0 < sh <= MAX_SIDE and 0 < sw <= MAX_SIDE):
+            raise RequestError(f"SRC_SIZE: expected (H, W) in 1..{MAX_SIDE}, got {(sh, sw)}")
 
     def compute(self, inputs, params):
         probs = inputs["PROB"]
@@ -281,8 +318,15 @@ class BlurModel(OpModel):
     INPUTS = ("IMAGE", "MASK")
     OUTPUTS = ("BLURRED",)
     PARAMETERS = {
-        "sigma": Param(parse_float, "12", "Gaussian sigma of the background blur (pixels)", True),
-        "downscale": Param(_positive, "1", "blur at 1/downscale resolution (faster)", True),
+        "sigma": number("12", "Gaussian sigma of the background blur (pixels)",
+                        Bounds(0, MAX_SIGMA, lo_open=True),
+                        "a blur in pixels: at most the cap, where the cost stops growing (the "
+                        "8-bit kernel is full from ~100); and per request at most the image's "
+                        "larger side or the configured sigma (a wider blur is a flat colour)",
+                        True),
+        "downscale": integer("1", "blur at 1/downscale resolution (faster)", 1, MAX_DOWNSCALE,
+                             f"a resolution factor: 1/{MAX_DOWNSCALE} of the largest side is "
+                             f"{MAX_SIDE // MAX_DOWNSCALE} pixels", True),
     }
 
     def validate(self, item, params):
@@ -290,8 +334,14 @@ class BlurModel(OpModel):
         if tuple(item["MASK"].shape) != tuple(item["IMAGE"].shape[:2]):
             raise RequestError(f"MASK: expected shape {tuple(item['IMAGE'].shape[:2])}, got "
                                f"{tuple(item['MASK'].shape)}")
-        if params["sigma"] <= 0:
-            raise RequestError(f"sigma: expected a number > 0, got {params['sigma']}")
+        # A wider blur than the image is a flat colour: a request may ask for at most the
+        # image's larger side, or the configured sigma (which serves every size, 1x1 too).
+        h, w = (int(s) for s in item["IMAGE"].shape[:2])
+        limit = max(h, w, self.params["sigma"])
+        if params["sigma"] > limit:
+            raise RequestError(f"sigma: expected a number in (0, {limit:g}] for a {h}x{w} image "
+                               f"(at most its larger side, or the configured "
+                               f"{self.params['sigma']:g}), got {params['sigma']!r}")
 
     def compute(self, inputs, params):
         imgs, masks = inputs["IMAGE"], inputs["MASK"]
@@ -305,15 +355,17 @@ class MorphologyModel(OpModel):
     INPUTS = ("MASK",)
     OUTPUTS = ("RESULT",)
     PARAMETERS = {
-        "op": Param(choice("open", "close", "erode", "dilate"), "close", "the operation"),
-        "ksize": Param(_positive, "5", "odd element size", True),
+        "op": options("close", "the operation", "open", "close", "erode", "dilate"),
+        "ksize": integer("5", "odd element size", 1, MAX_KSIZE,
+                         f"as tensor_to_mask's morph_ksize: the cost grows with the size "
+                         f"({MAX_KSIZE}: ~3-4x the default)", True, odd=True),
     }
 
     def validate(self, item, params):
-        if item["MASK"].ndim != 2 or 0 in item["MASK"].shape:
-            raise RequestError(f"MASK: expected a non-empty (H, W) mask, got {tuple(item['MASK'].shape)}")
-        if params["ksize"] % 2 == 0:
-            raise RequestError(f"ksize: expected an odd size, got {params['ksize']}")
+        m = item["MASK"]
+        if m.ndim != 2 or 0 in m.shape or max(m.shape) > MAX_SIDE:
+            raise RequestError(f"MASK: expected a non-empty (H, W) mask with H, W <= {MAX_SIDE}, "
+                               f"got {tuple(m.shape)}")
 
     def compute(self, inputs, params):
         return {"RESULT": ops.morphology(batch_or_list(inputs["MASK"]), params["op"], params["ksize"])}

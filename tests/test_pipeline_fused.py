@@ -42,5 +42,6 @@ def test_fused_equals_ensemble(server, size):
 @pytest.mark.server
 def test_fused_rejects_bad_input(server):
     from tritonclient.utils import InferenceServerException
-    with pytest.raises(InferenceServerException, match="height and width > 0"):
+    with pytest.raises(InferenceServerException, match=r"IMAGE: shape \[1, 0, 4, 3\] is zero-size") as e:
         run(server.grpc_url, "background_blur_fused", np.zeros((0, 4, 3), np.uint8))
+    assert e.value.status() == "StatusCode.INVALID_ARGUMENT"

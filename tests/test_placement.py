@@ -142,20 +142,16 @@ def test_a_tensor_on_another_gpu_is_copied_to_the_instance_device():
 def test_every_models_warm_up_sample_is_a_valid_request():
     """initialize() warms a GPU instance with sample_items(): each model's sample must pass
     its own validation and compute (here on the CPU, the same code path)."""
-    from google.protobuf import json_format
-
-    from serving.pipeline.parameters import model_class
+    from serving.pipeline.parameters import model_instance
     from serving.pipeline.repository import load_repository
     from serving.server import MODEL_REPOSITORY
 
     models, _ = load_repository(MODEL_REPOSITORY)
     warmed = []
     for name, entry in models.items():
-        cls = model_class(entry)
-        if cls is None:
+        model = model_instance(entry)
+        if model is None:
             continue
-        config = json_format.MessageToDict(entry.config, preserving_proto_field_name=True)
-        model = cls.from_config(config, entry.path.parent)
         model.warm_up()
         warmed.append(name)
     assert {"upload", "resize", "pad", "center_crop", "image_to_tensor", "unet", "tensor_to_mask",

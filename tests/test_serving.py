@@ -129,7 +129,7 @@ BAD = {
     "rank 2": (np.zeros((1, 8, 8), np.uint8), None),
     "1 channel": (np.zeros((1, 8, 8, 1), np.uint8), None),
     "4 channels": (np.zeros((1, 8, 8, 4), np.uint8), None),
-    "zero size": (np.zeros((1, 0, 8, 3), np.uint8), "height and width > 0"),
+    "zero size": (np.zeros((1, 0, 8, 3), np.uint8), "is zero-size"),
     "over the size limit": (np.zeros((1, MAX_SIDE + 1, 2, 3), np.uint8), "size limit"),
 }
 

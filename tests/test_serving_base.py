@@ -57,3 +57,181 @@ def test_parse_floats():
     assert parse_floats("0.485, 0.456 0.406") == (0.485, 0.456, 0.406)
     with pytest.raises(ValueError):
         parse_floats("")
+
+
+# -- request limits (docs/serving.md, Request limits) ------------------------------------------
+
+def every_param():
+    from serving.limits import MODELS
+    return [(cls, name, p) for cls in MODELS.values() for name, p in cls.PARAMETERS.items()]
+
+
+def outside(p):
+    """Config strings each Param must refuse: out of its range, not finite, of another type."""
+    from serving.base import Bounds
+    bad = ["nan", "inf", "-inf", "[1, 2]", "five"]
+    bad += [] if p.expected == "true or false" else ["True"]
+    bad += [] if "or none" in p.expected else [""]  # '' reads as none there
+    b = p.bounds
+    if isinstance(b, Bounds):
+        integer = "integer" in p.expected
+        step = 1 if integer else 0.5
+        bad += [str(b.lo if b.lo_open else b.lo - step), str(b.hi if b.hi_open else b.hi + step),
+                "1e9", "-1e9"]
+        if integer:
+            bad += ["2.5", "1e3", "5.0"]
+        if "three" in p.expected:
+            bad += ["1 2", "1 2 3 4"]
+    return [v for v in bad if v != p.default]
+
+
+@pytest.mark.parametrize("cls, name, p", every_param(),
+                         ids=[f"{c.__name__}.{n}" for c, n, _ in every_param()])
+def test_every_parameter_refuses_what_its_range_excludes(cls, name, p):
+    """At load (config) and per request (overridable ones) alike, with one wording: the
+    parameter, the values it allows, the value given."""
+    # What the config must give (no default): the fused model's spec.
+    base = {"pipeline_spec": "pipelines/background_blur.yaml"} if "pipeline_spec" in cls.PARAMETERS else {}
+    cls.parse_parameters({**base, name: p.default or base.get(name, "")})
+    for text in outside(p):
+        with pytest.raises(ValueError) as e:
+            cls.parse_parameters({**base, name: text}, "model m")
+        assert str(e.value) == f"{cls.__name__} model m: parameter {name}: expected {p.accepts}, got {text!r}"
+    if not p.overridable:
+        return
+    m = cls.__new__(cls)
+    m.params = cls.parse_parameters(base)
+    request_values = [float("nan"), float("inf"), -1, True, "five", 1e9, -1e9, 10**30]
+    if "integer" in p.expected:
+        request_values += [3.0, 2.5]
+    for v in request_values:
+        with pytest.raises(RequestError) as e:
+            m.request_params({name: v})
+        assert str(e.value) == f"request parameter {name}: expected {p.accepts}, got {v!r}"
+
+
+def test_ranges_take_their_ends_and_typed_request_values():
+    m = BlurModel.from_config(config("blur", sigma="128", downscale="32"))
+    assert (m.params["sigma"], m.params["downscale"]) == (128.0, 32)
+    assert m.request_params({"sigma": 4, "downscale": "2"})["sigma"] == 4.0
+    assert m.request_params({"sigma": "0.5"})["sigma"] == 0.5  # perf_analyzer sends strings
+    t = TensorToMaskModel.from_config(config("tensor_to_mask"))
+    assert t.request_params({"threshold": "none"})["threshold"] is None
+    assert [t.request_params({"morph_ksize": k})["morph_ksize"] for k in (0, 1, 21)] == [0, 1, 21]
+    with pytest.raises(RequestError, match=r"expected a number in \(0, 128\], got 1000000000.0"):
+        m.request_params({"sigma": 1e9})
+    with pytest.raises(ValueError, match=r"blur: parameter sigma: expected a number in \(0, 128\], got '1e9'"):
+        BlurModel.from_config(config("blur", sigma="1e9"))
+
+
+def test_limits_table_in_the_docs_is_the_code_s():
+    from pathlib import Path
+
+    from serving.limits import limits_table
+    docs = (Path(__file__).resolve().parents[1] / "docs" / "serving.md").read_text()
+    assert limits_table() in docs, "docs/serving.md: paste `python -m serving.limits` (Request limits)"
+
+
+class FakeTensor:
+    """A pb_utils.Tensor as far as the shape check goes: its data must not be touched."""
+
+    def __init__(self, shape):
+        self._shape = shape
+
+    def shape(self):
+        return list(self._shape)
+
+    def is_cpu(self):
+        raise AssertionError("the data was read before the shape was checked")
+
+    __dlpack__ = __dlpack_device__ = is_cpu
+
+
+class FakeRequest:
+    def __init__(self, parameters="{}", **tensors):
+        self.tensors, self._parameters = tensors, parameters
+
+    def parameters(self):
+        return self._parameters
+
+
+class FakeUtils:
+    @staticmethod
+    def get_input_tensor_by_name(request, name):
+        return request.tensors.get(name)
+
+
+def repository_model(name):
+    from serving.pipeline.parameters import model_instance
+    from serving.pipeline.repository import load_repository
+    from serving.server import MODEL_REPOSITORY
+    return model_instance(load_repository(MODEL_REPOSITORY)[0][name])
+
+
+BIG = 2 ** 32
+SHAPES = {  # (model, tensors) -> words of the refusal
+    "wrapped byte size": ("upload", {"IMAGE": [1, BIG, BIG, 3]}, "IMAGE: shape [1, 4294967296, 4294967296, 3]: dim 1 = 4294967296 is over the size limit of 4096"),
+    "zero-size": ("upload", {"IMAGE": [1, 0, 8, 3]}, "IMAGE: shape [1, 0, 8, 3] is zero-size: expected [1..16, ?, ?, 3] with ? in 1..4096"),
+    "4097 wide": ("resize", {"IMAGE": [1, 2, 4097, 3]}, "dim 2 = 4097 is over the size limit of 4096"),
+    "batch 0": ("upload", {"IMAGE": [0, 8, 8, 3]}, "batch size 0 is outside 1..16"),
+    "batch 17": ("upload", {"IMAGE": [17, 8, 8, 3]}, "batch size 17 is outside 1..16"),
+    "rank 3": ("upload", {"IMAGE": [1, 8, 8]}, "IMAGE: expected a shape [1..16, ?, ?, 3] with ? in 1..4096, got [1, 8, 8] (rank 3)"),
+    "4 channels": ("upload", {"IMAGE": [1, 8, 8, 4]}, "got [1, 8, 8, 4] (dim 3)"),
+    "negative": ("upload", {"IMAGE": [1, -1, 8, 3]}, "zero-size"),
+    "missing input": ("blur", {"IMAGE": [1, 8, 8, 3]}, "input MASK is missing"),
+    "batch mismatch": ("blur", {"IMAGE": [2, 8, 8, 3], "MASK": [1, 8, 8]}, "MASK: shape [1, 8, 8]: batch size 1 differs from the other inputs' 2"),
+    "fused": ("background_blur_fused", {"IMAGE": [1, BIG, BIG, 3]}, "dim 1 = 4294967296 is over the size limit of 4096"),
+    "too many values": ("tensor_to_mask", {"PROB": [1, 4096, 4096, 8], "ROI": [1, 4], "SRC_SIZE": [1, 2]},
+                        "PROB: shape [1, 4096, 4096, 8] holds 134217728 values per item, over the limit of 67108864"),
+}
+
+
+@pytest.fixture(scope="module")
+def repository_models():
+    return {name: repository_model(name) for name in {m for m, _, _ in SHAPES.values()}}
+
+
+@pytest.mark.parametrize("case", SHAPES)
+def test_declared_shapes_are_refused_before_the_data_is_read(repository_models, case):
+    model, shapes, words = SHAPES[case]
+    request = FakeRequest(**{n: FakeTensor(s) for n, s in shapes.items()})
+    with pytest.raises(RequestError) as e:
+        repository_models[model]._take_request(request, FakeUtils)
+    assert words in str(e.value)
+
+
+def test_request_parameters_that_are_not_json_are_a_client_error():
+    m = repository_model("upload")
+    with pytest.raises(RequestError, match="request parameters: not a JSON object"):
+        m._take_request(FakeRequest("{nope", IMAGE=FakeTensor([1, 8, 8, 3])), FakeUtils)
+
+
+def test_per_image_ranges():
+    blur = BlurModel.from_config(config("blur"))
+    img, mask = np.zeros((1, 1, 3), np.uint8), np.zeros((1, 1), np.uint8)
+    blur.validate({"IMAGE": img, "MASK": mask}, blur.request_params({}))  # the config's 12 on 1x1
+    small = {"IMAGE": np.zeros((8, 20, 3), np.uint8), "MASK": np.zeros((8, 20), np.uint8)}
+    blur.validate(small, blur.request_params({"sigma": 20}))
+    with pytest.raises(RequestError, match=r"sigma: expected a number in \(0, 20\] for a 8x20 image .* got 21.0"):
+        blur.validate(small, blur.request_params({"sigma": 21}))
+
+    t2m = TensorToMaskModel.from_config(config("tensor_to_mask", channel="1"))
+    item = {"PROB": np.zeros((1, 8, 8), np.float32), "ROI": np.array([0, 0, 8, 8], np.int32),
+            "SRC_SIZE": np.array([8, 8], np.int32)}
+    with pytest.raises(RequestError, match="channel: expected a channel index below PROB's K = 1, got 1"):
+        t2m.validate(item, t2m.params)
+    t2m = TensorToMaskModel.from_config(config("tensor_to_mask"))
+    for key, value, words in [("ROI", [4, 0, 5, 8], "ROI: expected .* inside the 8x8 PROB"),
+                              ("ROI", [0, 0, 0, 8], "ROI"),
+                              ("SRC_SIZE", [100000, 100000], r"SRC_SIZE: expected \(H, W\) in 1..4096"),
+                              ("SRC_SIZE", [0, 5], "SRC_SIZE")]:
+        with pytest.raises(RequestError, match=words):
+            t2m.validate({**item, key: np.array(value, np.int32)}, t2m.params)
+
+    resize = ResizeModel.from_config(config("resize", mode="shorter_side"))
+    with pytest.raises(RequestError, match="1x4096 would resize to 256x1048576, over the size limit"):
+        resize.validate({"IMAGE": np.zeros((1, 4096, 3), np.uint8)}, resize.params)
+
+    unet = repository_model("unet")
+    with pytest.raises(RequestError, match=r"INPUT: expected \(3, 256, 256\), the network's input, got \(3, 8, 8\)"):
+        unet.validate({"INPUT": np.zeros((3, 8, 8), np.float32)}, unet.params)

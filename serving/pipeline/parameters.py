@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import importlib
 import re
+from typing import Any
 
 from .repository import ModelEntry
 
@@ -21,6 +22,20 @@ def model_class(entry: ModelEntry):
     if not m:
         return None
     return getattr(importlib.import_module(m.group(1)), m.group(2), None)
+
+
+def model_instance(entry: ModelEntry, placement: Any = None) -> Any:
+    """The model as an OpModel instance outside Triton (its config, its folder), or None when
+    its model.py is not one of ours. placement: where it works (default: the CPU)."""
+    from google.protobuf import json_format
+
+    from ..base import OUTSIDE_TRITON
+
+    cls = model_class(entry)
+    if cls is None:
+        return None
+    config = json_format.MessageToDict(entry.config, preserving_proto_field_name=True)
+    return cls.from_config(config, entry.path.parent, placement or OUTSIDE_TRITON)
 
 
 def known_parameters(entry: ModelEntry) -> set[str] | None:

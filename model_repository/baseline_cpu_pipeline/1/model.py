@@ -10,7 +10,9 @@ import triton_python_backend_utils as pb_utils
 sys.path.insert(0, str(Path(__file__).resolve().parents[3]))
 
 from segmentation.runner import SegmentationRunner  # noqa: E402
-from serving.base import from_triton, to_triton  # noqa: E402
+from serving.base import (_error, check_image, check_request_shapes, from_triton,  # noqa: E402
+                          to_triton)
+from serving.models import BlurModel, ResizeModel, TensorToMaskModel  # noqa: E402
 
 
 class TritonPythonModel:
@@ -18,12 +20,13 @@ class TritonPythonModel:
         import cv2
 
         self.cv2 = cv2
-        cfg = json.loads(args["model_config"])
+        cfg = self.config = json.loads(args["model_config"])
         p = {k: v["string_value"] for k, v in cfg.get("parameters", {}).items()}
-        self.sigma = float(p["sigma"])
-        self.threshold = float(p["threshold"])
-        self.ksize = int(p["morph_ksize"])
-        self.size = int(p["input_size"])
+        # The ranges of the same parameters of the op models (docs/serving.md, Request limits).
+        self.sigma = BlurModel.PARAMETERS["sigma"].value(p["sigma"])
+        self.threshold = TensorToMaskModel.PARAMETERS["threshold"].value(p["threshold"])
+        self.ksize = TensorToMaskModel.PARAMETERS["morph_ksize"].value(p["morph_ksize"])
+        self.size = ResizeModel.PARAMETERS["height"].value(p["input_size"])
         onnx = Path(args["model_repository"]).parent / "unet" / "1" / "model.onnx"
         self.runner = SegmentationRunner(onnx, device="auto")
 
@@ -52,12 +55,16 @@ class TritonPythonModel:
         responses = []
         for request in requests:
             try:
-                batch = from_triton(pb_utils.get_input_tensor_by_name(request, "IMAGE"))
+                tensor = pb_utils.get_input_tensor_by_name(request, "IMAGE")
+                check_request_shapes(self.config, {"IMAGE": None if tensor is None else tensor.shape()})
+                batch = from_triton(tensor)
+                for img in batch:
+                    check_image(img)
                 outs = [self.blur_one(np.ascontiguousarray(img)) for img in batch]
                 responses.append(pb_utils.InferenceResponse([
                     to_triton(pb_utils, "BLURRED", np.stack([o for o, _ in outs])),
                     to_triton(pb_utils, "MASK", np.stack([m for _, m in outs]))]))
             except Exception as e:  # noqa: BLE001 - report to this request only
                 responses.append(pb_utils.InferenceResponse(
-                    error=pb_utils.TritonError(f"baseline_cpu_pipeline: {e}")))
+                    error=_error(pb_utils, "baseline_cpu_pipeline", e)))
         return responses
