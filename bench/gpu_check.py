@@ -42,7 +42,7 @@ from typing import Any
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from bench.machine import cpu_model  # noqa: E402
+from bench.machine import cpu_model, slug  # noqa: E402
 
 NO_GPU_EXIT = 3
 # The goals a GPU run reports against (docs/gpu.md).
@@ -229,7 +229,7 @@ def device_name(env: dict[str, Any]) -> str:
 
 def device_tag(env: dict[str, Any]) -> str:
     """A folder/file name for the device, e.g. 'nvidia-h100-80gb-hbm3'."""
-    return re.sub(r"[^a-z0-9]+", "-", device_name(env).lower()).strip("-") or "no-gpu"
+    return slug(device_name(env)) or "no-gpu"
 
 
 def env_markdown(env: dict[str, Any]) -> str:

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import os
 import platform
+import re
 from pathlib import Path
 
 
@@ -32,3 +33,14 @@ def gpu_name() -> str | None:
 def describe() -> str:
     """'<cpu>, <n> cores, <gpu or no GPU>'."""
     return f"{cpu_model()}, {os.cpu_count()} cores, {gpu_name() or 'no GPU'}"
+
+
+def slug(name: str) -> str:
+    """A file-name form of a device name, e.g. 'nvidia-h100-80gb-hbm3'."""
+    return re.sub(r"[^a-z0-9]+", "-", name.lower()).strip("-")
+
+
+def tag() -> str:
+    """The default tag for results files: the GPU's slug, else 'cpu-<n>core'."""
+    gpu = gpu_name()
+    return slug(gpu) if gpu else f"cpu-{os.cpu_count()}core"

@@ -1,10 +1,12 @@
-"""The benchmarks run end to end (tiny settings); their numbers are not asserted."""
+"""The benchmarks run end to end (tiny settings); their numbers are not asserted, only the
+soak's verdict logic (on made-up samples)."""
 import json
 import subprocess
 import sys
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "bench"))
 
 
 def test_ops_bench_quick(tmp_path):
@@ -25,3 +27,56 @@ def test_limits_bench_quick(tmp_path):
     assert r.returncode == 0, r.stderr[-2000:]
     text = (tmp_path / "limits_t.md").read_text()
     assert "| `blur` | sigma=128.0 |" in text and "| `morphology` | ksize=21 |" in text
+
+
+def _samples(rss, gpu=None, errors=0, pids=None):
+    """Soak samples every 30 s (only what the verdict reads)."""
+    gpu = gpu or [None] * len(rss)
+    pids = pids or [1] * len(rss)
+    return [{"t_s": 30.0 * i, "requests": 10 * i, "errors": errors, "rss_mib": r,
+             "server_pid": p, "gpu_server_mib": g, "gpu_device_mib": None}
+            for i, (r, g, p) in enumerate(zip(rss, gpu, pids))]
+
+
+def test_soak_verdict():
+    import soak
+
+    def lines(samples):
+        return [soak.line(c) for c in soak.verdict(samples, warmup_s=60)]
+
+    # Growth counts from the sample at 60 s (the first minute's 1000 -> 2000 does not).
+    ok = lines(_samples([1000, 2000, 2000, 2099]))
+    assert ok[0] == "PASS errors: 0 of 30 requests"
+    assert ok[1].startswith("PASS RSS growth after 60 s: 2000.0 MiB at 60 s -> 2099.0 MiB at 90 s (+4.95%")
+    assert ok[2] == "PASS GPU memory: no GPU"
+    assert lines(_samples([1000, 2000, 2000, 2101]))[1].startswith("FAIL RSS growth")
+    assert lines(_samples([1000, 2000, 2000, 2000], errors=1))[0] == "FAIL errors: 1 of 30 requests"
+    assert "not measured" in lines(_samples([1000, 2000, 2000]))[1]  # nothing after 60 s
+    assert "restarted" in lines(_samples([1000, 2000, 2000, 2000], pids=[1, 1, 1, 2]))[1]
+    gpu = lines(_samples([1, 1, 1, 1], gpu=[500, 900, 900, 950]))[2]
+    assert gpu.startswith("FAIL GPU memory growth after 60 s (server processes): 900.0 MiB")
+    assert lines(_samples([1, 1, 1, 1], gpu=[500, 900, 900, 901]))[2].startswith("PASS GPU")
+
+
+def test_soak_briefly(server, tmp_path):
+    """A few seconds of the soak against the session's server: samples every second, memory
+    growth from 2 s on; every response checked; the CSV and markdown written."""
+    import csv
+
+    import soak
+
+    rc = soak.main(["--url", server.grpc_url, "--protocol", "grpc", "--seconds", "5",
+                    "--concurrency", "2", "--interval", "1", "--warmup", "2",
+                    "--tag", "t", "--out", str(tmp_path)])
+    rows = list(csv.DictReader((tmp_path / "soak_t.csv").open()))
+    md = (tmp_path / "soak_t.md").read_text()
+    assert len(rows) >= 5 and float(rows[-1]["t_s"]) >= 5
+    last = rows[-1]
+    assert int(last["requests"]) > 0 and last["errors"] == "0", md
+    # The server behind --url was found by its port: the fixture's tritonserver and its stubs.
+    assert {int(r["server_pid"]) for r in rows} == {server.proc.pid}
+    assert int(last["processes"]) > 1 and float(last["rss_mib"]) > 0
+    assert "tritonserver[" in last["top"] and "stub:" in last["top"]
+    assert "PASS errors: 0 of" in md and "GPU memory" in md and "| t s | requests |" in md
+    # Memory may still be settling after 2 s: the verdict decides, the exit code follows it.
+    assert rc == (0 if "## Verdict: PASS" in md else 1), md

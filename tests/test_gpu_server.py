@@ -18,7 +18,6 @@ import json
 import os
 import re
 import statistics
-import subprocess
 import time
 from pathlib import Path
 from typing import Any
@@ -26,6 +25,7 @@ from typing import Any
 import numpy as np
 import pytest
 
+from bench.procmem import gpu_memory
 from tests.helpers import blur_steps, counter_delta, placement_counters
 
 pytestmark = [pytest.mark.gpu, pytest.mark.server]
@@ -429,53 +429,6 @@ def test_ensemble_overhead(gpu_server, report):
     assert total >= compute > 0
 
 
-def _process_tree(pid: int) -> set[int]:
-    children: dict[int, list[int]] = {}
-    for stat in Path("/proc").glob("[0-9]*/stat"):
-        try:
-            fields = stat.read_text().rsplit(")", 1)[1].split()
-            children.setdefault(int(fields[1]), []).append(int(stat.parent.name))
-        except (OSError, IndexError, ValueError):
-            continue
-    out, todo = set(), [pid]
-    while todo:
-        p = todo.pop()
-        out.add(p)
-        todo += children.get(p, [])
-    return out
-
-
-def gpu_memory(server: Any) -> dict[str, Any]:
-    """MiB of GPU memory held by the server's processes (nvidia-smi), and device-wide."""
-    out: dict[str, Any] = {}
-    pids = _process_tree(server.proc.pid)
-    procs = {}
-    for line in _nvidia_smi("--query-compute-apps=pid,used_memory").splitlines():
-        try:
-            pid, mib = (int(x) for x in line.split(","))
-        except ValueError:
-            continue
-        if pid in pids:
-            procs[pid] = mib
-    out["server_processes_mib"] = sum(procs.values()) if procs else None
-    out["server_processes"] = len(procs)
-    try:
-        out["device_used_mib"] = float(_nvidia_smi("--query-gpu=memory.used").split()[0])
-    except (IndexError, ValueError):
-        import cupy
-        free, total = cupy.cuda.runtime.memGetInfo()
-        out["device_used_mib"] = (total - free) / 2**20
-    return out
-
-
-def _nvidia_smi(query: str) -> str:
-    try:
-        return subprocess.run(["nvidia-smi", query, "--format=csv,noheader,nounits"],
-                              capture_output=True, text=True, timeout=30).stdout
-    except (OSError, subprocess.TimeoutExpired):
-        return ""
-
-
 def test_gpu_memory_flat(gpu_server, report):
     """A few hundred requests of mixed sizes (up to 4K) at concurrency 8: the GPU memory the
     server holds must not grow once every size has been seen."""
@@ -489,13 +442,13 @@ def test_gpu_memory_flat(gpu_server, report):
                 assert o["BLURRED"].shape[1:3] == imgs[k % len(imgs)].shape[:2]
 
     run(8 * len(imgs))  # every size, at every batch the batcher may form
-    first = gpu_memory(gpu_server)
+    first = gpu_memory(gpu_server.proc.pid)
     t = time.perf_counter()
     run(MEMORY_REQUESTS // 2)
-    mid = gpu_memory(gpu_server)
+    mid = gpu_memory(gpu_server.proc.pid)
     run(MEMORY_REQUESTS - MEMORY_REQUESTS // 2)
     seconds = time.perf_counter() - t
-    last = gpu_memory(gpu_server)
+    last = gpu_memory(gpu_server.proc.pid)
     source = "server_processes_mib" if first["server_processes_mib"] is not None else "device_used_mib"
     report["memory"] = {"requests": MEMORY_REQUESTS, "source": source, "seconds": seconds,
                         "before_mib": first[source], "middle_mib": mid[source],

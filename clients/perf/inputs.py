@@ -13,7 +13,7 @@ WORKLOADS: dict[str, list[tuple[int, int]]] = {
     "1080p": [(1080, 1920)],
     "mixed": [(720, 1280), (1080, 1920), (480, 640), (611, 457), (1080, 1080)],
 }
-_PHOTOS = ("astronaut", "coffee", "chelsea", "rocket", "camera")
+PHOTOS = ("astronaut", "coffee", "chelsea", "rocket", "camera")
 
 
 def real_photos() -> list[np.ndarray]:
@@ -21,7 +21,7 @@ def real_photos() -> list[np.ndarray]:
     from skimage import data
 
     out = []
-    for name in _PHOTOS:
+    for name in PHOTOS:
         img = getattr(data, name)()
         if img.ndim == 2:  # the cameraman is grayscale
             img = np.stack([img] * 3, axis=-1)
@@ -33,7 +33,7 @@ def photo_at(size: tuple[int, int], index: int = 0) -> np.ndarray:
     """A real photo scaled (bilinear, Pillow) to exactly size=(h, w), RGB uint8."""
     from PIL import Image
 
-    photo = real_photos()[index % len(_PHOTOS)]
+    photo = real_photos()[index % len(PHOTOS)]
     h, w = size
     return np.asarray(Image.fromarray(photo).resize((w, h), Image.BILINEAR))
 

@@ -1,0 +1,129 @@
+"""Memory held by a server's process tree: tritonserver and its children (the Python
+backend stubs), resident (VmRSS from /proc) and on the GPU (nvidia-smi, else CuPy).
+
+Read from /proc only, so it works on any Linux without psutil; used by bench/soak.py and
+tests/test_gpu_server.py.
+"""
+from __future__ import annotations
+
+import subprocess
+from pathlib import Path
+from typing import Any
+
+
+def process_tree(pid: int) -> set[int]:
+    """pid and all its descendants (parents from /proc/*/stat)."""
+    children: dict[int, list[int]] = {}
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+            children.setdefault(int(fields[1]), []).append(int(stat.parent.name))
+        except (OSError, IndexError, ValueError):
+            continue
+    out, todo = set(), [pid]
+    while todo:
+        p = todo.pop()
+        out.add(p)
+        todo += children.get(p, [])
+    return out
+
+
+def rss_kib(pid: int) -> int | None:
+    """VmRSS of one process in KiB; None when it is gone (or a kernel thread)."""
+    try:
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1])
+    except (OSError, ValueError, IndexError):
+        pass
+    return None
+
+
+def process_name(pid: int) -> str:
+    """A short name: a Python backend stub by its model (from the model path it was started
+    with), anything else by its executable's base name."""
+    try:
+        argv = Path(f"/proc/{pid}/cmdline").read_bytes().decode(errors="replace").split("\0")
+    except OSError:
+        return "?"
+    exe = Path(argv[0]).name if argv and argv[0] else "?"
+    if "stub" in exe:
+        for a in argv[1:]:
+            parts = Path(a).parts
+            if a.endswith(".py") and len(parts) >= 3:
+                return f"stub:{parts[-3]}"  # .../<model>/<version>/model.py
+    return exe
+
+
+def tree_rss(pid: int) -> list[tuple[int, str, int]]:
+    """(pid, name, RSS KiB) of pid and every descendant still alive, largest first."""
+    rows = []
+    for p in process_tree(pid):
+        kib = rss_kib(p)
+        if kib is not None:
+            rows.append((p, process_name(p), kib))
+    return sorted(rows, key=lambda r: -r[2])
+
+
+def listening_pid(port: int) -> int | None:
+    """The process listening on a local TCP port (/proc/net/tcp{,6} and the processes'
+    socket fds; only processes this user may read)."""
+    inodes = set()
+    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
+        try:
+            lines = Path(table).read_text().splitlines()[1:]
+        except OSError:
+            continue
+        for line in lines:
+            f = line.split()
+            if len(f) > 9 and f[3] == "0A" and int(f[1].rsplit(":", 1)[1], 16) == port:
+                inodes.add(f"socket:[{f[9]}]")
+    if not inodes:
+        return None
+    for fd_dir in Path("/proc").glob("[0-9]*/fd"):
+        try:
+            for fd in fd_dir.iterdir():
+                try:
+                    if str(fd.readlink()) in inodes:
+                        return int(fd_dir.parent.name)
+                except OSError:
+                    continue
+        except OSError:
+            continue
+    return None
+
+
+def nvidia_smi(query: str) -> str:
+    """nvidia-smi QUERY as bare CSV; '' without nvidia-smi."""
+    try:
+        return subprocess.run(["nvidia-smi", query, "--format=csv,noheader,nounits"],
+                              capture_output=True, text=True, timeout=30).stdout
+    except (OSError, subprocess.TimeoutExpired):
+        return ""
+
+
+def gpu_memory(pid: int) -> dict[str, Any]:
+    """MiB of GPU memory held by pid's process tree (nvidia-smi), and device-wide (nvidia-smi,
+    else CuPy); None where it cannot be read (no GPU)."""
+    out: dict[str, Any] = {}
+    pids = process_tree(pid)
+    procs = {}
+    for line in nvidia_smi("--query-compute-apps=pid,used_memory").splitlines():
+        try:
+            p, mib = (int(x) for x in line.split(","))
+        except ValueError:
+            continue
+        if p in pids:
+            procs[p] = mib
+    out["server_processes_mib"] = sum(procs.values()) if procs else None
+    out["server_processes"] = len(procs)
+    try:
+        out["device_used_mib"] = float(nvidia_smi("--query-gpu=memory.used").split()[0])
+    except (IndexError, ValueError):
+        try:
+            import cupy
+            free, total = cupy.cuda.runtime.memGetInfo()
+            out["device_used_mib"] = (total - free) / 2**20
+        except Exception:  # noqa: BLE001 - no driver, no device
+            out["device_used_mib"] = None
+    return out
