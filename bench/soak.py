@@ -10,12 +10,14 @@ Without --url it starts the embedded server (serving.server.EmbeddedServer) itse
 astronaut, coffee, chelsea, rocket, camera at their native sizes, plus resized variants).
 Each response must have the photo's shape, and be byte-equal to the first response for
 that photo; anything else counts as an error. Bounded in time (--minutes, or --seconds for
-short checks) and in count (--max-requests).
+short checks) and in count (--max-requests). Before the clock, a warm-up burst: every photo
+from --burst (8) clients at once, so the largest batches and every size's buffers exist.
 
 Every --interval seconds (10) a sample: requests, errors, the interval's p50/p99 latency,
 the RSS of tritonserver and all its child processes (the Python stubs) summed, the largest
-processes, and GPU memory where a GPU exists. Verdict: 0 errors; RSS growth from the sample
-at --warmup seconds (60) to the last one < 5 %; GPU memory growth likewise, or no GPU.
+processes, and GPU memory where a GPU exists. Verdict: 0 errors; RSS growth < 5 % from the
+median of the first 6 samples at or after --warmup seconds (60) to the median of the last 6
+(one sample also counts the frames in flight); GPU memory growth likewise, or no GPU.
 Exit code 0 when all hold, 1 otherwise, 2 on bad arguments. Writes <out>/soak_<tag>.csv
 (the samples) and soak_<tag>.md.
 """
@@ -23,6 +25,7 @@ from __future__ import annotations
 
 import argparse
 import itertools
+import statistics
 import sys
 import threading
 import time
@@ -240,19 +243,30 @@ def line(check: Check) -> str:
 
 
 def growth_check(name: str, samples: list[dict], key: str, warmup_s: float,
-                 limit: float = GROWTH_LIMIT) -> Check:
-    """`key` at the last sample against the first sample at or after warmup_s."""
-    base = next((s for s in samples if s["t_s"] >= warmup_s and s.get(key) is not None), None)
-    last = samples[-1] if samples else None
-    if base is None or last is base or last.get(key) is None:
+                 limit: float = GROWTH_LIMIT, window: int = 6) -> Check:
+    """`key` over the last `window` samples against the first `window` from warmup_s on
+    (medians; fewer when the run is short): a single sample also counts the frames in flight
+    at that instant, which swing the sum by several percent."""
+    post = [s for s in samples if s["t_s"] >= warmup_s and s.get(key) is not None]
+    k = min(window, len(post) // 2)
+    if k == 0:
         return Check(name, False, f"not measured: no two samples from {warmup_s:g} s on")
-    if base["server_pid"] != last["server_pid"]:
-        return Check(name, False, f"not comparable: the server's pid changed from "
-                                  f"{base['server_pid']} to {last['server_pid']} (restarted)")
-    growth = (last[key] - base[key]) / base[key]
+    first, last = post[:k], post[-k:]
+    pids = list(dict.fromkeys(s["server_pid"] for s in post))
+    if len(pids) > 1:
+        return Check(name, False, f"not comparable: the server's pid changed "
+                                  f"({' -> '.join(map(str, pids))}): restarted")
+    base = statistics.median(s[key] for s in first)
+    end = statistics.median(s[key] for s in last)
+    growth = (end - base) / base
     return Check(name, growth < limit,
-                 f"{base[key]:.1f} MiB at {base['t_s']:g} s -> {last[key]:.1f} MiB at "
-                 f"{last['t_s']:g} s ({growth:+.2%}, limit {limit:.0%})")
+                 f"{base:.1f} MiB at {_span(first)} -> {end:.1f} MiB at {_span(last)} "
+                 f"({growth:+.2%}, limit {limit:.0%}; medians of {k} sample(s))")
+
+
+def _span(samples: list[dict]) -> str:
+    a, b = samples[0]["t_s"], samples[-1]["t_s"]
+    return f"{a:g} s" if a == b else f"{a:g}-{b:g} s"
 
 
 def verdict(samples: list[dict], warmup_s: float, limit: float = GROWTH_LIMIT) -> list[Check]:
@@ -281,7 +295,9 @@ def markdown(samples: list[dict], checks: list[Check], args: argparse.Namespace,
              f"({'a running server' if args.url else 'the embedded server'}), "
              f"concurrency {args.concurrency}, {args.seconds:g} s "
              f"(at most {args.max_requests} requests), a sample every {args.interval:g} s; "
-             f"photos, round-robin: {', '.join(n for n, _ in photos)}.", "",
+             f"photos, round-robin: {', '.join(n for n, _ in photos)}; before the clock a "
+             f"warm-up burst of every photo from {args.burst} clients at once. RSS growth: "
+             f"median of the last 6 samples against the first 6 from {args.warmup:g} s.", "",
              f"## Verdict: {'PASS' if ok else 'FAIL'}", ""]
     lines += [f"- {line(c)}" for c in checks]
     if first_errors:
@@ -326,6 +342,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--tag", help="names the result files (default: from the machine, e.g. cpu-2core)")
     p.add_argument("--out", type=Path, default=ROOT / "bench" / "results")
     p.add_argument("--interval", type=float, default=10.0, help="seconds between samples")
+    p.add_argument("--burst", type=int, default=8,
+                   help="before the clock, this many clients send every photo once "
+                        "(background_blur's max_batch_size: the largest batches); 0: none")
     p.add_argument("--warmup", type=float, default=60.0,
                    help="memory growth is measured from the first sample at this many seconds")
     p.add_argument("--max-requests", type=int,
@@ -358,8 +377,17 @@ def main(argv: list[str] | None = None) -> int:
     with Server(args.url, args.protocol) as server:
         print(f"[soak] {args.protocol} {server.url}, concurrency {args.concurrency}, "
               f"{args.seconds:g} s, {len(photos)} photos", flush=True)
+        # Before the clock: every photo at once from `burst` clients, so the batches reach the
+        # ensemble's largest and every size's buffers exist; growth after that is the soak's.
+        warm = Load(server.url, args.protocol, photos, args.burst, 300.0,
+                    args.burst * len(photos)).start()
+        for t in warm.threads:
+            t.join()
         load = Load(server.url, args.protocol, photos, args.concurrency, args.seconds,
                     args.max_requests)
+        load.reference = warm.reference  # byte-equal to the burst's answers too
+        print(f"[soak] warm-up burst: {warm.done} requests at concurrency {args.burst}, "
+              f"{warm.errors} errors", flush=True)
         samples.append(sample(load, server, gpu, None))
         load.start()
         for _ in ticks(load, args.interval):
@@ -371,7 +399,10 @@ def main(argv: list[str] | None = None) -> int:
                   f"({s['processes']} processes), GPU {s['gpu_server_mib'] or s['gpu_device_mib']}",
                   flush=True)
         checks = verdict(samples, args.warmup)
-        md = markdown(samples, checks, args, photos, server.url, load.first_errors)
+        if warm.errors:
+            checks.insert(0, Check("warm-up burst", False, f"{warm.errors} errors"))
+        md = markdown(samples, checks, args, photos, server.url,
+                      warm.first_errors + load.first_errors)
     stem.with_suffix(".md").write_text(md)
     print(md)
     print(f"wrote {stem}.md, .csv")

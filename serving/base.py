@@ -28,6 +28,7 @@ import numpy as np
 
 from ops._batch import is_cupy
 
+from .malloc import apply_stub_settings
 from .placement import (Placement, PlacementCounters, PlacementError, Placer, decide, move,
                         triton_metric_family)
 
@@ -386,6 +387,7 @@ class OpModel:
         kernels on the instance's device so no request pays for it."""
         import triton_python_backend_utils as pb_utils
 
+        apply_stub_settings()
         config = json.loads(args["model_config"])
         placement = decide(args.get("model_instance_kind", ""),
                            int(args.get("model_instance_device_id", 0) or 0))

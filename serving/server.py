@@ -25,6 +25,7 @@ from typing import Sequence, TextIO
 
 from .gpu_pool import server_pool_flags
 from .install import TritonNotInstalled, check_installation
+from .malloc import SERVER_ENV
 from .supervisor import (ADMIN_HEADER, Event, Supervisor, SupervisorError,
                          caller_manages_models, new_shm_prefix, supervised_flags)
 
@@ -80,6 +81,8 @@ def server_env() -> dict[str, str]:
     env = dict(os.environ)
     env["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{env.get('PATH', '')}"
     env["PYTHONPATH"] = os.pathsep.join(p for p in (str(ROOT), env.get("PYTHONPATH", "")) if p)
+    for name, value in SERVER_ENV.items():  # why: serving/malloc.py
+        env.setdefault(name, value)
     return env
 
 

@@ -48,6 +48,12 @@ def test_soak_verdict():
     ok = lines(_samples([1000, 2000, 2000, 2099]))
     assert ok[0] == "PASS errors: 0 of 30 requests"
     assert ok[1].startswith("PASS RSS growth after 60 s: 2000.0 MiB at 60 s -> 2099.0 MiB at 90 s (+4.95%")
+    # Medians of up to 6 samples at each end: one high sample (frames in flight) is not growth.
+    noisy = [1000, 2000] + [2000, 2300, 2000, 2010, 1990, 2000] * 2 + [2000, 2300, 2000, 2010, 1990, 2030]
+    assert lines(_samples(noisy))[1].startswith("PASS RSS growth after 60 s: 2000.0 MiB at 60-210 s "
+                                                "-> 2005.0 MiB at")
+    creeping = [1000, 2000] + [2000 + 15 * i for i in range(18)]
+    assert lines(_samples(creeping))[1].startswith("FAIL RSS growth")
     assert ok[2] == "PASS GPU memory: no GPU"
     assert lines(_samples([1000, 2000, 2000, 2101]))[1].startswith("FAIL RSS growth")
     assert lines(_samples([1000, 2000, 2000, 2000], errors=1))[0] == "FAIL errors: 1 of 30 requests"

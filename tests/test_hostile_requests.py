@@ -6,9 +6,9 @@ gets the same bytes as before.
 
 Not here, because they take down more than the one request (docs/serving.md, Request limits):
 shapes whose byte size wraps Triton's 64-bit arithmetic ([1, 2^32, 2^32, 3] with no data)
-abort the Python-backend stub while it loads the request, before any model code runs, and
-2.51 does not restart it; JSON bodies declaring huge shapes ([1, 100000, 100000, 3] with 3
-values, [1, 2^31, 2^31, 3]) abort tritonserver's HTTP front end.
+abort the Python-backend stub while it loads the request, before any model code runs; JSON
+bodies declaring huge shapes ([1, 100000, 100000, 3] with 3 values) abort tritonserver's
+HTTP front end. tests/test_supervision.py sends both and checks the service comes back.
 """
 from __future__ import annotations
 

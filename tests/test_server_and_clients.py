@@ -106,3 +106,22 @@ def test_demo_command(server):
     blurred = np.asarray(Image.open(ROOT / "out" / "astronaut_blurred.png"))
     assert blurred.shape == (512, 512, 3)
     assert "wrote" in r.stdout
+
+
+def test_server_and_stubs_get_the_malloc_settings(server):
+    """tritonserver runs with serving.malloc's settings and its stubs inherit the value they
+    set back for themselves (why: serving/malloc.py; the effect: docs/performance.md, Soak)."""
+    from serving.malloc import SERVER_ENV
+    from serving.supervisor import find_stubs
+
+    def environ(pid):
+        raw = Path(f"/proc/{pid}/environ").read_bytes().split(b"\0")
+        return dict(e.decode().split("=", 1) for e in raw if b"=" in e)
+
+    env = environ(server.proc.pid)
+    for name, value in SERVER_ENV.items():
+        assert env.get(name) == value, name
+    stubs = find_stubs(server.shm_prefix)
+    assert stubs
+    for st in stubs:
+        assert environ(st.pid).get("TVO_STUB_MMAP_THRESHOLD") == SERVER_ENV["TVO_STUB_MMAP_THRESHOLD"]

@@ -334,3 +334,17 @@ tvo_tensors_total{model="blur"} 9
     m = parse_metrics(text)
     assert m["blur"] == {"nv_inference_exec_count": 7.0, "nv_inference_request_failure": 3.0,
                          "nv_inference_pending_request_count": 3.0}
+
+
+def test_pipeline_load_on_a_supervised_server_says_how(server):
+    """`serving.pipeline load` against a server that keeps model control to itself: refused
+    (403), with how to start one that lets you load."""
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    r = subprocess.run([sys.executable, "-m", "serving.pipeline", "load", "resize", "--url",
+                        server.http_url], capture_output=True, text=True, timeout=60,
+                       cwd=Path(__file__).resolve().parents[1])
+    assert r.returncode == 1
+    assert "restricted" in r.stderr and "--model-control-mode=explicit" in r.stderr, r.stderr

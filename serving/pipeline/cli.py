@@ -184,7 +184,10 @@ def cmd_load(args: argparse.Namespace) -> int:
     try:
         client.load_model(args.name)
     except InferenceServerException as e:
-        print(f"error: {args.name} did not load: {e}", file=sys.stderr)
+        hint = ("; a supervised server (python -m serving.server) keeps model control to itself "
+                "unless started with `-- --model-control-mode=explicit` (docs/serving.md, "
+                "Failure and recovery)") if "restricted" in str(e) else ""
+        print(f"error: {args.name} did not load: {e}{hint}", file=sys.stderr)
         return 1
     finally:
         client.close()

@@ -19,6 +19,9 @@ class TritonPythonModel:
     def initialize(self, args):
         import cv2
 
+        from serving.malloc import apply_stub_settings
+        apply_stub_settings()
+
         self.cv2 = cv2
         cfg = self.config = json.loads(args["model_config"])
         p = {k: v["string_value"] for k, v in cfg.get("parameters", {}).items()}
