@@ -10,16 +10,16 @@ import subprocess
 from pathlib import Path
 from typing import Any
 
+from serving.supervisor import parent_pid, read_stub
+
 
 def process_tree(pid: int) -> set[int]:
-    """pid and all its descendants (parents from /proc/*/stat)."""
+    """pid and all its descendants."""
     children: dict[int, list[int]] = {}
-    for stat in Path("/proc").glob("[0-9]*/stat"):
-        try:
-            fields = stat.read_text().rsplit(")", 1)[1].split()
-            children.setdefault(int(fields[1]), []).append(int(stat.parent.name))
-        except (OSError, IndexError, ValueError):
-            continue
+    for entry in Path("/proc").glob("[0-9]*"):
+        parent = parent_pid(int(entry.name))
+        if parent is not None:
+            children.setdefault(parent, []).append(int(entry.name))
     out, todo = set(), [pid]
     while todo:
         p = todo.pop()
@@ -42,17 +42,14 @@ def rss_kib(pid: int) -> int | None:
 def process_name(pid: int) -> str:
     """A short name: a Python backend stub by its model (from the model path it was started
     with), anything else by its executable's base name."""
+    stub = read_stub(pid)
+    if stub is not None:
+        return f"stub:{stub.model}"
     try:
-        argv = Path(f"/proc/{pid}/cmdline").read_bytes().decode(errors="replace").split("\0")
+        argv0 = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")[0].decode(errors="replace")
     except OSError:
         return "?"
-    exe = Path(argv[0]).name if argv and argv[0] else "?"
-    if "stub" in exe:
-        for a in argv[1:]:
-            parts = Path(a).parts
-            if a.endswith(".py") and len(parts) >= 3:
-                return f"stub:{parts[-3]}"  # .../<model>/<version>/model.py
-    return exe
+    return Path(argv0).name or "?"
 
 
 def tree_rss(pid: int) -> list[tuple[int, str, int]]:

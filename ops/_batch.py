@@ -7,12 +7,10 @@ list of (H, W). Outputs come back in the form the input came in.
 """
 from __future__ import annotations
 
+import contextlib
 from dataclasses import dataclass
 from types import ModuleType
-from typing import Any, Sequence
-
-import contextlib
-from typing import Iterator
+from typing import Any, Iterator, Sequence
 
 import numpy as np
 
@@ -45,6 +43,19 @@ def _poison(arr: Any) -> Any:
 
 def is_cupy(x: object) -> bool:
     return type(x).__module__.split(".")[0] == "cupy"
+
+
+def to_device(x: Any, device_id: int) -> Any:
+    """CuPy array ``x`` on CUDA device ``device_id``: itself when it is there, else a copy
+    made once whatever its own device still queues on its current stream has finished."""
+    import cupy
+
+    if x.device.id == device_id:
+        return x
+    with cupy.cuda.Device(x.device.id):
+        cupy.cuda.get_current_stream().synchronize()
+    with cupy.cuda.Device(device_id):
+        return x.copy()  # CuPy copies across devices into the current one
 
 
 def array_module(x: object) -> ModuleType:

@@ -241,18 +241,16 @@ class SegmentationRunner:
         """A CuPy batch through IO binding on ``device_id``; the result lives there too."""
         import cupy
 
+        from ops._batch import to_device
+
         if not self.on_gpu:
             # CPU provider: the host copy is unavoidable; give a CuPy array back all the same.
             return cupy.asarray(self.run(cupy.asnumpy(x)))
-        if x.device.id != self.device_id:
-            # x is copied from its device below, on our device's stream: whatever still
-            # writes x on its own device's current stream must be finished first.
-            with cupy.cuda.Device(x.device.id):
-                cupy.cuda.get_current_stream().synchronize()
+        x = to_device(x, self.device_id)
         # The Device context also restores the caller's current device afterwards
         # (onnxruntime's CUDA provider sets the thread's device when it runs).
         with cupy.cuda.Device(self.device_id):
-            x = x.copy() if x.device.id != self.device_id else cupy.ascontiguousarray(x)
+            x = cupy.ascontiguousarray(x)
             y = cupy.empty(self._output_shape(x.shape), dtype=cupy.float32)
             binding = self.session.io_binding()
             binding.bind_input(self.input_name, "cuda", self.device_id, np.float32,

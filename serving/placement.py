@@ -18,18 +18,16 @@ silently crossing PCIe (docs/serving.md, "Placement").
 """
 from __future__ import annotations
 
-import re
 import threading
 from dataclasses import dataclass
 from typing import Any, Callable
 
 import numpy as np
 
-from ops._batch import is_cupy
+from ops._batch import is_cupy, to_device
 
-# What moved a tensor to where the instance works ("none": it was there already;
-# "refused": require_device turned its request away).
-MOVES = ("none", "upload", "download", "peer", "refused")
+from .metrics import samples
+
 # Where a tensor was found.
 HOST, DEVICE, DECLARED_HOST = "host", "device", "host_declared"
 
@@ -97,10 +95,7 @@ def move(x: Any, placement: Placement, host: bool = False) -> tuple[Any, str]:
         with cupy.cuda.Device(placement.device_id):
             return cupy.asarray(np.ascontiguousarray(x)), "upload"
     if x.device.id != placement.device_id:
-        with cupy.cuda.Device(placement.device_id):
-            y = cupy.empty(x.shape, dtype=x.dtype)
-            y.data.copy_from_device(cupy.ascontiguousarray(x).data, x.nbytes)
-            return y, "peer"
+        return to_device(x, placement.device_id), "peer"
     return x, "none"
 
 
@@ -161,9 +156,8 @@ class Placer:
     """One instance's placement, counters and guard: ``take`` puts an arriving tensor where
     the instance works, ``give`` checks an output before it leaves."""
 
-    def __init__(self, model: str, placement: Placement, counters: PlacementCounters,
+    def __init__(self, placement: Placement, counters: PlacementCounters,
                  host_tensors: frozenset[str] = frozenset(), entry_tensors: frozenset[str] = frozenset()):
-        self.model = model
         self.placement = placement
         self.counters = counters
         self.host_tensors = host_tensors      # declared host: always on the host, never guarded
@@ -197,11 +191,7 @@ def read_counters(metrics_text: str) -> dict[tuple[str, str, str, str, str], flo
     """The placement counters from a Triton metrics page (Prometheus text), summed over
     instances: {(model, direction, tensor, found, move): count}."""
     out: dict[tuple[str, str, str, str, str], float] = {}
-    for line in metrics_text.splitlines():
-        if not line.startswith(METRIC_NAME + "{"):
-            continue
-        labels_text, _, value = line[len(METRIC_NAME) + 1:].rpartition("} ")
-        labels = dict(re.findall(r'(\w+)="([^"]*)"', labels_text))
+    for _, labels, value in samples(metrics_text, METRIC_NAME + "{"):
         key = tuple(labels.get(k, "") for k in ("model", "direction", "tensor", "found", "move"))
-        out[key] = out.get(key, 0.0) + float(value)
+        out[key] = out.get(key, 0.0) + value
     return out

@@ -47,10 +47,7 @@ def check_onnxruntime(model: Path) -> str:
     from segmentation.runner import SegmentationRunner
 
     # The unet model's own path: the runner preloads the pip CUDA libraries, then insists on CUDA.
-    runner = SegmentationRunner(model, device="cuda")
-    if not runner.on_gpu:
-        raise RuntimeError(f"onnxruntime {ort.__version__} fell back to {runner.providers} (the "
-                           "CUDA provider could not be created: see its log above)")
+    runner = SegmentationRunner(model, device="cuda")  # raises CudaProviderError with the reason
     shape = [d if isinstance(d, int) else 1 for d in runner.input_shape]
     y = runner.run(cupy.zeros(shape, dtype=cupy.float32))
     if not isinstance(y, cupy.ndarray) or not bool(cupy.isfinite(y).all()):

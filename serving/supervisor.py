@@ -38,6 +38,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterable, Sequence
 
+from .metrics import samples
+
 log = logging.getLogger("serving.supervisor")
 
 STUB_BINARY = "triton_python_backend_stub"
@@ -100,40 +102,45 @@ def supervised_flags(extra: Sequence[str], shm_prefix: str, admin_token: str) ->
     return flags + [f"--backend-config=python,shm-region-prefix-name={shm_prefix}"]
 
 
-def find_stubs(shm_prefix: str) -> list[Stub]:
-    """The live (not zombie) Python-backend stubs whose region starts with ``shm_prefix``.
+def read_stub(pid: int) -> Stub | None:
+    """The Python-backend stub running as ``pid`` (None for any other process, or gone).
 
     A stub's command line is: binary, model.py path, region, sizes, parent pid, backend
     folder, IPC handle, instance name, kind."""
-    out = []
-    for entry in os.scandir("/proc"):
-        if not entry.name.isdigit():
-            continue
-        try:
-            args = Path(entry.path, "cmdline").read_bytes().split(b"\0")
-            if not args[0].endswith(STUB_BINARY.encode()) or len(args) < 9:
-                continue
-            region = args[2].decode()
-            state = _state(int(entry.name))
-            if not region.startswith(shm_prefix) or state in ("Z", "X", ""):
-                continue
-            model = Path(args[1].decode()).parts[-3]  # <repository>/<model>/<version>/model.py
-            out.append(Stub(int(entry.name), model, args[8].decode(), region, state))
-        except (OSError, IndexError, UnicodeDecodeError):
-            continue  # gone meanwhile, or not ours
-    return out
-
-
-def _state(pid: int) -> str:
-    """The process state letter of /proc/<pid>/stat ("" when gone)."""
     try:
-        return Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()[0]
-    except (OSError, IndexError):
-        return ""
+        args = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
+        if not args[0].endswith(STUB_BINARY.encode()) or len(args) < 9:
+            return None
+        model = Path(args[1].decode()).parts[-3]  # <repository>/<model>/<version>/model.py
+        return Stub(pid, model, args[8].decode(), args[2].decode(), (_stat(pid) or [""])[0])
+    except (OSError, IndexError, UnicodeDecodeError):
+        return None
 
 
-def _is_zombie(pid: int) -> bool:
-    return _state(pid) in ("Z", "X", "")
+def find_stubs(shm_prefix: str) -> list[Stub]:
+    """The live (not zombie) stubs whose region starts with ``shm_prefix``: one server's."""
+    stubs = (read_stub(int(e.name)) for e in os.scandir("/proc") if e.name.isdigit())
+    return [s for s in stubs if s is not None and s.region.startswith(shm_prefix)
+            and s.state not in ("Z", "X", "")]
+
+
+def _stat(pid: int) -> list[str]:
+    """The fields of /proc/<pid>/stat after the command name: state, ppid, ... ([] when gone)."""
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()
+    except OSError:
+        return []
+
+
+def parent_pid(pid: int) -> int | None:
+    fields = _stat(pid)
+    return int(fields[1]) if len(fields) > 1 else None
+
+
+def process_gone(pid: int) -> bool:
+    """Exited (a zombie counts: it runs nothing and holds no memory)."""
+    fields = _stat(pid)
+    return not fields or fields[0] in ("Z", "X")
 
 
 def _kill_and_wait(stubs: Sequence[Stub], timeout: float = 5.0) -> None:
@@ -144,7 +151,7 @@ def _kill_and_wait(stubs: Sequence[Stub], timeout: float = 5.0) -> None:
         except OSError:
             pass
     deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline and not all(_is_zombie(s.pid) for s in stubs):
+    while time.monotonic() < deadline and not all(process_gone(s.pid) for s in stubs):
         time.sleep(0.02)
 
 
@@ -195,16 +202,10 @@ def parse_metrics(text: str) -> dict[str, dict[str, float]]:
     """{model: {metric: value}} of Triton's per-model inference metrics (summed over labels
     other than the model's)."""
     out: dict[str, dict[str, float]] = collections.defaultdict(dict)
-    for line in text.splitlines():
-        if not line.startswith("nv_inference_"):
-            continue
-        m = re.match(r'(\w+)\{([^}]*)\}\s+(\S+)', line)
-        if not m:
-            continue
-        model = re.search(r'model="([^"]*)"', m.group(2))
-        if model:
-            d = out[model.group(1)]
-            d[m.group(1)] = d.get(m.group(1), 0.0) + float(m.group(3))
+    for name, labels, value in samples(text, "nv_inference_"):
+        if "model" in labels:
+            d = out[labels["model"]]
+            d[name] = d.get(name, 0.0) + value
     return out
 
 

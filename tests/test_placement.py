@@ -16,7 +16,7 @@ CPU = Placement(False, 0, "a CPU instance")
 
 
 def placer(model_cls, placement):
-    return Placer(model_cls.__name__, placement, PlacementCounters(model_cls.__name__, "i0"),
+    return Placer(placement, PlacementCounters(model_cls.__name__, "i0"),
                   model_cls.HOST_TENSORS, model_cls.ENTRY_INPUTS)
 
 

@@ -18,8 +18,8 @@ from skimage import data
 
 from serving.health import check as health_check
 from serving.supervisor import (SupervisorError, caller_manages_models, describe_exit,
-                                exit_cause, find_stubs, parse_metrics, shm_regions,
-                                supervised_flags, wedged_models)
+                                exit_cause, find_stubs, parent_pid, parse_metrics, process_gone,
+                                shm_regions, supervised_flags, wedged_models)
 
 pytestmark = pytest.mark.server
 
@@ -109,8 +109,8 @@ def _assert_nothing_leaked(s) -> None:
     """Every region of this server belongs to a live stub, and every stub to this server."""
     stubs = find_stubs(s.shm_prefix)
     assert sorted(shm_regions(s.shm_prefix)) == sorted(st.region for st in stubs)
-    assert all(int(open(f"/proc/{st.pid}/stat").read().rpartition(")")[2].split()[1]) == s.proc.pid
-               for st in stubs), "a stub of an earlier tritonserver is still running"
+    assert all(parent_pid(st.pid) == s.proc.pid for st in stubs), \
+        "a stub of an earlier tritonserver is still running"
 
 
 @pytest.mark.parametrize("load", [False, True], ids=["idle", "mid-load"])
@@ -244,15 +244,8 @@ def test_tritonserver_death_is_restarted_on_the_same_ports(supervised, how):
     if how != "sigkill":
         assert "bad_alloc" in exits[0].detail, exits[0]
     assert took <= 10.0
-    assert not any(os.path.exists(f"/proc/{st.pid}") and not _zombie(st.pid) for st in old_stubs)
+    assert all(process_gone(st.pid) for st in old_stubs)
     _assert_nothing_leaked(s)
-
-
-def _zombie(pid: int) -> bool:
-    try:
-        return open(f"/proc/{pid}/stat").read().rpartition(")")[2].split()[0] == "Z"
-    except OSError:
-        return True
 
 
 def test_clients_cannot_unload_models(supervised):
@@ -279,7 +272,7 @@ def test_stop_leaves_no_process_port_or_region(supervised):
     assert proc.poll() is not None
     assert find_stubs(prefix) == [] and shm_regions(prefix) == []
     for st in stubs:
-        assert not os.path.exists(f"/proc/{st.pid}") or _zombie(st.pid)
+        assert process_gone(st.pid)
     for port in ports:  # nobody listens there any more (a server restart could bind it)
         with socket.socket() as sock:
             sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)

@@ -7,7 +7,6 @@ from __future__ import annotations
 import sys
 import tempfile
 import time
-import urllib.request
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -25,7 +24,7 @@ def main() -> int:
     from segmentation.runner import SegmentationRunner
     from serving import reference
     from serving.server import EmbeddedServer
-    from tests.test_gpu_server import infer
+    from tests.helpers import infer, placement_counters
 
     img = np.ascontiguousarray(data.astronaut())
     ref_blurred, ref_mask = reference.background_blur(img, SegmentationRunner(DEFAULT_OUT, device="cpu"))
@@ -41,13 +40,10 @@ def main() -> int:
                   f"equal to the CPU path: {same}", flush=True)
             if not same:
                 return 1
-        metrics_url = getattr(s, "metrics_url", None)
-        if metrics_url:
-            text = urllib.request.urlopen(f"http://{metrics_url}/metrics", timeout=10).read().decode()
-            lines = [line for line in text.splitlines() if line.startswith("tvo_tensors_total{")]
-            print(f"smoke: {len(lines)} placement counter series on the metrics endpoint", flush=True)
-            for line in lines[:4]:
-                print("  " + line)
+        counters = placement_counters(s)
+        print(f"smoke: {len(counters)} placement counter series on the metrics endpoint", flush=True)
+        for key, count in list(counters.items())[:4]:
+            print(f"  {key}: {count:g}")
         with tempfile.TemporaryDirectory() as tmp:
             data_json = write_input_data(Path(tmp) / "in.json", [img])
             rows = run_perf_analyzer(Config("background_blur", "720p", "grpc", "system"),
