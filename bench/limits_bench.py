@@ -21,8 +21,8 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-import ops  # noqa: E402
 from bench.machine import describe  # noqa: E402
+from clients.perf.inputs import photo_at  # noqa: E402
 from serving.base import MAX_SIDE  # noqa: E402
 from serving.models import MAX_KSIZE, MAX_SIGMA  # noqa: E402
 from serving.pipeline.parameters import model_instance  # noqa: E402
@@ -41,21 +41,16 @@ REQUESTS: dict[str, list[dict[str, Any]]] = {
 }
 
 
-def photo(side: int) -> np.ndarray:
-    from skimage import data
-    return np.ascontiguousarray(ops.resize(data.astronaut(), (side, side)))
-
-
 def items(model: str, side: int) -> dict[str, Any]:
     rng = np.random.default_rng(0)
     mask = np.where(rng.random((side, side)) > 0.5, 255, 0).astype(np.uint8)
     return {
-        "blur": lambda: {"IMAGE": photo(side), "MASK": mask},
+        "blur": lambda: {"IMAGE": photo_at((side, side)), "MASK": mask},
         "morphology": lambda: {"MASK": mask},
         "tensor_to_mask": lambda: {"PROB": rng.random((1, 256, 256)).astype(np.float32),
                                    "ROI": np.array([0, 0, 256, 256], np.int32),
                                    "SRC_SIZE": np.array([side, side], np.int32)},
-        "background_blur_fused": lambda: {"IMAGE": photo(side)},
+        "background_blur_fused": lambda: {"IMAGE": photo_at((side, side))},
     }[model]()
 
 

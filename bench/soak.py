@@ -75,7 +75,6 @@ class Load:
         self.done = self.errors = 0
         self.first_errors: list[str] = []
         self.latencies: list[float] = []   # ms, successful requests since the last take()
-        self.interval_errors = 0
         self.reference: dict[str, tuple[np.ndarray, np.ndarray]] = {}
         self.threads = [threading.Thread(target=self._worker, name=f"soak-{i}", daemon=True)
                         for i in range(concurrency)]
@@ -89,12 +88,11 @@ class Load:
     def alive(self) -> bool:
         return any(t.is_alive() for t in self.threads)
 
-    def take(self) -> tuple[int, int, list[float], int]:
-        """(requests done, errors, latencies since the last take, errors since then)."""
+    def take(self) -> tuple[int, int, list[float]]:
+        """(requests done, errors, latencies since the last take)."""
         with self.lock:
             lat, self.latencies = self.latencies, []
-            err, self.interval_errors = self.interval_errors, 0
-            return self.done, self.errors, lat, err
+            return self.done, self.errors, lat
 
     def _next(self) -> int | None:
         with self.lock:
@@ -105,7 +103,6 @@ class Load:
         with self.lock:
             self.done += 1
             self.errors += 1
-            self.interval_errors += 1
             if len(self.first_errors) < FIRST_ERRORS:
                 self.first_errors.append(f"{time.monotonic() - self.t0:.1f} s: {what[:300]}")
 
@@ -204,12 +201,13 @@ def memory_sample(pid: int | None, gpu: bool) -> dict[str, Any]:
 
 
 def sample(load: Load, server: Server, gpu: bool, last: dict | None) -> dict[str, Any]:
-    done, errors, lat, interval_errors = load.take()
+    done, errors, lat = load.take()
     t = time.monotonic() - load.t0
     dt = t - last["t_s"] if last else 0.0
     interval_done = done - (last["requests"] if last else 0)
     row = {"t_s": round(t, 1), "requests": done, "errors": errors,
-           "interval_requests": interval_done, "interval_errors": interval_errors,
+           "interval_requests": interval_done,
+           "interval_errors": errors - (last["errors"] if last else 0),
            "req_per_s": round(interval_done / dt, 2) if dt > 0 else None,
            "p50_ms": round(float(np.percentile(lat, 50)), 1) if lat else None,
            "p99_ms": round(float(np.percentile(lat, 99)), 1) if lat else None}

@@ -110,3 +110,33 @@ def _compare_tree(res: Any, ref: Any, check: Callable) -> None:
         check(to_cpu(res), ref)
     else:
         assert res == ref
+
+
+_TYPES = {np.dtype(np.uint8): "UINT8", np.dtype(np.float32): "FP32", np.dtype(np.int32): "INT32"}
+
+
+def infer(url: str, protocol: str, model: str, inputs: dict[str, np.ndarray],
+          outputs: tuple[str, ...] = ("BLURRED", "MASK"), parameters: dict | None = None,
+          ) -> dict[str, np.ndarray]:
+    """One request through tritonclient (http or grpc): {output name: array}."""
+    import tritonclient.grpc as grpcclient
+    import tritonclient.http as httpclient
+
+    mod = httpclient if protocol == "http" else grpcclient
+    client = mod.InferenceServerClient(url)
+    try:
+        ins = []
+        for name, arr in inputs.items():
+            i = mod.InferInput(name, list(arr.shape), _TYPES[arr.dtype])
+            i.set_data_from_numpy(np.ascontiguousarray(arr))
+            ins.append(i)
+        r = client.infer(model, ins, outputs=[mod.InferRequestedOutput(o) for o in outputs],
+                         parameters=parameters)
+        return {o: r.as_numpy(o) for o in outputs}
+    finally:
+        client.close()
+
+
+def url(server: Any, protocol: str) -> str:
+    """The server's address for tritonclient's http or grpc module."""
+    return server.http_url if protocol == "http" else server.grpc_url

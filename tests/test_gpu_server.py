@@ -26,7 +26,7 @@ import numpy as np
 import pytest
 
 from bench.procmem import gpu_memory
-from tests.helpers import blur_steps, counter_delta, placement_counters
+from tests.helpers import blur_steps, counter_delta, infer, placement_counters, url
 
 pytestmark = [pytest.mark.gpu, pytest.mark.server]
 
@@ -112,32 +112,6 @@ def frame(h: int, w: int, index: int = 0) -> np.ndarray:
     return np.ascontiguousarray(photo_at((h, w), index))
 
 
-_TYPES = {np.dtype(np.uint8): "UINT8", np.dtype(np.float32): "FP32", np.dtype(np.int32): "INT32"}
-
-
-def infer(url: str, protocol: str, model: str, inputs: dict[str, np.ndarray],
-          outputs: tuple[str, ...] = ("BLURRED", "MASK"), parameters: dict | None = None,
-          ) -> dict[str, np.ndarray]:
-    import tritonclient.grpc as grpcclient
-    import tritonclient.http as httpclient
-
-    mod = httpclient if protocol == "http" else grpcclient
-    client = mod.InferenceServerClient(url)
-    try:
-        ins = []
-        for name, arr in inputs.items():
-            i = mod.InferInput(name, list(arr.shape), _TYPES[arr.dtype])
-            i.set_data_from_numpy(np.ascontiguousarray(arr))
-            ins.append(i)
-        r = client.infer(model, ins, outputs=[mod.InferRequestedOutput(o) for o in outputs],
-                         parameters=parameters)
-        return {o: r.as_numpy(o) for o in outputs}
-    finally:
-        client.close()
-
-
-def url(server: Any, protocol: str) -> str:
-    return server.http_url if protocol == "http" else server.grpc_url
 
 
 def assert_same(ours: np.ndarray, ref: np.ndarray, what: str) -> None:

@@ -24,6 +24,7 @@ import pytest
 from tritonclient.grpc import service_pb2, service_pb2_grpc
 
 from serving.base import MAX_SIDE
+from tests.helpers import infer, url
 
 pytestmark = pytest.mark.server
 PROTOCOLS = ("json", "binary", "grpc")
@@ -210,16 +211,10 @@ def refused(server, protocol: str, model: str, inputs: dict[str, tuple], params:
 
 def answer(server, protocol: str, model: str) -> list[np.ndarray]:
     """The model's good request through tritonclient (HTTP for json/binary, else gRPC)."""
-    import tritonclient.grpc as grpcclient
-    import tritonclient.http as httpclient
-    mod = grpcclient if protocol == "grpc" else httpclient
-    client = mod.InferenceServerClient(server.grpc_url if protocol == "grpc" else server.http_url)
-    inputs = []
-    for name, (arr, dtype) in GOOD[model].items():
-        inputs.append(mod.InferInput(name, list(arr.shape), dtype))
-        inputs[-1].set_data_from_numpy(arr)
-    r = client.infer(model, inputs, outputs=[mod.InferRequestedOutput(o) for o in OUTPUTS[model]])
-    return [r.as_numpy(o) for o in OUTPUTS[model]]
+    proto = "grpc" if protocol == "grpc" else "http"
+    out = infer(url(server, proto), proto, model, {n: arr for n, (arr, _) in GOOD[model].items()},
+                tuple(OUTPUTS[model]))
+    return [out[o] for o in OUTPUTS[model]]
 
 
 @pytest.fixture(scope="module")

@@ -4,8 +4,6 @@ import concurrent.futures as cf
 
 import numpy as np
 import pytest
-import tritonclient.grpc as grpcclient
-import tritonclient.http as httpclient
 from skimage import data
 from tritonclient.utils import InferenceServerException
 
@@ -14,7 +12,8 @@ from segmentation.build import DEFAULT_OUT
 from segmentation.runner import SegmentationRunner
 from serving import reference
 from serving.base import MAX_SIDE
-from tests.helpers import blur_steps, counter_delta, placement_counters
+from tests import helpers
+from tests.helpers import blur_steps, counter_delta, placement_counters, url
 
 pytestmark = pytest.mark.server
 BLUR_STEPS = blur_steps()
@@ -25,18 +24,10 @@ def runner():
     return SegmentationRunner(DEFAULT_OUT)
 
 
-def infer(url, protocol, model, img, outputs=("BLURRED", "MASK"), parameters=None):
-    mod = httpclient if protocol == "http" else grpcclient
-    client = mod.InferenceServerClient(url)
-    inp = mod.InferInput("IMAGE", list(img.shape), "UINT8" if img.dtype == np.uint8 else "FP32")
-    inp.set_data_from_numpy(img)
-    req = [mod.InferRequestedOutput(o) for o in outputs]
-    r = client.infer(model, [inp], outputs=req, parameters=parameters)
-    return [r.as_numpy(o) for o in outputs]
-
-
-def url(server, protocol):
-    return server.http_url if protocol == "http" else server.grpc_url
+def infer(address, protocol, model, img, outputs=("BLURRED", "MASK"), parameters=None):
+    """The outputs (in order) of one request with IMAGE = img."""
+    out = helpers.infer(address, protocol, model, {"IMAGE": img}, outputs, parameters)
+    return [out[o] for o in outputs]
 
 
 def photo(h=None, w=None):
