@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import contextlib
 from dataclasses import dataclass
-from types import ModuleType
 from typing import Any, Iterator, Sequence
 
 import numpy as np
@@ -58,11 +57,19 @@ def to_device(x: Any, device_id: int) -> Any:
         return x.copy()  # CuPy copies across devices into the current one
 
 
-def array_module(x: object) -> ModuleType:
+def array_module(x: object) -> Any:
+    """cupy for CuPy arrays, the CPU kernel harness's module for its HostArrays (device
+    memory too: ops run their kernels on it), numpy otherwise."""
     if is_cupy(x):
         import cupy
         return cupy
-    return np
+    from ._cpu_kernels import HostArray, xp
+    return xp if isinstance(x, HostArray) else np
+
+
+def memory_name(xp: Any) -> str:
+    """How errors name where arrays live."""
+    return {"numpy": "NumPy", "cupy": "CuPy"}.get(xp.__name__, "HostArray (CPU kernel harness)")
 
 
 @dataclass
@@ -76,12 +83,14 @@ class Batch:
     array: Any
     kind: str          # "single", "batch" or "list"
     squeeze: bool      # input had no channel axis: drop it again on output
-    xp: ModuleType
+    xp: Any            # numpy, cupy or the CPU kernel harness's module
     channels: int
     dtype: np.dtype
 
     @property
-    def gpu(self) -> bool:
+    def on_device(self) -> bool:
+        """Images in device memory (CuPy, or the CPU harness's HostArray): the op runs its
+        CUDA kernel; else its NumPy reference."""
         return self.xp is not np
 
     @property
@@ -158,13 +167,13 @@ def as_batch(x: Any, name: str, *, channels: Sequence[int] | None = (1, 3, 4),
     if isinstance(x, (list, tuple)):
         if len(x) == 0:
             fail(name, "a non-empty list of images", "an empty list")
-        kinds = {is_cupy(im) for im in x}
         for i, im in enumerate(x):
             if not (isinstance(im, np.ndarray) or is_cupy(im)):
                 fail(f"{name}[{i}]", "a NumPy or CuPy array", describe(im), TypeError)
+        kinds = list(dict.fromkeys(memory_name(array_module(im)) for im in x))
         if len(kinds) > 1:
-            fail(name, "a list of all-NumPy or all-CuPy arrays", "a list mixing NumPy and CuPy arrays",
-                 TypeError)
+            fail(name, "a list of arrays all in one memory (all NumPy or all CuPy)",
+                 f"a list mixing {' and '.join(kinds)} arrays", TypeError)
         pairs = [_hwc(im, f"{name}[{i}]", mask) for i, im in enumerate(x)]
         if len({sq for _, sq in pairs}) > 1:
             fail(name, "list items all with or all without a channel axis", "a mix")
@@ -219,9 +228,9 @@ def as_batch(x: Any, name: str, *, channels: Sequence[int] | None = (1, 3, 4),
 
 def same_form(a: Batch, b: Batch, name_a: str, name_b: str, channels: bool = True) -> None:
     """Require two batch arguments to match image for image (composite's fg/bg/mask)."""
-    if a.gpu != b.gpu:
-        fail(name_b, f"{'CuPy' if a.gpu else 'NumPy'} arrays like {name_a}",
-             f"{'CuPy' if b.gpu else 'NumPy'} arrays", TypeError)
+    if a.xp is not b.xp:
+        fail(name_b, f"{memory_name(a.xp)} arrays like {name_a}", f"{memory_name(b.xp)} arrays",
+             TypeError)
     if a.n != b.n:
         fail(name_b, f"{a.n} images like {name_a}", f"{b.n} images")
     for i, (sa, sb) in enumerate(zip(a.shapes, b.shapes)):

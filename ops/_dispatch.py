@@ -20,7 +20,7 @@ def apply(b: Batch, reference: Callable[[np.ndarray], np.ndarray],
     signature ``(const long long* table, int n, int cin, int cout, *args)`` where the
     table's slots are (source, destination, *extra).
     """
-    if not b.gpu:
+    if not b.on_device:
         return b.like([reference(im) for im in b.images])
     out = b.empty(shapes, channels, dtype)
     h, w = out.max_hw()

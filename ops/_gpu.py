@@ -15,7 +15,7 @@ from typing import Any, Sequence
 
 import numpy as np
 
-from ._batch import Batch
+from ._batch import Batch, is_cupy
 
 KERNEL_DIR = Path(__file__).parent / "kernels"
 # Architectures the NVRTC test compiles for; the runtime compiles for the current device.
@@ -80,37 +80,56 @@ def compiled_module(module: str) -> Any:
     return mod
 
 
-def image_table(*slots: Batch | Sequence[Any]) -> Any:
-    """Device int64 table (4 * len(slots), N) of pointer, height, width, row stride.
+def address(x: Any) -> int:
+    """Address of an array's first element in device memory (CuPy) or host memory (the CPU
+    harness's HostArray)."""
+    return x.data.ptr if is_cupy(x) else x.ctypes.data
+
+
+def image_table(*slots: Batch) -> Any:
+    """Device int64 table (4 * len(slots), N) of pointer, height, width, row stride, in
+    the memory of the first slot's images.
 
     Built on the host from array metadata only and uploaded with one copy; nothing is
     read back from the device.
     """
-    import cupy
-
     rows = []
     for slot in slots:
-        arr = slot.array if isinstance(slot, Batch) else None
-        images = slot.images if isinstance(slot, Batch) else list(slot)
+        arr = slot.array
         if arr is not None:
             n = arr.shape[0]
-            rows += [arr.data.ptr + np.arange(n, dtype=np.int64) * arr.strides[0],
+            rows += [address(arr) + np.arange(n, dtype=np.int64) * arr.strides[0],
                      np.full(n, arr.shape[1]), np.full(n, arr.shape[2]),
                      np.full(n, arr.strides[1])]
         else:
-            rows += [np.array([im.data.ptr for im in images], dtype=np.uint64).view(np.int64),
+            images = slot.images
+            rows += [np.array([address(im) for im in images], dtype=np.uint64).view(np.int64),
                      np.array([im.shape[0] for im in images]),
                      np.array([im.shape[1] for im in images]),
                      np.array([im.strides[0] for im in images])]
-    return cupy.asarray(np.stack(rows).astype(np.int64, copy=False))
+    return slots[0].xp.asarray(np.stack(rows).astype(np.int64, copy=False))
 
 
 def launch(module: str, kernel: str, n: int, height: int, width: int,
            args: Sequence[Any], block: tuple[int, int, int] = BLOCK) -> None:
-    """Launch one thread per (x, y) of a height x width grid, z = image index, on the
-    current CuPy stream. Scalars in ``args`` must be NumPy scalars (np.int32, np.float32)."""
+    """Launch one thread per (x, y) of a height x width grid, z = image index: on the
+    current CuPy stream, or on the CPU harness (ops/_cpu_kernels.py) when the arguments
+    are its HostArrays. Scalars in ``args`` must be NumPy scalars (np.int32, np.float32)."""
+    from ._cpu_kernels import HostArray
+    from . import _cpu_kernels
+
     grid = (math.ceil(width / block[0]), math.ceil(height / block[1]), n)
-    get_kernel(module, kernel)(grid, block, tuple(args))
+    if any(isinstance(a, HostArray) for a in args):
+        _cpu_kernels.launch(module, kernel, grid, block, args)
+    else:
+        get_kernel(module, kernel)(grid, block, tuple(args))
+
+
+def device_id(xp: Any) -> int:
+    """The current device of an array module (the CPU harness has one, 0)."""
+    if xp.__name__ == "cupy":
+        return xp.cuda.Device().id
+    return 0
 
 
 def i32(v: int) -> np.int32:

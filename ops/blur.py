@@ -9,7 +9,7 @@ import numpy as np
 
 from ._batch import Batch, as_batch
 from ._border import border_code, border_index
-from ._gpu import i32, image_table, launch
+from ._gpu import device_id, i32, image_table, launch
 from ._validate import check_choice, check_int, check_ksize, check_real, fail
 
 _BORDERS = ("reflect101", "reflect", "replicate", "constant")
@@ -90,24 +90,22 @@ def _gauss_ref(im: np.ndarray, kx: tuple[int, ...], ky: tuple[int, ...], border:
 
 
 @functools.lru_cache(maxsize=64)
-def _device_taps(taps: tuple[int, ...], device: int) -> Any:
-    import cupy
-    return cupy.asarray(np.array(taps, np.int32))
+def _device_taps(taps: tuple[int, ...], xp: Any, device: int) -> Any:
+    return xp.asarray(np.array(taps, np.int32))
 
 
 def _gaussian_batch(b: Batch, kx: tuple[int, ...], ky: tuple[int, ...], border: str) -> Batch:
-    if not b.gpu:
+    if not b.on_device:
         return b.like([_gauss_ref(im, kx, ky, border) for im in b.images])
-    import cupy
-    dev = cupy.cuda.Device().id
+    key = (b.xp, device_id(b.xp))
     tmp = b.empty(dtype=np.uint16)
     out = b.empty()
     h, w = b.max_hw()
     code = i32(border_code(border))
     launch("filter", "gauss_rows", b.n, h, w, (image_table(b, tmp), i32(b.n), i32(b.channels),
-           i32(b.channels), _device_taps(kx, dev), i32(len(kx)), code))
+           i32(b.channels), _device_taps(kx, *key), i32(len(kx)), code))
     launch("filter", "gauss_cols", b.n, h, w, (image_table(tmp, out), i32(b.n), i32(b.channels),
-           i32(b.channels), _device_taps(ky, dev), i32(len(ky)), code))
+           i32(b.channels), _device_taps(ky, *key), i32(len(ky)), code))
     return out
 
 

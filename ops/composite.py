@@ -55,6 +55,6 @@ def composite(fg: Any, bg: Any, mask: Any) -> Any:
     same_form(f, b, "fg", "bg")
     m = as_batch(_drop_channel_axis(mask, fg), "mask", mask=True)
     same_form(f, m, "fg", "mask", channels=False)
-    if not f.gpu:
+    if not f.on_device:
         return f.like([_reference(x, y, z) for x, y, z in zip(f.images, b.images, m.images)]).result()
     return apply(f, None, ("filter", "composite"), extra=(b, m)).result()

@@ -93,7 +93,7 @@ def letterbox(img: Any, size: Any, value: Any = 0) -> tuple[Any, Any]:
     vals = _value(value, b.channels)
     rois = [letterbox_geometry(h, w, H, W) for h, w in b.shapes]
     out_roi = rois if b.kind == "list" else rois[0]
-    if not b.gpu:
+    if not b.on_device:
         outs = []
         for im, (x, y, nw, nh) in zip(b.images, rois):
             r = rs.resize_image(im, nh, nw, 1)
@@ -102,8 +102,7 @@ def letterbox(img: Any, size: Any, value: Any = 0) -> tuple[Any, Any]:
     from ._gpu import image_table, launch
     out = b.empty([(H, W)] * b.n)
     roi_arr = [np.array(col, dtype=np.int64) for col in zip(*rois)]
-    import cupy
-    roi_dev = cupy.asarray(np.stack(roi_arr).astype(np.int32))
+    roi_dev = b.xp.asarray(np.stack(roi_arr).astype(np.int32))
     v = [np.int32(int(round(min(max(x, 0), 255)))) for x in vals + [0] * (4 - len(vals))]
     launch("resize", "letterbox_u8", b.n, H, W,
            (image_table(b, out), i32(b.n), i32(b.channels), i32(b.channels), roi_dev, *v))

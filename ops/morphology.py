@@ -30,7 +30,7 @@ def _pass_ref(im: np.ndarray, radius: int, axis: int, dilate: bool) -> np.ndarra
 
 
 def _morph(b: Batch, kh: int, kw: int, dilate: bool) -> Batch:
-    if not b.gpu:
+    if not b.on_device:
         return b.like([_pass_ref(_pass_ref(im, kw // 2, 1, dilate), kh // 2, 0, dilate)
                        for im in b.images])
     h, w = b.max_hw()

@@ -56,7 +56,7 @@ def image_to_tensor(img: Any, mean: Any = 0.0, std: Any = 1.0, scale: float = 1 
     if swap_rb:
         order[[0, 2]] = [2, 0]
     h, w = b.shapes[0]
-    if not b.gpu:
+    if not b.on_device:
         out = np.stack([np.stack([lut[k][im[:, :, order[k]]] for k in range(c)])
                         for im in b.images])
         return out

@@ -1,4 +1,4 @@
-"""Shared test utilities: random images, OpenCV-alignment assertions, GPU helpers."""
+"""Shared test utilities: random images, OpenCV-alignment assertions, kernel backends."""
 from __future__ import annotations
 
 import functools
@@ -75,39 +75,57 @@ def assert_float_close(ours: np.ndarray, ref: np.ndarray, rtol: float = 1e-5,
     assert err.max(initial=0) <= rtol, f"{what}: relative error {err.max():.3g} > {rtol}"
 
 
-def to_gpu(x: Any) -> Any:
-    import cupy
-    return [cupy.asarray(i) for i in x] if isinstance(x, list) else cupy.asarray(x)
+def to_device(x: Any, backend: str) -> Any:
+    """x (an array, or a list of them, nested) in the memory where ``backend`` runs kernels:
+    "cuda" a CuPy copy on the GPU, "harness" a HostArray for the CPU kernel harness."""
+    if backend == "cuda":
+        import cupy
+        put = cupy.asarray
+    elif backend == "harness":
+        from ops._cpu_kernels import asarray as put
+    else:
+        raise ValueError(f"unknown backend {backend!r}")
+    return [to_device(i, backend) for i in x] if isinstance(x, list) else put(x)
 
 
-def to_cpu(x: Any) -> Any:
-    import cupy
-    return [cupy.asnumpy(i) for i in x] if isinstance(x, list) else cupy.asnumpy(x)
+# How errors name each backend's memory (ops._batch.memory_name).
+MEMORY = {"cuda": "CuPy", "harness": "HostArray"}
 
 
-def gpu_matches_numpy(op: Callable[..., Any], x: Any, *args: Any, check: Callable | None = None,
-                      **kwargs: Any) -> None:
-    """Run ``op`` on the CPU and (twice, outputs poisoned with 0 and 255) on the GPU;
-    every GPU output must equal itself across poisons and match the NumPy result."""
+def to_host(x: Any) -> Any:
+    """A plain NumPy copy of a CuPy array or a HostArray (or a list of them)."""
+    if isinstance(x, list):
+        return [to_host(i) for i in x]
+    from ops._batch import is_cupy
+    if is_cupy(x):
+        return x.get()
+    return np.array(x, copy=True).view(np.ndarray)
+
+
+def kernel_matches_numpy(backend: str, op: Callable[..., Any], x: Any, *args: Any,
+                         check: Callable | None = None, **kwargs: Any) -> None:
+    """Run ``op`` on NumPy input (its reference) and twice on ``backend``'s memory (its
+    CUDA kernel; outputs poisoned with 0 and 255 first): every kernel output must come back
+    in that memory and match the NumPy result, so a pixel left unwritten fails."""
     import ops
 
     ref = op(x, *args, **kwargs)
-    runs = []
+    kind = type(to_device(np.zeros(1, np.uint8), backend))
+    check = check or assert_aligned
     for value in (0, 255):
         with ops.poisoned(value):
-            runs.append(op(to_gpu(x), *args, **kwargs))
-    check = check or assert_aligned
-    for res in runs:
-        _compare_tree(res, ref, check)
+            res = op(to_device(x, backend), *args, **kwargs)
+        _compare_tree(res, ref, check, kind)
 
 
-def _compare_tree(res: Any, ref: Any, check: Callable) -> None:
+def _compare_tree(res: Any, ref: Any, check: Callable, kind: type) -> None:
     if isinstance(ref, (list, tuple)):
         assert isinstance(res, type(ref)) and len(res) == len(ref)
         for a, b in zip(res, ref):
-            _compare_tree(a, b, check)
+            _compare_tree(a, b, check, kind)
     elif hasattr(ref, "shape"):
-        check(to_cpu(res), ref)
+        assert type(res) is kind, f"result is a {type(res).__name__}, not a {kind.__name__}"
+        check(to_host(res), ref)
     else:
         assert res == ref
 

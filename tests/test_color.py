@@ -3,7 +3,7 @@ import numpy as np
 import pytest
 
 import ops
-from tests.helpers import SIZES, assert_aligned, gpu_matches_numpy, random_image, rng_for
+from tests.helpers import SIZES, assert_aligned, kernel_matches_numpy, random_image, rng_for
 
 CV_CODES = {"rgb2bgr": cv2.COLOR_RGB2BGR, "bgr2rgb": cv2.COLOR_BGR2RGB,
             "rgb2gray": cv2.COLOR_RGB2GRAY, "bgr2gray": cv2.COLOR_BGR2GRAY}
@@ -58,10 +58,9 @@ def test_bad_code():
         ops.cvt_color(np.zeros((2, 2, 3), np.uint8), "hsv")
 
 
-@pytest.mark.gpu
 @pytest.mark.parametrize("code", CV_CODES)
-def test_gpu_matches_numpy(request, code):
+def test_kernel_matches_numpy(backend, request, code):
     rng = rng_for(request)
-    gpu_matches_numpy(ops.cvt_color, random_image(rng, 121, 203, 4), code)
-    gpu_matches_numpy(ops.cvt_color, rng.integers(0, 256, (4, 9, 1, 3), dtype=np.uint8), code)
-    gpu_matches_numpy(ops.cvt_color, [random_image(rng, h, w) for h, w in [(1, 1), (50, 3), (7, 90)]], code)
+    kernel_matches_numpy(backend, ops.cvt_color, random_image(rng, 121, 203, 4), code)
+    kernel_matches_numpy(backend, ops.cvt_color, rng.integers(0, 256, (4, 9, 1, 3), dtype=np.uint8), code)
+    kernel_matches_numpy(backend, ops.cvt_color, [random_image(rng, h, w) for h, w in [(1, 1), (50, 3), (7, 90)]], code)

@@ -2,9 +2,8 @@ import numpy as np
 import pytest
 
 import ops
-from ops._batch import is_cupy
-from tests.helpers import (CHANNELS, SIZES, _compare_tree, gpu_matches_numpy, random_image,
-                           rng_for, to_gpu)
+from tests.helpers import (CHANNELS, MEMORY, SIZES, kernel_matches_numpy, random_image, rng_for,
+                           to_device)
 
 
 def float_ref(fg, bg, mask):
@@ -91,31 +90,24 @@ def test_bad_input(fg, bg, mask, exc, name, words):
     assert words in str(e.value)
 
 
-@pytest.mark.gpu
-def test_mixed_arrays_rejected():
-    import cupy
-    g = cupy.zeros((4, 5, 3), cupy.uint8)
-    with pytest.raises(TypeError, match="bg.*CuPy arrays like fg"):
+def test_mixed_arrays_rejected(backend):
+    g = to_device(np.zeros((4, 5, 3), np.uint8), backend)
+    with pytest.raises(TypeError, match=f"bg: expected NumPy arrays like fg, got {MEMORY[backend]}"):
         ops.composite(Z3, g, Z2)
-    with pytest.raises(TypeError, match="mask.*NumPy arrays like fg"):
+    with pytest.raises(TypeError, match=f"mask: expected {MEMORY[backend]}.* arrays like fg, got NumPy"):
         ops.composite(g, g, Z2)
-    with pytest.raises(TypeError, match="fg.*mixing NumPy and CuPy"):
+    with pytest.raises(TypeError, match=f"fg.*mixing NumPy and {MEMORY[backend]}"):
         ops.composite([Z3, g], [Z3, Z3], [Z2, Z2])
 
 
-@pytest.mark.gpu
 @pytest.mark.parametrize("c", CHANNELS)
-def test_gpu_matches_numpy(request, c):
+def test_kernel_matches_numpy(backend, request, c):
     rng = rng_for(request)
     check = np.testing.assert_array_equal
 
     def run(fg, bg, mask):
-        """gpu_matches_numpy for all three arguments moved to the GPU."""
-        ref = ops.composite(fg, bg, mask)
-        for value in (0, 255):
-            with ops.poisoned(value):
-                res = ops.composite(to_gpu(fg), to_gpu(bg), to_gpu(mask))
-            _compare_tree(res, ref, check)
+        """kernel_matches_numpy for all three arguments moved to the backend's memory."""
+        kernel_matches_numpy(backend, lambda args: ops.composite(*args), [fg, bg, mask], check=check)
 
     run(random_image(rng, 121, 203, c), random_image(rng, 121, 203, c), random_image(rng, 121, 203, None))
     n = (3, 9, 1)
@@ -124,8 +116,8 @@ def test_gpu_matches_numpy(request, c):
     sizes = [(1, 1), (50, 3), (7, 90)]
     run([random_image(rng, h, w, c) for h, w in sizes], [random_image(rng, h, w, c) for h, w in sizes],
         [random_image(rng, h, w, None)[..., None] for h, w in sizes])
-    # gpu_matches_numpy itself, with fg as the op's argument
+    # kernel_matches_numpy itself, with fg as the op's argument
     bg, m = random_image(rng, 33, 17, c), random_image(rng, 33, 17, None)
-    gpu_matches_numpy(lambda fg: ops.composite(fg, to_gpu(bg) if is_cupy(fg) else bg,
-                                               to_gpu(m) if is_cupy(fg) else m),
-                      random_image(rng, 33, 17, c), check=check)
+    on = (lambda a, fg: a if type(fg) is np.ndarray else to_device(a, backend))  # noqa: E731
+    kernel_matches_numpy(backend, lambda fg: ops.composite(fg, on(bg, fg), on(m, fg)),
+                         random_image(rng, 33, 17, c), check=check)

@@ -5,6 +5,7 @@ import pytest
 
 from ops._batch import as_batch
 from ops._border import BORDERS, border_index
+from tests.helpers import MEMORY, to_device
 
 CV_BORDER = {"constant": cv2.BORDER_CONSTANT, "replicate": cv2.BORDER_REPLICATE,
              "reflect": cv2.BORDER_REFLECT, "wrap": cv2.BORDER_WRAP,
@@ -43,11 +44,9 @@ def test_strided_input_made_pixel_contiguous():
     assert b.images[0].strides[1] == 3
 
 
-@pytest.mark.gpu
-def test_mixed_list_rejected():
-    import cupy
-    g = cupy.zeros((2, 2, 3), cupy.uint8)
-    with pytest.raises(TypeError, match="mixing NumPy and CuPy"):
+def test_mixed_list_rejected(backend):
+    g = to_device(np.zeros((2, 2, 3), np.uint8), backend)
+    with pytest.raises(TypeError, match=f"mixing NumPy and {MEMORY[backend]}"):
         as_batch([np.zeros((2, 2, 3), np.uint8), g], "img")
 
 

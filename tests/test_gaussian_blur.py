@@ -4,8 +4,8 @@ import pytest
 
 import ops
 from ops.blur import auto_ksize as derived_ksize, gaussian_kernel_q8 as gaussian_taps
-from tests.helpers import (CHANNELS, SIZES, assert_aligned, gpu_matches_numpy, random_image,
-                           rng_for)
+from tests.helpers import (CHANNELS, MEMORY, SIZES, assert_aligned, kernel_matches_numpy,
+                           random_image, rng_for, to_device)
 
 CV_BORDER = {"reflect101": cv2.BORDER_REFLECT_101, "reflect": cv2.BORDER_REFLECT,
              "replicate": cv2.BORDER_REPLICATE, "constant": cv2.BORDER_CONSTANT}
@@ -116,26 +116,23 @@ def test_bad_input(kwargs, exc, name, words):
     assert words in str(e.value)
 
 
-@pytest.mark.gpu
-def test_mixed_list_rejected():
-    import cupy
-    with pytest.raises(TypeError, match="img.*mixing NumPy and CuPy"):
-        ops.gaussian_blur([np.zeros((4, 4, 3), np.uint8), cupy.zeros((4, 4, 3), cupy.uint8)], 3, 1)
+def test_mixed_list_rejected(backend):
+    with pytest.raises(TypeError, match=f"img.*mixing NumPy and {MEMORY[backend]}"):
+        ops.gaussian_blur([np.zeros((4, 4, 3), np.uint8), to_device(np.zeros((4, 4, 3), np.uint8), backend)], 3, 1)
 
 
-@pytest.mark.gpu
 @pytest.mark.parametrize("border", CV_BORDER)
 @pytest.mark.parametrize("ksize, sigma", [(0, 1.3), (5, 0), ((3, 11), 2.0), (41, 9.0)])
-def test_gpu_matches_numpy(request, border, ksize, sigma):
+def test_kernel_matches_numpy(backend, request, border, ksize, sigma):
     rng = rng_for(request)
     check = np.testing.assert_array_equal
     for c in CHANNELS:
-        gpu_matches_numpy(ops.gaussian_blur, random_image(rng, 121, 203, c), ksize, sigma,
+        kernel_matches_numpy(backend, ops.gaussian_blur, random_image(rng, 121, 203, c), ksize, sigma,
                           border, check=check)
-    gpu_matches_numpy(ops.gaussian_blur, rng.integers(0, 256, (3, 9, 1, 3), dtype=np.uint8),
+    kernel_matches_numpy(backend, ops.gaussian_blur, rng.integers(0, 256, (3, 9, 1, 3), dtype=np.uint8),
                       ksize, sigma, border, check=check)
-    gpu_matches_numpy(ops.gaussian_blur, [random_image(rng, h, w, 4) for h, w in
+    kernel_matches_numpy(backend, ops.gaussian_blur, [random_image(rng, h, w, 4) for h, w in
                                           [(1, 1), (50, 3), (7, 90), (2, 2)]],
                       ksize, sigma, border, check=check)
-    gpu_matches_numpy(ops.gaussian_blur, random_image(rng, 30, 1, None), ksize, sigma, border,
+    kernel_matches_numpy(backend, ops.gaussian_blur, random_image(rng, 30, 1, None), ksize, sigma, border,
                       check=check)

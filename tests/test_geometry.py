@@ -3,7 +3,7 @@ import numpy as np
 import pytest
 
 import ops
-from tests.helpers import (CHANNELS, SIZES, assert_aligned, gpu_matches_numpy, random_image,
+from tests.helpers import (CHANNELS, SIZES, assert_aligned, kernel_matches_numpy, random_image,
                            rng_for)
 
 CV = {"nearest": cv2.INTER_NEAREST, "linear": cv2.INTER_LINEAR, "area": cv2.INTER_AREA}
@@ -136,28 +136,26 @@ def exact(a, b):
     np.testing.assert_array_equal(a, b)
 
 
-@pytest.mark.gpu
 @pytest.mark.parametrize("mode", CV)
-def test_gpu_resize(request, mode):
+def test_kernel_resize(request, mode, backend):
     rng = rng_for(request)
     for (h, w), (dh, dw) in PAIRS:
         for c in CHANNELS:
-            gpu_matches_numpy(ops.resize, random_image(rng, h, w, c), (dh, dw), mode, check=exact)
-        gpu_matches_numpy(ops.resize, rng.random((h, w, 5), dtype=np.float32), (dh, dw), mode,
+            kernel_matches_numpy(backend, ops.resize, random_image(rng, h, w, c), (dh, dw), mode, check=exact)
+        kernel_matches_numpy(backend, ops.resize, rng.random((h, w, 5), dtype=np.float32), (dh, dw), mode,
                           check=exact)
-    gpu_matches_numpy(ops.resize, rng.integers(0, 256, (3, 40, 30, 3), dtype=np.uint8), (20, 15),
+    kernel_matches_numpy(backend, ops.resize, rng.integers(0, 256, (3, 40, 30, 3), dtype=np.uint8), (20, 15),
                       mode, check=exact)
     imgs = [random_image(rng, h, w, 3) for h, w in [(1, 1), (50, 3), (7, 90), (64, 64)]]
-    gpu_matches_numpy(ops.resize, imgs, [(3, 3), (25, 3), (14, 45), (32, 32)], mode, check=exact)
+    kernel_matches_numpy(backend, ops.resize, imgs, [(3, 3), (25, 3), (14, 45), (32, 32)], mode, check=exact)
 
 
-@pytest.mark.gpu
-def test_gpu_letterbox_pad(request):
+def test_kernel_letterbox_pad(request, backend):
     rng = rng_for(request)
     for x in [random_image(rng, 121, 203, 4), rng.integers(0, 256, (3, 40, 30, 1), dtype=np.uint8),
               [random_image(rng, h, w, 3) for h, w in [(1, 1), (50, 3), (7, 90)]]]:
-        gpu_matches_numpy(ops.letterbox, x, (64, 48), value=114, check=exact)
+        kernel_matches_numpy(backend, ops.letterbox, x, (64, 48), value=114, check=exact)
         for border in BORDERS:
-            gpu_matches_numpy(ops.pad, x, 3, 1, 0, 5, border, 9, check=exact)
-    gpu_matches_numpy(ops.pad, rng.random((5, 4, 2), dtype=np.float32), 2, 2, 2, 2, "wrap",
+            kernel_matches_numpy(backend, ops.pad, x, 3, 1, 0, 5, border, 9, check=exact)
+    kernel_matches_numpy(backend, ops.pad, rng.random((5, 4, 2), dtype=np.float32), 2, 2, 2, 2, "wrap",
                       check=exact)

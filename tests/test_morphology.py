@@ -3,7 +3,7 @@ import numpy as np
 import pytest
 
 import ops
-from tests.helpers import SIZES, gpu_matches_numpy, rng_for
+from tests.helpers import MEMORY, SIZES, kernel_matches_numpy, rng_for, to_device
 
 OPS = ["erode", "dilate", "open", "close"]
 KSIZES = [1, 3, 5, (3, 7), (9, 1), 21]
@@ -69,21 +69,18 @@ def test_bad_input(kwargs, exc, name, words):
     assert words in str(e.value)
 
 
-@pytest.mark.gpu
-def test_mixed_list_rejected():
-    import cupy
-    with pytest.raises(TypeError, match="mask.*mixing NumPy and CuPy"):
-        ops.morphology([np.zeros((4, 4), np.uint8), cupy.zeros((4, 4), cupy.uint8)], "erode", 3)
+def test_mixed_list_rejected(backend):
+    with pytest.raises(TypeError, match=f"mask.*mixing NumPy and {MEMORY[backend]}"):
+        ops.morphology([np.zeros((4, 4), np.uint8), to_device(np.zeros((4, 4), np.uint8), backend)], "erode", 3)
 
 
-@pytest.mark.gpu
 @pytest.mark.parametrize("op", OPS)
 @pytest.mark.parametrize("ksize", [1, 3, (5, 11), 31])
-def test_gpu_matches_numpy(request, op, ksize):
+def test_kernel_matches_numpy(backend, request, op, ksize):
     rng = rng_for(request)
     check = np.testing.assert_array_equal
-    gpu_matches_numpy(ops.morphology, random_mask(rng, 121, 203), op, ksize, check=check)
-    gpu_matches_numpy(ops.morphology, np.stack([random_mask(rng, 9, 1, False) for _ in range(3)]),
+    kernel_matches_numpy(backend, ops.morphology, random_mask(rng, 121, 203), op, ksize, check=check)
+    kernel_matches_numpy(backend, ops.morphology, np.stack([random_mask(rng, 9, 1, False) for _ in range(3)]),
                       op, ksize, check=check)
-    gpu_matches_numpy(ops.morphology, [random_mask(rng, h, w) for h, w in
+    kernel_matches_numpy(backend, ops.morphology, [random_mask(rng, h, w) for h, w in
                                        [(1, 1), (50, 3), (7, 90), (64, 48)]], op, ksize, check=check)

@@ -3,7 +3,7 @@ import numpy as np
 import pytest
 
 import ops
-from tests.helpers import (assert_aligned, assert_float_close, gpu_matches_numpy, random_image,
+from tests.helpers import (assert_aligned, assert_float_close, kernel_matches_numpy, random_image,
                            rng_for)
 
 CV = {"linear": cv2.INTER_LINEAR, "nearest": cv2.INTER_NEAREST, "area": cv2.INTER_AREA}
@@ -76,16 +76,15 @@ def test_bad_images():
         ops.resize(np.zeros((0, 4, 3), np.uint8), (2, 2))
 
 
-@pytest.mark.gpu
 @pytest.mark.parametrize("interp", CV)
-def test_gpu_matches_numpy(request, interp):
+def test_kernel_matches_numpy(backend, request, interp):
     rng = rng_for(request)
     for src, dst in CASES:
-        gpu_matches_numpy(ops.resize, random_image(rng, *src, 3), dst, interp)
-    gpu_matches_numpy(ops.resize, rng.integers(0, 256, (4, 33, 65, 4), dtype=np.uint8), (66, 13), interp)
+        kernel_matches_numpy(backend, ops.resize, random_image(rng, *src, 3), dst, interp)
+    kernel_matches_numpy(backend, ops.resize, rng.integers(0, 256, (4, 33, 65, 4), dtype=np.uint8), (66, 13), interp)
     imgs = [random_image(rng, h, w, 1) for h, w in [(1, 1), (50, 3), (7, 90), (480, 640)]]
-    gpu_matches_numpy(ops.resize, imgs, [(3, 3), (25, 2), (14, 45), (240, 320)], interp)
+    kernel_matches_numpy(backend, ops.resize, imgs, [(3, 3), (25, 2), (14, 45), (240, 320)], interp)
     if interp != "area":
         exact = lambda a, b: np.testing.assert_array_equal(a, b)  # noqa: E731
-        gpu_matches_numpy(ops.resize, rng.random((2, 31, 17, 2)).astype(np.float32), (64, 9), interp,
+        kernel_matches_numpy(backend, ops.resize, rng.random((2, 31, 17, 2)).astype(np.float32), (64, 9), interp,
                           check=exact)

@@ -4,7 +4,7 @@ import pytest
 
 import ops
 from ops.tensor import activate
-from tests.helpers import assert_aligned, assert_float_close, gpu_matches_numpy, random_image, rng_for
+from tests.helpers import assert_aligned, assert_float_close, kernel_matches_numpy, random_image, rng_for
 
 
 def ref64(img, mean, std, scale, swap):
@@ -113,23 +113,21 @@ def test_tensor_to_mask_forms(request):
     np.testing.assert_array_equal(activate(t[0], "none", 0), np.clip(t[0, 0], 0, 1))
 
 
-@pytest.mark.gpu
-def test_gpu_image_to_tensor(request):
+def test_kernel_image_to_tensor(request, backend):
     rng = rng_for(request)
     for dtype in ("float32", "float16"):
         for x in [random_image(rng, 121, 203, 4), rng.integers(0, 256, (3, 9, 1, 3), dtype=np.uint8),
                   [random_image(rng, 7, 5, 3)] * 3]:
-            gpu_matches_numpy(ops.image_to_tensor, x, (0.4, 0.5, 0.6, 0.1)[:x[0].shape[-1] if isinstance(x, list) else x.shape[-1]],
+            kernel_matches_numpy(backend, ops.image_to_tensor, x, (0.4, 0.5, 0.6, 0.1)[:x[0].shape[-1] if isinstance(x, list) else x.shape[-1]],
                               0.25, swap_rb=True, dtype=dtype, check=np.testing.assert_array_equal)
 
 
-@pytest.mark.gpu
 @pytest.mark.parametrize("act", ["sigmoid", "softmax", "argmax", "none"])
-def test_gpu_tensor_to_mask(request, act):
+def test_kernel_tensor_to_mask(request, act, backend):
     rng = rng_for(request)
     t = (rng.standard_normal((3, 4, 40, 48)) * 3).astype(np.float32)
     for dt in (np.float32, np.float16):
-        gpu_matches_numpy(ops.tensor_to_mask, t.astype(dt), (4, 7, 40, 26), (117, 181), act, 2)
-        gpu_matches_numpy(ops.tensor_to_mask, t.astype(dt), None, (20, 24), act, 2)  # 2x: area path
-        gpu_matches_numpy(ops.tensor_to_mask, t.astype(dt), [(0, 0, 48, 40), (1, 1, 3, 2), (4, 4, 1, 1)],
+        kernel_matches_numpy(backend, ops.tensor_to_mask, t.astype(dt), (4, 7, 40, 26), (117, 181), act, 2)
+        kernel_matches_numpy(backend, ops.tensor_to_mask, t.astype(dt), None, (20, 24), act, 2)  # 2x: area path
+        kernel_matches_numpy(backend, ops.tensor_to_mask, t.astype(dt), [(0, 0, 48, 40), (1, 1, 3, 2), (4, 4, 1, 1)],
                           [(40, 48), (300, 7), (5, 5)], act, 2, threshold=0.5)

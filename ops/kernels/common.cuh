@@ -60,3 +60,14 @@ __device__ __forceinline__ int border_index(int p, int len, int mode) {
     } while (p < 0 || p >= len);
     return p;
 }
+
+// Inline PTX: each instruction in one named function, and only here, so the CPU harness
+// (kernels/cpu/cuda_on_cpu.h, which defines TVO_PTX_PORTABLE) can give it in plain C++.
+#ifndef TVO_PTX_PORTABLE
+// cvt.f32.f16: IEEE binary16 bits -> float (exact).
+__device__ __forceinline__ float half_to_float(unsigned short h) {
+    float f;
+    asm("cvt.f32.f16 %0, %1;" : "=f"(f) : "h"(h));
+    return f;
+}
+#endif

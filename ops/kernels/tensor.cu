@@ -33,12 +33,6 @@ extern "C" __global__ void to_tensor_f16(const long long* table, int n, int cin,
 #define ACT_SOFTMAX 2
 #define ACT_ARGMAX 3
 
-__device__ __forceinline__ float half_to_float(unsigned short h) {
-    float f;
-    asm("cvt.f32.f16 %0, %1;" : "=f"(f) : "h"(h));
-    return f;
-}
-
 // Probability of `channel` at tensor pixel (roi_y + y, roi_x + x) of image i.
 struct ActSrc {
     const void* t;
