@@ -36,10 +36,15 @@ HEADER = KERNEL_DIR / "cpu" / "cuda_on_cpu.h"
 CXXFLAGS = ("-std=c++14", "-O2", "-fPIC", "-shared", "-ffp-contract=off", "-fno-fast-math",
             "-fno-strict-aliasing")
 CACHE_ENV = "TVO_CPU_KERNEL_CACHE"
+# A launch running longer is ended with a KernelFault (an endless loop would otherwise hang
+# CI until its limit). The test cases take milliseconds; a GPU's watchdog is similar.
+TIMEOUT_S = float(os.environ.get("TVO_CPU_KERNEL_TIMEOUT_S", "60"))
 
 _lock = threading.RLock()  # one launch at a time: the runner's state is per library
 _libraries: dict[tuple[str, str], "_Library"] = {}
 _source_dir: Path = KERNEL_DIR.resolve()
+# (module, kernel) -> launches so far in this process: which kernels the tests reached.
+launched: dict[tuple[str, str], int] = {}
 
 
 class KernelBuildError(RuntimeError):
@@ -227,9 +232,9 @@ def translation_unit(module: str, source_dir: Path) -> str:
         lines += [
             f"static void tvo_body_{name}(void** a) {{ {name}({call}); }}",
             f'extern "C" int tvo_launch_{name}(const unsigned* grid, const unsigned* block, '
-            f"void** args, char* err, int errlen) {{",
+            f"void** args, char* err, int errlen, int timeout_ms) {{",
             f'    return cuda_on_cpu::run_grid("{name}", {str(uses_barriers).lower()}, grid, '
-            f"block, tvo_body_{name}, args, err, errlen);",
+            f"block, tvo_body_{name}, args, err, errlen, timeout_ms);",
             "}", ""]
     return "\n".join(lines)
 
@@ -279,8 +284,11 @@ class _Library:
             *[ctypes.cast(ctypes.pointer(v), ctypes.c_void_p) for v in values])
         err = ctypes.create_string_buffer(512)
         fn = getattr(self.lib, f"tvo_launch_{kernel}")
+        timeout_s = TIMEOUT_S
         with _lock:
-            rc = fn((ctypes.c_uint * 3)(*grid), (ctypes.c_uint * 3)(*block), argv, err, 512)
+            launched[self.module, kernel] = launched.get((self.module, kernel), 0) + 1
+            rc = fn((ctypes.c_uint * 3)(*grid), (ctypes.c_uint * 3)(*block), argv, err, 512,
+                    ctypes.c_int(int(timeout_s * 1000)))
         if rc != 0:
             msg = err.value.decode(errors="replace")
             m = re.search(r"at address (0x[0-9a-f]+|\(nil\))", msg)

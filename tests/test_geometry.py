@@ -157,5 +157,11 @@ def test_kernel_letterbox_pad(request, backend):
         kernel_matches_numpy(backend, ops.letterbox, x, (64, 48), value=114, check=exact)
         for border in BORDERS:
             kernel_matches_numpy(backend, ops.pad, x, 3, 1, 0, 5, border, 9, check=exact)
-    kernel_matches_numpy(backend, ops.pad, rng.random((5, 4, 2), dtype=np.float32), 2, 2, 2, 2, "wrap",
-                      check=exact)
+    # float32 and 2 channels, every border, and pads wider than the image (the border loop)
+    floats = [rng.random((5, 4, 2), dtype=np.float32), rng.random((2, 3, 1, 2), dtype=np.float32),
+              [rng.random((h, w, 2), dtype=np.float32) for h, w in [(1, 1), (6, 2)]]]
+    for x in floats + [[random_image(rng, 1, 1, 2), random_image(rng, 3, 8, 2)]]:
+        for border in BORDERS:
+            kernel_matches_numpy(backend, ops.pad, x, 2, 9, 7, 0, border, (0.5, 2), check=exact)
+    kernel_matches_numpy(backend, ops.letterbox, random_image(rng, 31, 17, 3), (20, 40),
+                         value=(1, 2, 3), check=exact)

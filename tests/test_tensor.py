@@ -120,6 +120,10 @@ def test_kernel_image_to_tensor(request, backend):
                   [random_image(rng, 7, 5, 3)] * 3]:
             kernel_matches_numpy(backend, ops.image_to_tensor, x, (0.4, 0.5, 0.6, 0.1)[:x[0].shape[-1] if isinstance(x, list) else x.shape[-1]],
                               0.25, swap_rb=True, dtype=dtype, check=np.testing.assert_array_equal)
+        for x in [random_image(rng, 1, 1, 1), random_image(rng, 13, 1, None),
+                  rng.integers(0, 256, (2, 5, 7, 3), dtype=np.uint8)]:
+            kernel_matches_numpy(backend, ops.image_to_tensor, x, 0.5, 0.2, dtype=dtype,
+                                 check=np.testing.assert_array_equal)
 
 
 @pytest.mark.parametrize("act", ["sigmoid", "softmax", "argmax", "none"])

@@ -17,6 +17,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/time.h>
 #include <ucontext.h>
 
 #include <type_traits>
@@ -127,8 +128,10 @@ static sigjmp_buf fault_jump;
 static volatile sig_atomic_t fault_signal;
 static void* volatile fault_address;
 static pthread_t launcher;
-static struct sigaction previous[3];
-static const int fault_signals[3] = {SIGSEGV, SIGBUS, SIGFPE};
+// SIGALRM: the watchdog (a launch running past its time limit: an endless loop?).
+static const int N_SIGNALS = 4;
+static const int fault_signals[N_SIGNALS] = {SIGSEGV, SIGBUS, SIGFPE, SIGALRM};
+static struct sigaction previous[N_SIGNALS];
 
 static void fail(const char* fmt, const char* what) {
     snprintf(current->err, current->errlen, fmt, current->kernel, what,
@@ -136,14 +139,19 @@ static void fail(const char* fmt, const char* what) {
 }
 
 // A fault on the launching thread ends the launch with an error; one on any other thread
-// goes to whoever handled it before (Python's faulthandler, or the default action).
+// goes to whoever handled it before (Python's faulthandler, or the default action). The
+// watchdog's SIGALRM goes to the process: it is passed on to the launching thread.
 static void on_fault(int sig, siginfo_t* info, void* ctx) {
     if (pthread_equal(pthread_self(), launcher)) {
         fault_signal = sig;
         fault_address = info->si_addr;
         siglongjmp(fault_jump, 1);
     }
-    for (int i = 0; i < 3; ++i) {
+    if (sig == SIGALRM) {
+        pthread_kill(launcher, SIGALRM);
+        return;
+    }
+    for (int i = 0; i < N_SIGNALS; ++i) {
         if (fault_signals[i] != sig) continue;
         if (previous[i].sa_flags & SA_SIGINFO) {
             previous[i].sa_sigaction(sig, info, ctx);
@@ -161,7 +169,8 @@ static const size_t FIBER_STACK = 256 * 1024;
 static ucontext_t scheduler;
 static ucontext_t* fibers;
 static State* states;
-static void** barrier_sites;
+static const char** barrier_files;
+static int* barrier_lines;
 static int running;       // the fiber now executing; -1 outside cooperative mode
 static bool cooperative;
 
@@ -172,8 +181,9 @@ static void fiber_main() {
 
 }  // namespace cuda_on_cpu
 
-// __syncthreads: every thread of the block reaches the same call before any goes on.
-__attribute__((noinline)) static void __syncthreads() {
+// __syncthreads: every thread of the block reaches the same call (file and line: the
+// compiler may duplicate a call, a source line it cannot) before any goes on.
+static void tvo_syncthreads(const char* file, int line) {
     using namespace cuda_on_cpu;
     if (!cooperative) {
         if (blockDim.x * blockDim.y * blockDim.z == 1) return;
@@ -181,10 +191,12 @@ __attribute__((noinline)) static void __syncthreads() {
              "__syncthreads in a module compiled without cooperative mode");
         siglongjmp(fault_jump, 2);
     }
-    barrier_sites[running] = __builtin_return_address(0);
+    barrier_files[running] = file;
+    barrier_lines[running] = line;
     states[running] = AT_BARRIER;
     swapcontext(&fibers[running], &scheduler);
 }
+#define __syncthreads() tvo_syncthreads(__FILE__, __LINE__)
 
 namespace cuda_on_cpu {
 
@@ -218,7 +230,8 @@ static bool run_block_cooperative(unsigned nthreads, char* stacks) {
         }
         if (done == nthreads) return true;
         for (unsigned t = 0; t < nthreads; ++t) {
-            if (done || barrier_sites[t] != barrier_sites[first_waiting]) {
+            if (done || barrier_lines[t] != barrier_lines[first_waiting] ||
+                strcmp(barrier_files[t], barrier_files[first_waiting]) != 0) {
                 set_thread(done ? first_done : t);
                 fail("kernel %s: %s (block %u,%u,%u thread %u,%u,%u)",
                      done ? "a thread returned while others wait at __syncthreads "
@@ -233,8 +246,10 @@ static bool run_block_cooperative(unsigned nthreads, char* stacks) {
 }
 
 // Runs kernel `kernel` over grid x block. 0: done; 1: an error, described in err.
+// timeout_ms > 0: the watchdog ends a launch running longer, with an error.
 static int run_grid(const char* kernel, bool uses_barriers, const unsigned* grid,
-                    const unsigned* block, Body body, void** args, char* err, int errlen) {
+                    const unsigned* block, Body body, void** args, char* err, int errlen,
+                    int timeout_ms) {
     Launch launch = {kernel, body, args, err, errlen};
     current = &launch;
     gridDim.x = grid[0]; gridDim.y = grid[1]; gridDim.z = grid[2];
@@ -249,10 +264,11 @@ static int run_grid(const char* kernel, bool uses_barriers, const unsigned* grid
         stacks = (char*)malloc((size_t)nthreads * FIBER_STACK);
         fibers = (ucontext_t*)calloc(nthreads, sizeof(ucontext_t));
         states = (State*)calloc(nthreads, sizeof(State));
-        barrier_sites = (void**)calloc(nthreads, sizeof(void*));
-        if (!stacks || !fibers || !states || !barrier_sites) {
+        barrier_files = (const char**)calloc(nthreads, sizeof(char*));
+        barrier_lines = (int*)calloc(nthreads, sizeof(int));
+        if (!stacks || !fibers || !states || !barrier_files || !barrier_lines) {
             snprintf(err, errlen, "kernel %s: no memory for %u fiber stacks", kernel, nthreads);
-            free(stacks); free(fibers); free(states); free(barrier_sites);
+            free(stacks); free(fibers); free(states); free(barrier_files); free(barrier_lines);
             return 1;
         }
     }
@@ -267,11 +283,22 @@ static int run_grid(const char* kernel, bool uses_barriers, const unsigned* grid
     sa.sa_flags = SA_SIGINFO | SA_ONSTACK | SA_NODEFER;
     sigemptyset(&sa.sa_mask);
     launcher = pthread_self();
-    for (int i = 0; i < 3; ++i) sigaction(fault_signals[i], &sa, &previous[i]);
+    for (int i = 0; i < N_SIGNALS; ++i) sigaction(fault_signals[i], &sa, &previous[i]);
+    static struct itimerval watchdog, old_timer;  // static: intact across siglongjmp
+    static volatile bool armed;
+    armed = false;
+    watchdog.it_value.tv_sec = timeout_ms / 1000;
+    watchdog.it_value.tv_usec = (timeout_ms % 1000) * 1000;
 
     int status = 0;
     const int jumped = sigsetjmp(fault_jump, 1);
-    if (jumped == 1) {
+    if (jumped == 1 && fault_signal == SIGALRM) {
+        char what[160];
+        snprintf(what, sizeof what, "ran longer than the harness's %d ms limit (an endless "
+                 "loop?)", timeout_ms);
+        fail("kernel %s: %s (block %u,%u,%u thread %u,%u,%u)", what);
+        status = 1;
+    } else if (jumped == 1) {
         char what[160];
         snprintf(what, sizeof what, "%s at address %p",
                  fault_signal == SIGFPE ? "SIGFPE (integer division by zero?)"
@@ -282,6 +309,7 @@ static int run_grid(const char* kernel, bool uses_barriers, const unsigned* grid
     } else if (jumped == 2) {
         status = 1;
     } else {
+        if (timeout_ms > 0) armed = setitimer(ITIMER_REAL, &watchdog, &old_timer) == 0;
         for (unsigned bz = 0; bz < grid[2] && !status; ++bz)
             for (unsigned by = 0; by < grid[1] && !status; ++by)
                 for (unsigned bx = 0; bx < grid[0] && !status; ++bx) {
@@ -297,10 +325,11 @@ static int run_grid(const char* kernel, bool uses_barriers, const unsigned* grid
                 }
     }
 
-    for (int i = 0; i < 3; ++i) sigaction(fault_signals[i], &previous[i], NULL);
+    if (armed) setitimer(ITIMER_REAL, &old_timer, NULL);  // whoever timed before, as it was
+    for (int i = 0; i < N_SIGNALS; ++i) sigaction(fault_signals[i], &previous[i], NULL);
     sigaltstack(&old_alt, NULL);
     if (cooperative) {
-        free(stacks); free(fibers); free(states); free(barrier_sites);
+        free(stacks); free(fibers); free(states); free(barrier_files); free(barrier_lines);
     }
     cooperative = false;
     current = NULL;
