@@ -52,7 +52,8 @@ class KernelBuildError(RuntimeError):
 
 
 class KernelFault(RuntimeError):
-    """A kernel faulted on the CPU (an access outside every array, a divergent barrier)."""
+    """A kernel failed on the CPU: an access outside every array, a divergent barrier, a
+    launch over TIMEOUT_S."""
 
 
 # ---- host memory that ops treat as device memory --------------------------------------
@@ -62,8 +63,6 @@ class HostArray(np.ndarray):
     through this harness. Views of it stay HostArrays. Arrays the harness allocates are
     placed against an inaccessible page on either side, so a kernel reading or writing
     past their ends faults and is reported (KernelFault) instead of reading a neighbour."""
-
-    __array_priority__ = 10.0
 
 
 _PAGE = mmap.PAGESIZE
@@ -103,8 +102,6 @@ def asarray(x: Any, dtype: Any = None) -> HostArray:
     else a C-contiguous copy in guarded memory."""
     if isinstance(x, HostArray) and (dtype is None or x.dtype == np.dtype(dtype)):
         return x
-    if isinstance(x, (list, tuple)) and x and isinstance(x[0], np.ndarray):
-        x = np.stack([np.asarray(i) for i in x])
     src = np.asarray(x, dtype=dtype)
     out = empty(src.shape, src.dtype)
     out[...] = src
