@@ -29,8 +29,9 @@ from typing import Any, Iterator, Sequence
 
 import numpy as np
 
+from ._gpu import KERNEL_DIR
+
 ROOT = Path(__file__).resolve().parent.parent
-KERNEL_DIR = Path(__file__).parent / "kernels"
 HEADER = KERNEL_DIR / "cpu" / "cuda_on_cpu.h"
 # -ffp-contract=off is the host twin of NVRTC's --fmad=false (ops/_gpu.NVRTC_OPTIONS).
 CXXFLAGS = ("-std=c++14", "-O2", "-fPIC", "-shared", "-ffp-contract=off", "-fno-fast-math",
@@ -92,9 +93,7 @@ def empty(shape: Any, dtype: Any = np.float64) -> HostArray:
     mm, offset, address = _guarded(count * dt.itemsize)
     arr = np.frombuffer(mm, dtype=dt, count=count, offset=offset).reshape(shape)
     _allocations[mm] = (address, address + count * dt.itemsize, f"{dt} {shape}")
-    arr = arr.view(HostArray)
-    arr.flags.writeable = True
-    return arr
+    return arr.view(HostArray)
 
 
 def asarray(x: Any, dtype: Any = None) -> HostArray:
@@ -114,14 +113,6 @@ def ascontiguousarray(x: Any) -> HostArray:
     return asarray(np.ascontiguousarray(x))
 
 
-def stack(arrays: Sequence[Any]) -> HostArray:
-    first = np.asarray(arrays[0])
-    out = empty((len(arrays), *first.shape), first.dtype)
-    for i, a in enumerate(arrays):
-        out[i] = np.asarray(a)
-    return out
-
-
 def asnumpy(x: Any) -> np.ndarray:
     """A plain NumPy copy (cupy.asnumpy's twin)."""
     return np.array(x, copy=True).view(np.ndarray)
@@ -134,7 +125,6 @@ class _Module:
     empty = staticmethod(empty)
     asarray = staticmethod(asarray)
     ascontiguousarray = staticmethod(ascontiguousarray)
-    stack = staticmethod(stack)
     asnumpy = staticmethod(asnumpy)
 
 
@@ -146,16 +136,11 @@ def is_host_array(x: object) -> bool:
 
 
 def _describe_address(address: int) -> str:
-    best = None
     for start, end, what in list(_allocations.values()):
         if start - _PAGE <= address < start:
-            best = f"{start - address} bytes before a {what} array"
-        elif end <= address < end + _PAGE:
-            best = f"{address - end} bytes past the end of a {what} array"
-        elif start <= address < end:
-            best = f"inside a {what} array"
-        if best:
-            return best
+            return f"{start - address} bytes before a {what} array"
+        if end <= address < end + _PAGE:
+            return f"{address - end} bytes past the end of a {what} array"
     return "outside every array the harness allocated"
 
 

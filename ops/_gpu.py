@@ -115,11 +115,10 @@ def launch(module: str, kernel: str, n: int, height: int, width: int,
     """Launch one thread per (x, y) of a height x width grid, z = image index: on the
     current CuPy stream, or on the CPU harness (ops/_cpu_kernels.py) when the arguments
     are its HostArrays. Scalars in ``args`` must be NumPy scalars (np.int32, np.float32)."""
-    from ._cpu_kernels import HostArray
-    from . import _cpu_kernels
+    from . import _cpu_kernels  # it imports this module, so not at the top
 
     grid = (math.ceil(width / block[0]), math.ceil(height / block[1]), n)
-    if any(isinstance(a, HostArray) for a in args):
+    if any(isinstance(a, _cpu_kernels.HostArray) for a in args):
         _cpu_kernels.launch(module, kernel, grid, block, args)
     else:
         get_kernel(module, kernel)(grid, block, tuple(args))

@@ -96,10 +96,8 @@ def to_host(x: Any) -> Any:
     """A plain NumPy copy of a CuPy array or a HostArray (or a list of them)."""
     if isinstance(x, list):
         return [to_host(i) for i in x]
-    from ops._batch import is_cupy
-    if is_cupy(x):
-        return x.get()
-    return np.array(x, copy=True).view(np.ndarray)
+    from ops._batch import array_module
+    return array_module(x).asnumpy(x)
 
 
 def kernel_matches_numpy(backend: str, op: Callable[..., Any], x: Any, *args: Any,

@@ -36,7 +36,7 @@ def lists(rng):
 
 
 def parity_cases(rng):
-    """One case per planted bug's kernel: (name, op, input, args, kwargs)."""
+    """{name: a parity check} for the kernels the planted bugs touch."""
     img = random_image(rng, 37, 53, 3)
     m = random_image(rng, 37, 53, None)
     return {

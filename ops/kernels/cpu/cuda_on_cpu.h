@@ -24,10 +24,7 @@
 
 #define __global__
 #define __device__
-#define __host__
 #define __forceinline__ inline
-#define __noinline__ __attribute__((noinline))
-#define __restrict__ __restrict
 // One block runs at a time (under the harness's lock), so a function-static variable is
 // exactly one block's shared memory. Its contents carry over from the previous block, as
 // uninitialised shared memory may on a GPU.
@@ -38,22 +35,17 @@ struct dim3 { unsigned int x, y, z; };
 
 static uint3 threadIdx, blockIdx;
 static dim3 blockDim, gridDim;
-static const int warpSize = 32;
 
 // ---- rounding intrinsics: IEEE round-to-nearest-even, as on the GPU -------------------
 static inline float __fadd_rn(float a, float b) { return a + b; }
 static inline float __fsub_rn(float a, float b) { return a - b; }
 static inline float __fmul_rn(float a, float b) { return a * b; }
 static inline float __fdiv_rn(float a, float b) { return a / b; }
-static inline float __fmaf_rn(float a, float b, float c) { return fmaf(a, b, c); }
 static inline double __dadd_rn(double a, double b) { return a + b; }
 static inline double __dsub_rn(double a, double b) { return a - b; }
 static inline double __dmul_rn(double a, double b) { return a * b; }
 static inline double __ddiv_rn(double a, double b) { return a / b; }
-static inline double __fma_rn(double a, double b, double c) { return fma(a, b, c); }
 static inline float __double2float_rn(double d) { return (float)d; }
-static inline float __int2float_rn(int i) { return (float)i; }
-static inline double __int2double_rn(int i) { return (double)i; }
 
 // cvt.rni.s32: nearest even, saturating, NaN -> 0 (a C cast would be undefined there).
 static inline int __double2int_rn(double d) {
@@ -63,19 +55,9 @@ static inline int __double2int_rn(double d) {
     return (int)nearbyint(d);
 }
 static inline int __float2int_rn(float f) { return __double2int_rn((double)f); }
-static inline int __float2int_rz(float f) {
-    if (f != f) return 0;
-    if (f >= 2147483648.f) return INT_MAX;
-    if (f <= -2147483648.f) return INT_MIN;
-    return (int)f;
-}
-static inline float __saturatef(float f) { return f != f ? 0.f : fminf(fmaxf(f, 0.f), 1.f); }
 
-// CUDA's min/max overloads; mixed integer types follow C++'s usual conversions.
-static inline float min(float a, float b) { return fminf(a, b); }
-static inline float max(float a, float b) { return fmaxf(a, b); }
-static inline double min(double a, double b) { return fmin(a, b); }
-static inline double max(double a, double b) { return fmax(a, b); }
+// CUDA's integer min/max; mixed integer types follow C++'s usual conversions. (The kernels
+// call fminf/fmin for floating point, which <math.h> gives.)
 template <typename A, typename B,
           typename = typename std::enable_if<std::is_integral<A>::value &&
                                              std::is_integral<B>::value>::type>
@@ -133,9 +115,11 @@ static const int N_SIGNALS = 4;
 static const int fault_signals[N_SIGNALS] = {SIGSEGV, SIGBUS, SIGFPE, SIGALRM};
 static struct sigaction previous[N_SIGNALS];
 
-static void fail(const char* fmt, const char* what) {
-    snprintf(current->err, current->errlen, fmt, current->kernel, what,
-             blockIdx.x, blockIdx.y, blockIdx.z, threadIdx.x, threadIdx.y, threadIdx.z);
+// The launch's error: "kernel K: what (block x,y,z thread x,y,z)".
+static void fail(const char* what) {
+    snprintf(current->err, current->errlen, "kernel %s: %s (block %u,%u,%u thread %u,%u,%u)",
+             current->kernel, what, blockIdx.x, blockIdx.y, blockIdx.z, threadIdx.x,
+             threadIdx.y, threadIdx.z);
 }
 
 // A fault on the launching thread ends the launch with an error; one on any other thread
@@ -187,8 +171,7 @@ static void tvo_syncthreads(const char* file, int line) {
     using namespace cuda_on_cpu;
     if (!cooperative) {
         if (blockDim.x * blockDim.y * blockDim.z == 1) return;
-        fail("kernel %s: %s (block %u,%u,%u thread %u,%u,%u)",
-             "__syncthreads in a module compiled without cooperative mode");
+        fail("__syncthreads in a module compiled without cooperative mode");
         siglongjmp(fault_jump, 2);
     }
     barrier_files[running] = file;
@@ -233,8 +216,7 @@ static bool run_block_cooperative(unsigned nthreads, char* stacks) {
             if (done || barrier_lines[t] != barrier_lines[first_waiting] ||
                 strcmp(barrier_files[t], barrier_files[first_waiting]) != 0) {
                 set_thread(done ? first_done : t);
-                fail("kernel %s: %s (block %u,%u,%u thread %u,%u,%u)",
-                     done ? "a thread returned while others wait at __syncthreads "
+                fail(done ? "a thread returned while others wait at __syncthreads "
                             "(a divergent barrier: undefined in CUDA)"
                           : "threads wait at different __syncthreads calls "
                             "(a divergent barrier: undefined in CUDA)");
@@ -296,7 +278,7 @@ static int run_grid(const char* kernel, bool uses_barriers, const unsigned* grid
         char what[160];
         snprintf(what, sizeof what, "ran longer than the harness's %d ms limit (an endless "
                  "loop?)", timeout_ms);
-        fail("kernel %s: %s (block %u,%u,%u thread %u,%u,%u)", what);
+        fail(what);
         status = 1;
     } else if (jumped == 1) {
         char what[160];
@@ -304,7 +286,7 @@ static int run_grid(const char* kernel, bool uses_barriers, const unsigned* grid
                  fault_signal == SIGFPE ? "SIGFPE (integer division by zero?)"
                  : fault_signal == SIGBUS ? "SIGBUS" : "SIGSEGV (an access outside every array)",
                  fault_address);
-        fail("kernel %s: %s (block %u,%u,%u thread %u,%u,%u)", what);
+        fail(what);
         status = 1;
     } else if (jumped == 2) {
         status = 1;
