@@ -18,6 +18,8 @@ from typing import Any, Mapping
 
 import numpy as np
 
+from ops._batch import is_cupy, to_device
+
 from .build import BUILD_COMMAND
 
 
@@ -233,15 +235,13 @@ class SegmentationRunner:
         if x.ndim != 4 or x.dtype != np.float32:
             raise ValueError(f"x: expected (N, C, H, W) float32, got shape {tuple(x.shape)} "
                              f"dtype {x.dtype}")
-        if type(x).__module__.split(".")[0] == "cupy":
+        if is_cupy(x):
             return self._run_cupy(x)
         return self.session.run([self.output_name], {self.input_name: np.ascontiguousarray(x)})[0]
 
     def _run_cupy(self, x: Any) -> Any:
         """A CuPy batch through IO binding on ``device_id``; the result lives there too."""
         import cupy
-
-        from ops._batch import to_device
 
         if not self.on_gpu:
             # CPU provider: the host copy is unavoidable; give a CuPy array back all the same.

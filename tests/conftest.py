@@ -7,17 +7,22 @@ ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-from tests.helpers import cuda_reason  # noqa: E402
+from tests.helpers import cuda_reason, ort_cuda_reason  # noqa: E402
 
 
 def pytest_collection_modifyitems(config, items):
     reason = cuda_reason()
-    if reason is None:
+    if reason is not None:
+        skip = pytest.mark.skip(reason=f"GPU test: {reason}")
+        for item in items:
+            if "gpu" in item.keywords:
+                item.add_marker(skip)
         return
-    skip = pytest.mark.skip(reason=f"GPU test: {reason}")
-    for item in items:
-        if "gpu" in item.keywords:
-            item.add_marker(skip)
+    # A GPU is here; tests that need onnxruntime on it skip, saying why, where it cannot.
+    needs_ort = [item for item in items if "ort_cuda" in item.keywords]
+    ort = ort_cuda_reason() if needs_ort else None
+    for item in needs_ort if ort else []:
+        item.add_marker(pytest.mark.skip(reason=ort))
 
 
 @pytest.fixture(scope="session")

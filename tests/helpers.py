@@ -20,6 +20,21 @@ def cuda_reason() -> str | None:
     return None if reason is None else f"CUDA unavailable ({reason[:100]})"
 
 
+@functools.lru_cache(maxsize=1)
+def ort_cuda_reason() -> str | None:
+    """None when onnxruntime runs the segmentation model on CUDA device 0, else why not
+    (the runner's own check: a real session)."""
+    from segmentation.build import DEFAULT_OUT, build
+    from segmentation.runner import CudaProviderError, SegmentationRunner
+
+    build()
+    try:
+        SegmentationRunner(DEFAULT_OUT, device="cuda", device_id=0)
+        return None
+    except CudaProviderError as e:
+        return f"onnxruntime cannot run on CUDA here ({str(e)[:160]})"
+
+
 def blur_steps() -> tuple[str, ...]:
     """The background_blur ensemble's step models, in order, from its spec."""
     from pathlib import Path

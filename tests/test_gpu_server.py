@@ -25,6 +25,7 @@ from typing import Any
 import numpy as np
 import pytest
 
+from bench.gpu_check import GOAL_MEMORY_GROWTH_MIB
 from bench.procmem import gpu_memory
 from tests.helpers import blur_steps, counter_delta, infer, placement_counters, url
 
@@ -46,7 +47,6 @@ HOST_DECLARED = {"ROI", "SRC_SIZE"}
 SIZES = [(1080, 1920), (1079, 1921), (720, 1280), (333, 517), (97, 640), (1, 7), (1, 1)]
 MEMORY_REQUESTS = 300
 MEMORY_SIZES = [(1080, 1920), (2160, 3840), (720, 1280), (1079, 1921), (333, 517), (1, 1)]
-MEMORY_GROWTH_LIMIT_MIB = 64
 
 
 # -- fixtures and helpers ------------------------------------------------------------
@@ -145,6 +145,12 @@ def placement_lines(server: Any) -> dict[str, str]:
     return out
 
 
+def dnn_on_gpu(server: Any) -> bool:
+    """The unet instance's placement line says gpu (its reason text may mention "GPU" either
+    way: "... the GPU build is the onnxruntime-gpu package")."""
+    return placement_lines(server).get("unet", "").startswith("gpu")
+
+
 # -- equality with the CPU path ------------------------------------------------------
 @pytest.mark.parametrize("protocol", ["http", "grpc"])
 def test_astronaut_equals_cpu_path(gpu_server, cpu_runner, protocol):
@@ -226,7 +232,7 @@ def test_each_step_equals_numpy(gpu_server, cpu_runner, report, step):
     report.setdefault("step_max_abs_diff_1080p", {})[step] = diffs
     save(report)
     for name, ref in case["out"].items():
-        if step == "unet" and "gpu" in placement_lines(gpu_server).get("unet", ""):
+        if step == "unet" and dnn_on_gpu(gpu_server):
             np.testing.assert_allclose(got[name][0], ref, atol=2e-4)  # CUDA vs CPU provider
         else:
             assert_same(got[name][0], ref, f"{step} {name}")
@@ -304,7 +310,7 @@ def test_placement_hops(gpu_server, cpu_runner, out, report):
 
     # Where the DNN works: the unet instance's own placement line, else what its input did.
     unet = places.get("unet", "")
-    dnn_on_cpu = unet.startswith("cpu") if unet else \
+    dnn_on_cpu = not dnn_on_gpu(gpu_server) if unet else \
         ens.get(("unet", "in", "INPUT", "device", "download"), 0) > 0
     hops = {k: v for k, v in ens.items() if k[4] in ("upload", "download", "peer")}
     after_entry = {k: v for k, v in hops.items() if k[0] != "upload"}
@@ -346,8 +352,7 @@ def test_require_device_gpu(gpu_server, cpu_runner, report):
     the DNN on the CPU the unet instance refuses it (no silent host hop)."""
     from tritonclient.utils import InferenceServerException
     img = frame(333, 517)
-    dnn_on_gpu = "gpu" in placement_lines(gpu_server).get("unet", "")
-    if dnn_on_gpu:
+    if dnn_on_gpu(gpu_server):
         o = infer(gpu_server.grpc_url, "grpc", "background_blur", {"IMAGE": img[None]},
                   parameters={"require_device": "gpu"})
         assert_same(o["BLURRED"][0], cpu_path(img, cpu_runner)[0], "require_device BLURRED")
@@ -429,4 +434,4 @@ def test_gpu_memory_flat(gpu_server, report):
                         "after_mib": last[source], "growth_mib": last[source] - first[source],
                         "snapshots": [first, mid, last]}
     save(report)
-    assert last[source] - first[source] <= MEMORY_GROWTH_LIMIT_MIB, report["memory"]
+    assert last[source] - first[source] <= GOAL_MEMORY_GROWTH_MIB, report["memory"]

@@ -28,6 +28,7 @@ def test_refuses_without_a_gpu():
 
 
 @pytest.mark.gpu
+@pytest.mark.ort_cuda
 def test_passes_on_a_gpu():
     r = run_check(build())
     assert r.returncode == 0, r.stdout + r.stderr

@@ -134,10 +134,6 @@ def test_batch_equals_single_runs(runner):
     np.testing.assert_allclose(batched, singles, atol=1e-6)
 
 
-def test_cpu_provider_here(runner):
-    assert runner.providers[-1] == "CPUExecutionProvider"
-
-
 @pytest.mark.parametrize("device", ["auto", "cuda", "cpu"])
 def test_missing_model_names_the_build_command(tmp_path, device):
     """A broken file is a ModelFileError whatever the device (not taken for a CUDA failure)."""
@@ -249,6 +245,7 @@ def test_invalid_device_id_rejected(model_path, device_id):
 
 
 @pytest.mark.gpu
+@pytest.mark.ort_cuda
 def test_device_cuda_runs_on_the_gpu_it_is_given(runner, model_path):
     import cupy
     n = cupy.cuda.runtime.getDeviceCount()

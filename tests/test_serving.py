@@ -13,7 +13,11 @@ from segmentation.runner import SegmentationRunner
 from serving import reference
 from serving.base import MAX_SIDE
 from tests import helpers
-from tests.helpers import blur_steps, counter_delta, placement_counters, url
+from tests.helpers import blur_steps, counter_delta, cuda_reason, placement_counters, url
+
+# Tests of what CPU instances do; with a GPU the steps are GPU instances (tests/test_gpu_server.py).
+cpu_instances = pytest.mark.skipif(cuda_reason() is None,
+                                   reason="a CUDA device is present: the steps are GPU instances")
 
 pytestmark = pytest.mark.server
 BLUR_STEPS = blur_steps()
@@ -154,6 +158,7 @@ def test_bad_request_in_a_batch_fails_alone(server, runner):
 
 
 
+@cpu_instances
 def test_placement_counters_on_a_cpu_server(server, runner):
     """Every step counts where each tensor arrived; on a CPU server all of them arrive on the
     host and nothing moves (the GPU side of this is in the GPU check, docs/gpu.md)."""
@@ -172,6 +177,7 @@ def test_placement_counters_on_a_cpu_server(server, runner):
     assert {k[3:] for k in delta if k[2] in ("ROI", "SRC_SIZE")} == {("host_declared", "none")}
 
 
+@cpu_instances
 def test_require_device_gpu_is_refused_on_cpu_instances(server, runner):
     img = photo(32, 32)
     with pytest.raises(InferenceServerException, match="upload: the request asks require_device=gpu, "
