@@ -27,6 +27,7 @@ import pytest
 
 from bench.gpu_check import GOAL_MEMORY_GROWTH_MIB
 from bench.procmem import gpu_memory
+from clients.perf.stats import per_request_table
 from tests.helpers import blur_steps, counter_delta, infer, placement_counters, url
 
 pytestmark = [pytest.mark.gpu, pytest.mark.server]
@@ -217,11 +218,17 @@ def _chain(img: np.ndarray, runner: Any) -> dict[str, dict[str, np.ndarray]]:
     }
 
 
+@pytest.fixture(scope="module")
+def chain_1080p(cpu_runner):
+    """The NumPy chain at 1080p, computed once for all the steps' tests."""
+    return _chain(frame(1080, 1920), cpu_runner)
+
+
 @pytest.mark.parametrize("step", BLUR_STEPS)
-def test_each_step_equals_numpy(gpu_server, cpu_runner, report, step):
+def test_each_step_equals_numpy(gpu_server, chain_1080p, report, step):
     """Each step model alone at 1080p against the NumPy op (tells which step a mismatch of
     the whole chain comes from)."""
-    case = _chain(frame(1080, 1920), cpu_runner)[step]
+    case = chain_1080p[step]
     got = infer(gpu_server.http_url, "http", step, {k: v[None] for k, v in case["in"].items()},
                 tuple(case["out"]))
     diffs = {}
@@ -386,22 +393,20 @@ def test_ensemble_overhead(gpu_server, report):
     n = 40
     ens, lat_e = _timed(gpu_server, "background_blur", img, n)
     fused, lat_f = _timed(gpu_server, "background_blur_fused", img, n)
-    per = lambda d, k: d[k] / d["requests"] / 1e3  # noqa: E731 - mean us per request
+    table = {r["model"]: r for r in per_request_table({**ens, **fused})}  # mean us per request
     steps = [m for m in BLUR_STEPS if m in ens]
-    compute = sum(per(ens[m], k) for m in steps
-                  for k in ("compute_input_ns", "compute_infer_ns", "compute_output_ns"))
-    queue = sum(per(ens[m], "queue_ns") for m in steps)
-    total = per(ens["background_blur"], "success_ns")
-    fused_total = per(fused["background_blur_fused"], "success_ns")
+    compute = sum(table[m][k] for m in steps
+                  for k in ("compute_input_us", "compute_infer_us", "compute_output_us"))
+    queue = sum(table[m]["queue_us"] for m in steps)
+    total = table["background_blur"]["total_us"]
+    fused_total = table["background_blur_fused"]["total_us"]
     report["overhead"] = {
         "requests": n, "steps": len(steps), "ensemble_us": total, "steps_compute_us": compute,
         "steps_queue_us": queue, "per_step_us": (total - compute) / len(steps),
         "fused_us": fused_total, "vs_fused_per_step_us": (total - fused_total) / (len(steps) - 1),
         "client_ms_median": {"background_blur": 1e3 * statistics.median(lat_e),
                              "background_blur_fused": 1e3 * statistics.median(lat_f)},
-        "per_step": {m: {k[:-3] + "_us": round(per(ens[m], k), 1)
-                         for k in ("queue_ns", "compute_input_ns", "compute_infer_ns",
-                                   "compute_output_ns", "success_ns")} for m in steps},
+        "per_step": {m: table[m] for m in steps},
     }
     save(report)
     assert len(steps) == len(BLUR_STEPS), f"statistics lack steps: {sorted(ens)}"
