@@ -13,6 +13,7 @@ import numpy as np
 import ops
 from ops._batch import is_cupy
 from ops.geometry import letterbox_geometry
+from segmentation.runner import DEVICES
 
 from .base import (MAX_SIDE, Bounds, OpModel, Param, RequestError, batch_or_list, check_image,
                    flag, integer, number, numbers, options, path)
@@ -211,7 +212,7 @@ class UnetModel(OpModel):
                            "a file name (no folder) ending in .onnx",
                            lambda t: t.endswith(".onnx") and Path(t).name == t and t != ".onnx",
                            "the model loads a file of its own version folder, nothing else"),
-        "device": options("auto", "onnxruntime provider choice", "auto", "cpu", "cuda"),
+        "device": options("auto", "onnxruntime provider choice", *DEVICES),
     }
 
     def setup(self):

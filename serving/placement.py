@@ -135,10 +135,6 @@ class PlacementCounters:
                     "tensor": tensor, "found": found, "move": moved})
             metric.increment(n)
 
-    def hops(self) -> int:
-        """Tensors moved between host and device (uploads and downloads)."""
-        return sum(n for (_, _, _, m), n in self.counts.items() if m in ("upload", "download"))
-
 
 METRIC_NAME = "tvo_tensors_total"
 METRIC_HELP = ("Tensors a triton-vision-ops model instance received (direction in) or returned "

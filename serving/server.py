@@ -19,7 +19,6 @@ import subprocess
 import sys
 import tempfile
 import threading
-import time
 from pathlib import Path
 from typing import Sequence, TextIO
 
@@ -171,9 +170,11 @@ class EmbeddedServer:
 
 
 def follow(path: Path, out: TextIO, stop: threading.Event) -> None:
-    """Copy what is appended to ``path`` to ``out`` until ``stop`` (tritonserver's log, which
-    the supervisor also reads, shown in the foreground)."""
-    with open(path, errors="replace") as f:
+    """Copy what is appended to ``path`` from now on to ``out``; once ``stop`` is set, what
+    is left, then return (tritonserver's log, which the supervisor also reads, shown in the
+    foreground; a --log file kept from an earlier run is not shown again)."""
+    with open(path, "a+", errors="replace") as f:
+        f.seek(0, 2)
         while True:
             chunk = f.read()
             if chunk:
@@ -217,28 +218,38 @@ def main(argv: Sequence[str] | None = None) -> int:
     # The supervisor's events are in the log shown below; not twice on stderr.
     logging.getLogger("serving.supervisor").addHandler(logging.NullHandler())
     server = server_from_args(args)
-    stop, shown = threading.Event(), threading.Event()
-    threading.Thread(target=follow, args=(server.log_path, sys.stdout, shown), daemon=True).start()
+    stop, shown, started = threading.Event(), threading.Event(), threading.Event()
+    shower = threading.Thread(target=follow, args=(server.log_path, sys.stdout, shown), daemon=True)
+    shower.start()
+
+    def on_signal(*_: object) -> None:
+        stop.set()
+        if not started.is_set():
+            raise KeyboardInterrupt  # still starting: start() cleans up on the way out
+
     for sig in (signal.SIGINT, signal.SIGTERM):
-        signal.signal(sig, lambda *_: stop.set())
+        signal.signal(sig, on_signal)
     print(f"serving {args.model_repository} on http://{args.address}:{args.http_port} and "
           f"grpc {args.address}:{args.grpc_port}, log {server.log_path} (Ctrl-C stops)", flush=True)
     try:
-        server.start()
-    except (ServerError, TritonNotInstalled) as e:
-        shown.set()
-        print(f"error: {e}", file=sys.stderr)
-        return 2
-    print("ready", flush=True)
-    try:
+        try:
+            server.start()
+        except (ServerError, TritonNotInstalled) as e:
+            print(f"error: {e}", file=sys.stderr)
+            return 2
+        except KeyboardInterrupt:
+            print("stopped while starting", file=sys.stderr)
+            return 130
+        started.set()
+        print("ready", flush=True)
         while not stop.wait(0.5):
             if server.supervisor.failed:
                 print(f"error: {server.supervisor.failed}", file=sys.stderr)
                 return 1
     finally:
         server.stop()
-        time.sleep(0.3)  # the last lines of the log
         shown.set()
+        shower.join(timeout=5)  # the last lines of the log
     return 0
 
 

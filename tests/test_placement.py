@@ -45,7 +45,6 @@ def test_cpu_instance_takes_host_tensors_as_they_are_and_counts_them():
     assert pl.take("ROI", roi, True) is roi      # guard is moot on a CPU instance
     assert pl.counters.counts == {("in", "PROB", "host", "none"): 1,
                                   ("in", "ROI", "host_declared", "none"): 1}
-    assert pl.counters.hops() == 0
 
 
 def test_guard_refuses_a_host_frame_on_a_gpu_instance_before_moving_it():

@@ -341,3 +341,55 @@ def test_pipeline_load_on_a_supervised_server_says_how(server):
                        cwd=Path(__file__).resolve().parents[1])
     assert r.returncode == 1
     assert "restricted" in r.stderr and "--model-control-mode=explicit" in r.stderr, r.stderr
+
+
+def _tritonservers_on(port: int) -> list[int]:
+    """pids of tritonserver processes started with this HTTP port."""
+    pids = []
+    for d in os.listdir("/proc"):
+        try:
+            with open(f"/proc/{d}/cmdline", "rb") as f:
+                args = f.read().decode(errors="replace").split("\0")
+        except OSError:
+            continue
+        if args and args[0].endswith("tritonserver") and f"--http-port={port}" in args:
+            pids.append(int(d))
+    return pids
+
+
+@pytest.mark.parametrize("when", ["while starting", "once ready"])
+def test_foreground_server_stops_on_a_signal(tmp_path, when):
+    """`python -m serving.server` stops on SIGTERM/SIGINT at any time, tritonserver with it,
+    and shows only this run's log (a --log file from an earlier run is not replayed)."""
+    import subprocess
+    import sys
+
+    from serving.server import ROOT, free_port
+
+    ports = [free_port() for _ in range(3)]
+    log = tmp_path / "triton.log"
+    log.write_text("A LINE FROM AN EARLIER RUN\n")
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "serving.server", "--http-port", str(ports[0]), "--grpc-port",
+         str(ports[1]), "--metrics-port", str(ports[2]), "--log", str(log)],
+        cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    lines = []
+    try:
+        for line in proc.stdout:
+            lines.append(line)
+            if when == "while starting" and _tritonservers_on(ports[0]):
+                break  # tritonserver runs and is not ready yet
+            if when == "once ready" and line.strip() == "ready":
+                break
+        assert _tritonservers_on(ports[0]), "".join(lines)
+        proc.send_signal(signal.SIGTERM if when == "while starting" else signal.SIGINT)
+        rest, _ = proc.communicate(timeout=60)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    out = "".join(lines) + rest
+    assert proc.returncode == (130 if when == "while starting" else 0), out
+    assert _tritonservers_on(ports[0]) == [], out
+    assert "A LINE FROM AN EARLIER RUN" not in out
+    if when == "once ready":
+        assert "Started HTTPService" in out, out

@@ -10,7 +10,7 @@ import triton_python_backend_utils as pb_utils
 sys.path.insert(0, str(Path(__file__).resolve().parents[3]))
 
 from segmentation.runner import SegmentationRunner  # noqa: E402
-from serving.base import (_error, check_image, check_request_shapes, from_triton,  # noqa: E402
+from serving.base import (_error, check_request_shapes, from_triton,  # noqa: E402
                           to_triton)
 from serving.models import BlurModel, ResizeModel, TensorToMaskModel  # noqa: E402
 
@@ -28,6 +28,9 @@ class TritonPythonModel:
         # The ranges of the same parameters of the op models (docs/serving.md, Request limits).
         self.sigma = BlurModel.PARAMETERS["sigma"].value(p["sigma"])
         self.threshold = TensorToMaskModel.PARAMETERS["threshold"].value(p["threshold"])
+        if self.threshold is None:  # the op model's "none" (a soft mask); the baseline is binary
+            raise ValueError("baseline_cpu_pipeline: config parameter threshold: expected a "
+                             "number in (0, 1), got 'none'")
         self.ksize = TensorToMaskModel.PARAMETERS["morph_ksize"].value(p["morph_ksize"])
         self.size = ResizeModel.PARAMETERS["height"].value(p["input_size"])
         onnx = Path(args["model_repository"]).parent / "unet" / "1" / "model.onnx"
@@ -60,9 +63,7 @@ class TritonPythonModel:
             try:
                 tensor = pb_utils.get_input_tensor_by_name(request, "IMAGE")
                 check_request_shapes(self.config, {"IMAGE": None if tensor is None else tensor.shape()})
-                batch = from_triton(tensor)
-                for img in batch:
-                    check_image(img)
+                batch = from_triton(tensor)  # shapes checked above, from the config
                 outs = [self.blur_one(np.ascontiguousarray(img)) for img in batch]
                 responses.append(pb_utils.InferenceResponse([
                     to_triton(pb_utils, "BLURRED", np.stack([o for o, _ in outs])),
