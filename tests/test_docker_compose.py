@@ -9,7 +9,6 @@ import subprocess
 import sys
 from pathlib import Path
 
-import pytest
 import yaml
 
 from clients.perf.install import ensure_perf_analyzer, perf_env
