@@ -43,6 +43,7 @@ from clients.perf.sweep import write_csv  # noqa: E402
 
 GROWTH_LIMIT = 0.05
 FIRST_ERRORS = 5          # error messages kept
+REQUEST_TIMEOUT_S = 60.0
 ERROR_BACKOFF_S = 0.1     # a failing request does not spin
 MAX_REQUESTS_PER_S = 500  # default hard cap on requests: this many per second of the run
 TOP_PROCESSES = 4
@@ -110,7 +111,8 @@ class Load:
         from clients.api import BlurClient
 
         try:
-            client = BlurClient(self.url, self.protocol)
+            # A request that never answers is an error, not a soak that never ends.
+            client = BlurClient(self.url, self.protocol, timeout=REQUEST_TIMEOUT_S)
         except Exception as e:  # noqa: BLE001 - counted, the run goes on without this thread
             self._error(f"client: {type(e).__name__}: {e}")
             return

@@ -16,15 +16,22 @@ MODEL = "background_blur"
 class BlurClient:
     """Blurs image backgrounds through a Triton server (HTTP or gRPC)."""
 
-    def __init__(self, url: str, protocol: str = "http", model: str = MODEL):
+    def __init__(self, url: str, protocol: str = "http", model: str = MODEL,
+                 timeout: float | None = None):
+        """timeout: seconds one request may take before it fails (default: tritonclient's,
+        60 s over HTTP and none over gRPC)."""
         if protocol not in ("http", "grpc"):
             raise ValueError(f"protocol: expected 'http' or 'grpc', got {protocol!r}")
         if protocol == "http":
             import tritonclient.http as mod
+            self.client = mod.InferenceServerClient(url, **(
+                {} if timeout is None else {"connection_timeout": timeout, "network_timeout": timeout}))
+            self._per_request: dict[str, Any] = {}
         else:
             import tritonclient.grpc as mod
+            self.client = mod.InferenceServerClient(url)
+            self._per_request = {} if timeout is None else {"client_timeout": timeout}
         self._mod = mod
-        self.client = mod.InferenceServerClient(url)
         self.model = model
 
     def blur(self, image: np.ndarray, **parameters: Any) -> tuple[np.ndarray, np.ndarray]:
@@ -37,7 +44,8 @@ class BlurClient:
         inp = self._mod.InferInput("IMAGE", [1, *image.shape], "UINT8")
         inp.set_data_from_numpy(np.ascontiguousarray(image[None]))
         outs = [self._mod.InferRequestedOutput(n) for n in ("BLURRED", "MASK")]
-        r = self.client.infer(self.model, [inp], outputs=outs, parameters=parameters or None)
+        r = self.client.infer(self.model, [inp], outputs=outs, parameters=parameters or None,
+                              **self._per_request)
         return r.as_numpy("BLURRED")[0], r.as_numpy("MASK")[0]
 
     def close(self) -> None:

@@ -278,7 +278,12 @@ class Supervisor:
         what it leaves: stub processes and /dev/shm regions."""
         self._stopping.set()
         if self._thread is not None:
-            self._thread.join()
+            # A recovery in progress may be waiting on a model load (up to ready_timeout):
+            # stopping tritonserver ends that wait, and nothing is started once stopping.
+            self._thread.join(timeout=self.poll_s + 2.0)
+            if self._thread.is_alive():
+                self._terminate()
+                self._thread.join(timeout=30.0)
             self._thread = None
         self._terminate()
 
@@ -403,6 +408,8 @@ class Supervisor:
                            f"last: {describe_exit(code)} ({cause})")
             self._event("failed", self.failed)
             self._stopping.set()
+            return
+        if self._stopping.is_set():
             return
         t0 = time.monotonic()
         self._launch()

@@ -98,6 +98,25 @@ def test_api_http_and_validation(server):
         BlurClient(server.http_url, "udp")
 
 
+@pytest.mark.parametrize("protocol", ["http", "grpc"])
+def test_api_timeout_ends_a_request_nobody_answers(protocol):
+    """A server that accepts the connection and never answers: the request fails after the
+    client's timeout instead of waiting forever (gRPC has no timeout by default)."""
+    import socket
+    import time
+
+    with socket.socket() as silent:
+        silent.bind(("127.0.0.1", 0))
+        silent.listen()
+        url = f"127.0.0.1:{silent.getsockname()[1]}"
+        t0 = time.monotonic()
+        with pytest.raises(Exception) as e:
+            with BlurClient(url, protocol, timeout=1.0) as c:
+                c.blur(np.zeros((8, 8, 3), np.uint8))
+        assert time.monotonic() - t0 < 15, e.value
+    assert "time" in str(e.value).lower() or "deadline" in str(e.value).lower(), e.value
+
+
 def test_demo_command(server):
     env = dict(os.environ)
     r = subprocess.run([sys.executable, "-m", "clients.demo"], cwd=ROOT, capture_output=True,
