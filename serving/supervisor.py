@@ -143,6 +143,14 @@ def process_gone(pid: int) -> bool:
     return not fields or fields[0] in ("Z", "X")
 
 
+def instances_by_model(stubs: Sequence[Stub]) -> dict[str, set[str]]:
+    """model -> the names of its instances that have a stub process."""
+    out: dict[str, set[str]] = {}
+    for stub in stubs:
+        out.setdefault(stub.model, set()).add(stub.instance)
+    return out
+
+
 def _kill_and_wait(stubs: Sequence[Stub], timeout: float = 5.0) -> None:
     """SIGKILL the stubs and wait until each is gone or a zombie."""
     for stub in stubs:
@@ -303,6 +311,11 @@ class Supervisor:
                 self.proc.wait()
         self._clean_after_exit()
 
+    def _kill_server(self) -> None:
+        if self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait()
+
     def _clean_after_exit(self) -> None:
         """Kill the stubs a dead server left (they would exit by themselves within seconds,
         holding memory and GPU memory meanwhile) and remove all of its regions."""
@@ -373,9 +386,7 @@ class Supervisor:
             return
         states = self.model_states()
         self._wanted = {m for m, s in states.items() if s == "READY"}
-        self._instances = {}
-        for stub in find_stubs(self.shm_prefix):
-            self._instances.setdefault(stub.model, set()).add(stub.instance)
+        self._instances = instances_by_model(find_stubs(self.shm_prefix))
         self._progress.clear()
 
     def _loop(self) -> None:
@@ -395,9 +406,8 @@ class Supervisor:
     def _restart_server(self, why: str | None = None, kill: bool = False) -> None:
         """Start tritonserver again on the same ports, after it exited (or, with ``kill``,
         after killing it for ``why``)."""
-        if kill and self.proc.poll() is None:
-            self.proc.kill()
-            self.proc.wait()
+        if kill:
+            self._kill_server()
         code = self.proc.returncode
         cause = why or exit_cause(self._log_since_launch())
         self._event("server-exit", f"tritonserver {describe_exit(code)} ({cause}); "
@@ -420,9 +430,7 @@ class Supervisor:
                 return
             self._failed_starts += 1
             self._event("failed", f"restart {self._failed_starts} of {MAX_FAILED_STARTS}: {e}")
-            if self.proc.poll() is None:  # up but never ready: the next round starts it again
-                self.proc.kill()
-                self.proc.wait()
+            self._kill_server()  # up but never ready: the next round starts it again
             self._stopping.wait(min(2.0 ** self._failed_starts, 30.0))
             return
         self._failed_starts = 0
@@ -432,10 +440,8 @@ class Supervisor:
                                  f"(pid {self.proc.pid})")
 
     def _check_models(self) -> None:
-        live: dict[str, set[str]] = {}
         stubs = find_stubs(self.shm_prefix)
-        for stub in stubs:
-            live.setdefault(stub.model, set()).add(stub.instance)
+        live = instances_by_model(stubs)
         dead = {m: sorted(names - live.get(m, set())) for m, names in self._instances.items()
                 if names - live.get(m, set())}
         now = time.monotonic()

@@ -148,13 +148,18 @@ _TYPES = {np.dtype(np.uint8): "UINT8", np.dtype(np.float32): "FP32", np.dtype(np
 
 def infer(url: str, protocol: str, model: str, inputs: dict[str, np.ndarray],
           outputs: tuple[str, ...] = ("BLURRED", "MASK"), parameters: dict | None = None,
-          ) -> dict[str, np.ndarray]:
-    """One request through tritonclient (http or grpc): {output name: array}."""
+          timeout: float = 60.0) -> dict[str, np.ndarray]:
+    """One request through tritonclient (http or grpc), failing after ``timeout`` s:
+    {output name: array}."""
     import tritonclient.grpc as grpcclient
     import tritonclient.http as httpclient
 
-    mod = httpclient if protocol == "http" else grpcclient
-    client = mod.InferenceServerClient(url)
+    if protocol == "http":
+        mod, per_request = httpclient, {}
+        client = mod.InferenceServerClient(url, connection_timeout=timeout, network_timeout=timeout)
+    else:
+        mod, per_request = grpcclient, {"client_timeout": timeout}
+        client = mod.InferenceServerClient(url)
     try:
         ins = []
         for name, arr in inputs.items():
@@ -162,7 +167,7 @@ def infer(url: str, protocol: str, model: str, inputs: dict[str, np.ndarray],
             i.set_data_from_numpy(np.ascontiguousarray(arr))
             ins.append(i)
         r = client.infer(model, ins, outputs=[mod.InferRequestedOutput(o) for o in outputs],
-                         parameters=parameters)
+                         parameters=parameters, **per_request)
         return {o: r.as_numpy(o) for o in outputs}
     finally:
         client.close()

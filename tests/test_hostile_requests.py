@@ -175,8 +175,7 @@ def send_http(server, model: str, inputs: dict[str, tuple], params: dict, binary
 def send_grpc(server, model: str, inputs: dict[str, tuple], params: dict) -> tuple[str, str]:
     req = service_pb2.ModelInferRequest(model_name=model)
     for name, (arr, dtype) in inputs.items():
-        t = req.inputs.add(name=name, datatype=dtype, shape=list(arr.shape))
-        assert t
+        req.inputs.add(name=name, datatype=dtype, shape=list(arr.shape))
         req.raw_input_contents.append(np.ascontiguousarray(arr).tobytes())
     for k, v in params.items():
         p = req.parameters[k]
