@@ -5,6 +5,7 @@ See docs/ops.md for the semantics of each op and its OpenCV equivalent.
 """
 from ._batch import poisoned
 from .blur import blur_background, gaussian_blur
+from .codec import FORMATS, CodecError, FileInfo, decode, encode, probe, sniff
 from .color import cvt_color
 from .composite import composite
 from .geometry import center_crop, crop, letterbox, pad, resize
@@ -12,17 +13,24 @@ from .morphology import morphology
 from .tensor import image_to_tensor, tensor_to_mask
 
 __all__ = [
+    "FORMATS",
+    "CodecError",
+    "FileInfo",
     "blur_background",
     "center_crop",
     "composite",
     "crop",
     "cvt_color",
+    "decode",
+    "encode",
     "gaussian_blur",
     "image_to_tensor",
     "letterbox",
     "morphology",
     "pad",
     "poisoned",
+    "probe",
     "resize",
+    "sniff",
     "tensor_to_mask",
 ]

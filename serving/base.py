@@ -239,26 +239,32 @@ DTYPES = {"TYPE_UINT8": np.uint8, "TYPE_FP32": np.float32, "TYPE_FP16": np.float
 MAX_ITEM_VALUES = 4 * MAX_SIDE * MAX_SIDE
 
 
-def check_request_shapes(config: Mapping[str, Any], shapes: Mapping[str, Sequence[int] | None]) -> None:
+def check_request_shapes(config: Mapping[str, Any], shapes: Mapping[str, Sequence[int] | None],
+                         max_dims: Mapping[str, int] | None = None) -> None:
     """Refuse (RequestError) a request whose declared input shapes the model config does not
     allow, before anything reads the data: Triton checks the byte size in 64-bit arithmetic,
     which a shape such as [1, 2^32, 2^32, 3] wraps to 0, so an empty body passes it. Each
     input: rank 1 + len(dims), the batch dim in 1..max_batch_size and the same for every
     input, fixed dims equal, variable dims in 1..MAX_SIDE (0 is zero-size), at most
-    MAX_ITEM_VALUES values per item. All in Python ints (no overflow)."""
+    MAX_ITEM_VALUES values per item. All in Python ints (no overflow). ``max_dims``: another
+    limit than MAX_SIDE for an input's variable dims (an encoded file's length); an input the
+    config declares optional may be missing."""
     declared = {t["name"]: t for t in config.get("input", [])}
     max_batch = int(config.get("max_batch_size", 0))
     batch = None
     for name, shape in shapes.items():
         if shape is None:
+            if declared.get(name, {}).get("optional"):
+                continue
             raise RequestError(f"input {name} is missing")
         shape = [int(d) for d in shape]
         t = declared.get(name)
         if t is None:  # a model outside Triton without a config for it
             continue
         dims = [int(d) for d in t.get("dims", [])]
+        limit = (max_dims or {}).get(name, MAX_SIDE)
         full = ([f"1..{max_batch}"] if max_batch else []) + ["?" if d < 0 else str(d) for d in dims]
-        expected = f"[{', '.join(full)}] with ? in 1..{MAX_SIDE}"
+        expected = f"[{', '.join(full)}] with ? in 1..{limit}"
         if len(shape) != len(full):
             raise RequestError(f"{name}: expected a shape {expected}, got {shape} (rank {len(shape)})")
         item = shape[1:] if max_batch else shape
@@ -275,9 +281,9 @@ def check_request_shapes(config: Mapping[str, Any], shapes: Mapping[str, Sequenc
                 raise RequestError(f"{name}: expected a shape {expected}, got {shape} (dim {i})")
             if got <= 0:
                 raise RequestError(f"{name}: shape {shape} is zero-size: expected {expected}")
-            if got > MAX_SIDE:
+            if got > limit:
                 raise RequestError(f"{name}: shape {shape}: dim {i} = {got} is over the size "
-                                   f"limit of {MAX_SIDE}")
+                                   f"limit of {limit}")
         values = math.prod(item)
         if values > MAX_ITEM_VALUES:
             raise RequestError(f"{name}: shape {shape} holds {values} values per item, over the "
@@ -291,8 +297,9 @@ OUTSIDE_TRITON = Placement(False, 0, "outside Triton")
 class OpModel:
     """Subclass and set INPUTS, OUTPUTS, PARAMETERS; implement compute (and validate).
 
-    HOST_TENSORS are small, host-decided inputs/outputs (sizes, ROIs) that stay on the host
-    on every instance; ENTRY_INPUTS may arrive in host memory even under require_device=gpu
+    HOST_TENSORS are small, host-decided inputs/outputs (sizes, ROIs, encoded files) that
+    stay on the host on every instance; an input the config declares ``optional`` reaches
+    validate and compute as None when a request leaves it out; ENTRY_INPUTS may arrive in host memory even under require_device=gpu
     (the pipeline's entry, where a client's frame is uploaded once)."""
 
     INPUTS: tuple[str, ...] = ()
@@ -300,6 +307,8 @@ class OpModel:
     PARAMETERS: Mapping[str, Param] = {}
     HOST_TENSORS: frozenset[str] = frozenset()
     ENTRY_INPUTS: frozenset[str] = frozenset()
+    # Limits other than MAX_SIDE on an input's variable dims (check_request_shapes).
+    MAX_DIMS: Mapping[str, int] = {}
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
@@ -399,7 +408,8 @@ class OpModel:
         """Run sample_items once where the instance works (NVRTC compiles, CuPy's own
         kernels, memory pools, onnxruntime's CUDA graph of the first batch)."""
         with device_scope(self.placement):
-            items = [{n: move(x, self.placement, n in self.HOST_TENSORS)[0] for n, x in it.items()}
+            items = [{n: None if x is None else move(x, self.placement, n in self.HOST_TENSORS)[0]
+                      for n, x in it.items()}
                      for it in self.sample_items()]
             params = self.request_params({})
             for item in items:
@@ -440,16 +450,17 @@ class OpModel:
         raw = {n: pb_utils.get_input_tensor_by_name(request, n) for n in self.INPUTS}
         # The declared shapes first: nothing reads the data of a shape the config refuses.
         check_request_shapes(self.model_config, {name: None if t is None else t.shape()
-                                                 for name, t in raw.items()})
+                                                 for name, t in raw.items()}, self.MAX_DIMS)
         # Triton itself refuses a dtype other than the config's (400, naming the input).
-        tensors = {name: from_triton(t) for name, t in raw.items()}
+        tensors = {name: from_triton(t) for name, t in raw.items() if t is not None}
         n = int(next(iter(tensors.values())).shape[0])
+        absent = {name: None for name, t in raw.items() if t is None}  # optional ones
         # Validate where the tensors arrived (shapes only): a refused request moves nothing.
         for j in range(n):
-            self.validate({name: t[j] for name, t in tensors.items()}, params)
+            self.validate({**absent, **{name: t[j] for name, t in tensors.items()}}, params)
         # One move per request tensor (a whole batch in one copy), then per-item views.
         placed = {name: self.placer.take(name, t, guard) for name, t in tensors.items()}
-        return params, [{name: t[j] for name, t in placed.items()} for j in range(n)]
+        return params, [{**absent, **{name: t[j] for name, t in placed.items()}} for j in range(n)]
 
     def execute(self, requests: list) -> list:
         import triton_python_backend_utils as pb_utils
@@ -465,31 +476,58 @@ class OpModel:
                 except Exception as e:  # noqa: BLE001 - this request's own error
                     responses[i] = pb_utils.InferenceResponse(error=_error(pb_utils, self, e))
             for params, reqs in groups.values():
-                guard = params["require_device"] == "gpu"
-                try:
-                    outs = self.compute_items([it for _, its in reqs for it in its], params)
-                    k = 0
-                    for i, its in reqs:
-                        responses[i] = pb_utils.InferenceResponse([
-                            to_triton(pb_utils, n, self.placer.give(n, request_slice(outs[n], k, len(its)), guard))
-                            for n in self.OUTPUTS])
-                        k += len(its)
-                except Exception as e:  # noqa: BLE001 - the whole group failed
-                    for i, _ in reqs:
-                        responses[i] = pb_utils.InferenceResponse(error=_error(pb_utils, self, e))
+                self._respond(pb_utils, params, reqs, responses)
         self.placer.counters.flush()
         return responses
+
+    def _respond(self, pb_utils: Any, params: dict[str, Any], reqs: list[tuple[int, list]],
+                 responses: list) -> None:
+        """One compute for a group of requests sharing parameters, and their responses. A
+        RequestError that only compute finds (a corrupt file behind a valid header) fails
+        the group: its requests are then run one by one, so only the bad one fails."""
+        guard = params["require_device"] == "gpu"
+        try:
+            outs = self.compute_items([it for _, its in reqs for it in its], params)
+        except RequestError as e:
+            if len(reqs) > 1:
+                for req in reqs:
+                    self._respond(pb_utils, params, [req], responses)
+                return
+            responses[reqs[0][0]] = pb_utils.InferenceResponse(error=_error(pb_utils, self, e))
+            return
+        except Exception as e:  # noqa: BLE001 - the whole group failed
+            for i, _ in reqs:
+                responses[i] = pb_utils.InferenceResponse(error=_error(pb_utils, self, e))
+            return
+        k = 0
+        for i, its in reqs:
+            try:
+                responses[i] = pb_utils.InferenceResponse([
+                    to_triton(pb_utils, n, self.placer.give(n, request_slice(outs[n], k, len(its)), guard))
+                    for n in self.OUTPUTS])
+            except Exception as e:  # noqa: BLE001 - this request's outputs failed
+                responses[i] = pb_utils.InferenceResponse(error=_error(pb_utils, self, e))
+            k += len(its)
 
 
 def request_slice(out: Any, start: int, n: int) -> Any:
     """Items start..start+n of an op output as one (n, ...) array: a view of a batch array
     (contiguous, no copy), a view of a single list item, a stack only for several items
-    of a variable-shape list."""
+    of a variable-shape list. Files (1-D items of different lengths, encoded images) are
+    zero-padded to the longest: a tensor has one length, and decoders stop at a file's end
+    marker (docs/serving.md, Encoded images)."""
     if not isinstance(out, (list, tuple)):
         return out[start:start + n]
     if n == 1:
         return out[start][None]
-    return stack(list(out[start:start + n]))
+    items = list(out[start:start + n])
+    longest = max(int(i.shape[0]) for i in items)
+    if all(i.ndim == 1 for i in items) and any(int(i.shape[0]) != longest for i in items):
+        padded = np.zeros((n, longest), dtype=items[0].dtype)
+        for row, i in zip(padded, items):
+            row[:len(i)] = i
+        return padded
+    return stack(items)
 
 
 def device_scope(placement: Placement) -> Any:

@@ -42,8 +42,16 @@ class FusedModel(OpModel):
                       f"({model.placement.why}), this model on {self.placement.label}: every "
                       f"request crosses PCIe inside it", flush=True)
             self.steps.append((step, model))
-        # The fused model is its own entry: a client's frame is uploaded once, here.
+        # The fused model is its own entry: a client's frame is uploaded once, here. A
+        # pipeline tensor a step declares host (an encoded file) stays host, with that
+        # step's size limit.
         self.ENTRY_INPUTS = frozenset(self.INPUTS)
+        ends = set(self.INPUTS) | set(self.OUTPUTS)
+        self.HOST_TENSORS = frozenset(
+            t for step, model in self.steps for k, t in {**step.inputs, **step.outputs}.items()
+            if t in ends and k in model.HOST_TENSORS)
+        self.MAX_DIMS = {t: model.MAX_DIMS[k] for step, model in self.steps
+                         for k, t in step.inputs.items() if t in self.INPUTS and k in model.MAX_DIMS}
 
     def request_params(self, overrides: Mapping[str, Any]) -> dict[str, Any]:
         # Each step applies the overrides it understands, as in the ensemble.

@@ -15,7 +15,7 @@ from ops._batch import is_cupy
 from ops.geometry import letterbox_geometry
 from segmentation.runner import DEVICES
 
-from .base import (MAX_SIDE, Bounds, OpModel, Param, RequestError, batch_or_list, check_image,
+from .base import (MAX_ITEM_VALUES, MAX_SIDE, Bounds, OpModel, Param, RequestError, batch_or_list, check_image,
                    flag, integer, number, numbers, options, path)
 from .placement import Placement
 
@@ -370,3 +370,110 @@ class MorphologyModel(OpModel):
 
     def compute(self, inputs, params):
         return {"RESULT": ops.morphology(batch_or_list(inputs["MASK"]), params["op"], params["ksize"])}
+
+
+# An encoded file is at most as large as the largest raw item a model takes (4 x MAX_SIDE^2
+# bytes): a 4096 x 4096 PNG of noise, the worst case, is ~50 MB.
+MAX_FILE_BYTES = MAX_ITEM_VALUES
+
+
+def _probe(data: Any, name: str) -> ops.FileInfo:
+    """The header of one encoded file, or the RequestError saying what is wrong with it."""
+    try:
+        info = ops.probe(data)
+    except ops.CodecError as e:
+        raise RequestError(f"{name}: {e}") from None
+    if max(info.height, info.width) > MAX_SIDE:
+        # Refused from the header: a few bytes may declare gigapixels (a decompression bomb).
+        raise RequestError(f"{name}: the {info.format.upper()} header declares "
+                           f"{info.width}x{info.height}, over the size limit of "
+                           f"{MAX_SIDE}x{MAX_SIDE}")
+    return info
+
+
+class DecodeModel(OpModel):
+    """ENCODED (L,) uint8, one JPEG/PNG/WebP file -> IMAGE (H, W, 3) uint8 RGB, upright.
+
+    The entry of an encoded pipeline: on a GPU instance nvImageCodec decodes the batch
+    straight into device memory (the compressed bytes cross PCIe, not the pixels)."""
+    INPUTS = ("ENCODED",)
+    OUTPUTS = ("IMAGE",)
+    HOST_TENSORS = frozenset({"ENCODED"})
+    MAX_DIMS = {"ENCODED": MAX_FILE_BYTES}
+
+    def sample_items(self):
+        # A JPEG and a PNG: the warm-up runs both decoders.
+        img = np.zeros((16, 16, 3), np.uint8)
+        return [{"ENCODED": f} for f in ops.encode([img, img], "jpeg") + ops.encode([img], "png")]
+
+    def validate(self, item, params):
+        _probe(item["ENCODED"], "ENCODED")
+
+    def compute(self, inputs, params):
+        try:
+            return {"IMAGE": ops.decode(list(inputs["ENCODED"]), on_device=self.placement.gpu,
+                                        max_side=MAX_SIDE)}
+        except ops.CodecError as e:
+            raise RequestError(f"ENCODED: {e}") from None
+
+
+class EncodeModel(OpModel):
+    """IMAGE (H, W, 3) uint8 RGB [+ SOURCE, the file it was decoded from] -> ENCODED (L,)
+    uint8, a JPEG, PNG or WebP file (format auto: SOURCE's format, JPEG without one)."""
+    INPUTS = ("IMAGE", "SOURCE")
+    OUTPUTS = ("ENCODED",)
+    HOST_TENSORS = frozenset({"SOURCE", "ENCODED"})
+    MAX_DIMS = {"SOURCE": MAX_FILE_BYTES}
+    PARAMETERS = {
+        "format": options("auto", "the file format: auto is the format of SOURCE (the input "
+                          "file), or jpeg when there is none", "auto", *ops.FORMATS,
+                          overridable=True),
+        "quality": integer("90", "JPEG and WebP quality (PNG is lossless)", 1, 100,
+                           "the encoders' quality scale", True),
+    }
+
+    def sample_items(self):
+        return [{"IMAGE": np.zeros((16, 16, 3), np.uint8), "SOURCE": None}]
+
+    def _format(self, item, params) -> str:
+        if params["format"] != "auto":
+            return params["format"]
+        if item.get("SOURCE") is None:
+            return "jpeg"
+        fmt = ops.sniff(item["SOURCE"])
+        if fmt is None:
+            raise RequestError("SOURCE: not a JPEG, PNG or WebP file, so format auto has "
+                               "nothing to follow (set the format parameter)")
+        return fmt
+
+    def validate(self, item, params):
+        check_image(item["IMAGE"])
+        self._format(item, params)
+
+    def compute(self, inputs, params):
+        imgs = inputs["IMAGE"]
+        sources = inputs.get("SOURCE", [None] * len(imgs))  # a fused step may not map it
+        fmts = [self._format({"SOURCE": s}, params) for s in sources]
+        out: list = [None] * len(imgs)
+        for fmt in set(fmts):
+            idx = [k for k, f in enumerate(fmts) if f == fmt]
+            for k, f in zip(idx, ops.encode([imgs[k] for k in idx], fmt, params["quality"])):
+                out[k] = f
+        return {"ENCODED": out}
+
+
+class EncodeMaskModel(OpModel):
+    """MASK (H, W) uint8 -> ENCODED (L,) uint8, a grayscale PNG (lossless: JPEG would smear
+    a mask's edges)."""
+    INPUTS = ("MASK",)
+    OUTPUTS = ("ENCODED",)
+    HOST_TENSORS = frozenset({"ENCODED"})
+
+    def validate(self, item, params):
+        m = item["MASK"]
+        if m.ndim != 2 or 0 in m.shape or max(m.shape) > MAX_SIDE:
+            raise RequestError(f"MASK: expected a non-empty (H, W) mask with H, W <= {MAX_SIDE}, "
+                               f"got {tuple(m.shape)}")
+
+    def compute(self, inputs, params):
+        return {"ENCODED": ops.encode(list(inputs["MASK"]), "png")}

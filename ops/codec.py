@@ -1,0 +1,252 @@
+"""Image files <-> pixels: JPEG, PNG and WebP decoded to RGB, RGB images and masks encoded.
+
+Unlike the other ops, a file is host bytes wherever it is decoded, so the memory of the
+*pixels* picks the implementation: ``decode(..., on_device=True)`` and ``encode`` of CuPy
+images run nvImageCodec on the GPU (ops/_nvimgcodec.py), NumPy the CPU path with OpenCV
+(libjpeg-turbo, libpng, libwebp), which defines the semantics (docs/ops.md, Codecs):
+
+- the result is RGB uint8 (H, W, 3): alpha is dropped (not blended), grayscale and palette
+  images are expanded, 16-bit PNGs keep their high byte, CMYK/YCCK JPEGs are converted;
+- the EXIF orientation is applied, so a phone photo comes out upright;
+- ``probe`` reads a file's format and size from its header alone, so a caller can refuse a
+  decompression bomb (a small file declaring a huge image) before a pixel is allocated.
+"""
+from __future__ import annotations
+
+import struct
+from dataclasses import dataclass
+from typing import Any, Sequence
+
+import numpy as np
+
+from ._batch import is_cupy
+
+FORMATS = ("jpeg", "png", "webp")
+EXTENSIONS = {"jpeg": ".jpg", "png": ".png", "webp": ".webp"}
+# A progressive JPEG has about 10 scans; each scan walks the whole image's coefficients
+# again, so a crafted file of thousands of tiny scans costs seconds to decode.
+MAX_JPEG_SCANS = 100
+
+_PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
+_PNG_IEND = b"\x00\x00\x00\x00IEND\xaeB`\x82"
+# JPEG start-of-frame markers (SOF0..SOF15 less DHT C4, JPG C8 and DAC CC).
+_SOF = {0xC0, 0xC1, 0xC2, 0xC3, 0xC5, 0xC6, 0xC7, 0xC9, 0xCA, 0xCB, 0xCD, 0xCE, 0xCF}
+_JPEG_KIND = {0xC0: "baseline", 0xC1: "extended", 0xC2: "progressive", 0xC3: "lossless"}
+
+
+class CodecError(ValueError):
+    """A file that is not a decodable JPEG, PNG or WebP image; the message says why."""
+
+
+@dataclass(frozen=True)
+class FileInfo:
+    """What a file's header declares: format, size before EXIF rotation, colour channels
+    (1 gray, 3 colour, 4 CMYK or with alpha), bits per sample."""
+    format: str
+    height: int
+    width: int
+    channels: int
+    bits: int
+
+
+def _bytes(data: Any) -> bytes:
+    if isinstance(data, (bytes, bytearray, memoryview)):
+        return bytes(data)
+    arr = np.asarray(data)
+    if arr.dtype != np.uint8 or arr.ndim != 1:
+        raise CodecError(f"expected a file as a 1-D uint8 array, got dtype {arr.dtype} shape "
+                         f"{tuple(arr.shape)}")
+    return arr.tobytes()
+
+
+def sniff(data: Any) -> str | None:
+    """The format a file's first bytes say ('jpeg', 'png', 'webp'), or None."""
+    head = bytes(np.asarray(data[:12], dtype=np.uint8)) if not isinstance(data, bytes) else data[:12]
+    if head[:3] == b"\xff\xd8\xff":
+        return "jpeg"
+    if head[:8] == _PNG_SIGNATURE:
+        return "png"
+    if head[:4] == b"RIFF" and head[8:12] == b"WEBP":
+        return "webp"
+    return None
+
+
+def probe(data: Any) -> FileInfo:
+    """The header of one file (bytes or a 1-D uint8 array) -> FileInfo, or CodecError naming
+    what is wrong: empty, not an image, a truncated or corrupt header, a missing end marker
+    (a truncated upload). Reads only headers and markers; no pixel is decoded. Trailing zero
+    bytes are allowed (files of one request padded to one length)."""
+    b = _bytes(data)
+    if not b:
+        raise CodecError("empty file (0 bytes)")
+    end = len(b.rstrip(b"\x00"))
+    fmt = sniff(b)
+    if fmt is None:
+        raise CodecError(f"not a JPEG, PNG or WebP file (it starts with {b[:8]!r})")
+    if end < 16:
+        raise CodecError(f"truncated {fmt.upper()} file ({end} bytes)")
+    return {"jpeg": _probe_jpeg, "png": _probe_png, "webp": _probe_webp}[fmt](b, end)
+
+
+def _probe_jpeg(b: bytes, end: int) -> FileInfo:
+    i, info = 2, None
+    while info is None:
+        # A marker: 0xFF (fill bytes allowed), then its code, then a 2-byte length.
+        if i >= end or b[i] != 0xFF:
+            raise CodecError(f"corrupt JPEG: no marker at byte {i} before the frame header")
+        while i < end and b[i] == 0xFF:
+            i += 1
+        if i + 2 >= end:
+            raise CodecError("truncated JPEG: the file ends before its frame header")
+        m = b[i]
+        if 0xD0 <= m <= 0xD7 or m == 0x01:
+            i += 1
+            continue
+        if m in (0xD9, 0xDA):
+            raise CodecError("corrupt JPEG: image data before its frame header (no SOF marker)")
+        (length,) = struct.unpack_from(">H", b, i + 1)
+        if length < 2 or i + 1 + length > end:
+            raise CodecError(f"truncated JPEG: a segment at byte {i - 1} runs past the file's end")
+        if m in _SOF:
+            if length < 8:
+                raise CodecError("corrupt JPEG: frame header too short")
+            bits, h, w, nc = struct.unpack_from(">BHHB", b, i + 3)
+            if h == 0:
+                raise CodecError("unsupported JPEG: the height is defined after the image data "
+                                 "(DNL marker)")
+            if w == 0 or nc not in (1, 3, 4):
+                raise CodecError(f"corrupt JPEG: frame header declares {w}x{h} with {nc} "
+                                 f"components")
+            info = FileInfo("jpeg", h, w, nc, bits)
+        i += 1 + length
+    if b[end - 2:end] != b"\xff\xd9":
+        raise CodecError("truncated JPEG: no end-of-image marker (the upload was cut short?)")
+    scans = b.count(b"\xff\xda", i)
+    if scans > MAX_JPEG_SCANS:
+        raise CodecError(f"JPEG with {scans} scans, over the limit of {MAX_JPEG_SCANS} (a "
+                         f"progressive JPEG has about 10)")
+    return info
+
+
+def _probe_png(b: bytes, end: int) -> FileInfo:
+    if end < 33 or b[12:16] != b"IHDR":
+        raise CodecError("corrupt PNG: no IHDR chunk after the signature")
+    w, h, bits, color = struct.unpack_from(">IIBB", b, 16)
+    channels = {0: 1, 2: 3, 3: 3, 4: 2, 6: 4}.get(color)
+    if w == 0 or h == 0 or channels is None or bits not in (1, 2, 4, 8, 16):
+        raise CodecError(f"corrupt PNG: header declares {w}x{h}, bit depth {bits}, colour type "
+                         f"{color}")
+    if b[end - 12:end] != _PNG_IEND:
+        raise CodecError("truncated PNG: no IEND chunk at the end (the upload was cut short?)")
+    return FileInfo("png", h, w, channels, bits)
+
+
+def _probe_webp(b: bytes, end: int) -> FileInfo:
+    (riff,) = struct.unpack_from("<I", b, 4)
+    if riff + 8 > len(b):
+        raise CodecError(f"truncated WebP: the RIFF header declares {riff + 8} bytes, the file "
+                         f"has {len(b)}")
+    if len(b) < 30:
+        raise CodecError("truncated WebP: no image chunk")
+    chunk = b[12:16]
+    if chunk == b"VP8 ":
+        if b[23:26] != b"\x9d\x01\x2a":
+            raise CodecError("corrupt WebP: bad VP8 frame start code")
+        w, h = struct.unpack_from("<HH", b, 26)
+        w, h, channels = w & 0x3FFF, h & 0x3FFF, 3
+    elif chunk == b"VP8L":
+        if b[20] != 0x2F:
+            raise CodecError("corrupt WebP: bad VP8L signature")
+        (v,) = struct.unpack_from("<I", b, 21)
+        w, h, channels = (v & 0x3FFF) + 1, ((v >> 14) & 0x3FFF) + 1, 4 if v >> 28 & 1 else 3
+    elif chunk == b"VP8X":
+        w = int.from_bytes(b[24:27], "little") + 1
+        h = int.from_bytes(b[27:30], "little") + 1
+        channels = 4 if b[20] & 0x10 else 3
+    else:
+        raise CodecError(f"corrupt WebP: unknown first chunk {chunk!r}")
+    if w == 0 or h == 0:
+        raise CodecError(f"corrupt WebP: header declares {w}x{h}")
+    return FileInfo("webp", h, w, channels, 8)
+
+
+def decode(files: Sequence[Any], on_device: bool = False, max_side: int | None = None) -> list:
+    """JPEG/PNG/WebP files (bytes or 1-D uint8 arrays, on the host) -> list of (H, W, 3)
+    uint8 RGB images, upright (EXIF orientation applied). on_device: CuPy arrays decoded by
+    nvImageCodec on the current device; else NumPy arrays from OpenCV, equal to
+    ``cv2.cvtColor(cv2.imdecode(f, cv2.IMREAD_COLOR), cv2.COLOR_BGR2RGB)``. Each header is
+    probed first: CodecError names the item for a bad file or one with a side over
+    ``max_side``."""
+    infos = []
+    for k, f in enumerate(files):
+        try:
+            info = probe(f)
+        except CodecError as e:
+            raise CodecError(f"item {k}: {e}") from None
+        if max_side is not None and max(info.height, info.width) > max_side:
+            raise CodecError(f"item {k}: the {info.format.upper()} header declares "
+                             f"{info.width}x{info.height}, over the size limit of "
+                             f"{max_side}x{max_side}")
+        infos.append(info)
+    if on_device:
+        from . import _nvimgcodec
+        out = _nvimgcodec.decode([_bytes(f) for f in files])
+    else:
+        out = [_cv_decode(np.frombuffer(_bytes(f), np.uint8)) for f in files]
+    for k, (img, info) in enumerate(zip(out, infos)):
+        if img is None:
+            raise CodecError(f"item {k}: corrupt {info.format.upper()} data (the decoder "
+                             f"refused it)")
+        if sorted(img.shape[:2]) != sorted((info.height, info.width)):
+            raise CodecError(f"item {k}: decoded {img.shape[1]}x{img.shape[0]}, but the header "
+                             f"declares {info.width}x{info.height}")
+    return out
+
+
+def _cv_decode(buf: np.ndarray) -> np.ndarray | None:
+    import cv2
+
+    rgb = getattr(cv2, "IMREAD_COLOR_RGB", None)  # OpenCV 5; the same pixels as BGR + swap
+    if rgb is not None:
+        return cv2.imdecode(buf, rgb)
+    img = cv2.imdecode(buf, cv2.IMREAD_COLOR)
+    return None if img is None else cv2.cvtColor(img, cv2.COLOR_BGR2RGB)
+
+
+# PNG's zlib level: 1 is the fastest, and masks (flat areas) compress well at it already.
+PNG_LEVEL = 1
+
+
+def encode(images: Any, format: str = "jpeg", quality: int = 90) -> list[np.ndarray]:
+    """RGB images (H, W, 3) or masks (H, W), uint8, as a batch or a list -> list of files,
+    each a 1-D uint8 NumPy array on the host. format: jpeg (quality 1..100, 4:2:0 chroma),
+    png (lossless, zlib level 1) or webp (quality 1..100, lossy). CuPy images are encoded
+    by nvImageCodec on their device; NumPy ones by OpenCV (``cv2.imencode`` of the BGR
+    image with IMWRITE_JPEG_QUALITY / IMWRITE_PNG_COMPRESSION / IMWRITE_WEBP_QUALITY)."""
+    if format not in FORMATS:
+        raise ValueError(f"format: expected one of {', '.join(FORMATS)}, got {format!r}")
+    if not 1 <= int(quality) <= 100:
+        raise ValueError(f"quality: expected an integer in [1, 100], got {quality!r}")
+    items = list(images)
+    for k, im in enumerate(items):
+        if im.dtype != np.uint8 or not (im.ndim == 2 or (im.ndim == 3 and im.shape[2] == 3)):
+            raise ValueError(f"images[{k}]: expected (H, W, 3) RGB or (H, W) uint8, got dtype "
+                             f"{im.dtype} shape {tuple(im.shape)}")
+    if items and is_cupy(items[0]):
+        from . import _nvimgcodec
+        return _nvimgcodec.encode(items, format, int(quality))
+    return [_cv_encode(np.asarray(im), format, int(quality)) for im in items]
+
+
+def _cv_encode(img: np.ndarray, format: str, quality: int) -> np.ndarray:
+    import cv2
+
+    if img.ndim == 3:
+        img = cv2.cvtColor(img, cv2.COLOR_RGB2BGR)
+    flags = {"jpeg": [cv2.IMWRITE_JPEG_QUALITY, quality],
+             "png": [cv2.IMWRITE_PNG_COMPRESSION, PNG_LEVEL],
+             "webp": [cv2.IMWRITE_WEBP_QUALITY, quality]}[format]
+    ok, buf = cv2.imencode(EXTENSIONS[format], img, flags)
+    if not ok:
+        raise RuntimeError(f"OpenCV could not encode a {img.shape} image as {format}")
+    return buf.reshape(-1)
