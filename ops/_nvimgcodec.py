@@ -1,0 +1,107 @@
+"""ops.codec on the GPU: nvImageCodec (``nvidia-nvimgcodec-cu13[nvjpeg]``), one call per batch.
+
+JPEG decodes and encodes on the device with nvJPEG; PNG and WebP go through nvImageCodec's
+CPU extension (libpng, libwebp) and are uploaded by it. Decoded images are CuPy arrays on
+the current device, zero copy (``__cuda_array_interface__``, which keeps the nvImageCodec
+image alive and synchronises with its stream). An item nvImageCodec returns None for (a
+format or colour model it lacks, e.g. some CMYK JPEGs) is decoded by OpenCV and uploaded, so
+GPU and CPU accept the same files; without nvImageCodec at all every file goes that way,
+said once in the log. Verified only where a GPU ran it: see docs/ops.md, Codecs.
+"""
+from __future__ import annotations
+
+import functools
+import sys
+import threading
+from typing import Any, Sequence
+
+import numpy as np
+
+# One Decoder/Encoder per device, used under a lock: nvImageCodec does not promise that one
+# instance is safe from several threads (its own tests use one per thread).
+_LOCK = threading.Lock()
+
+
+@functools.cache
+def unavailable() -> str | None:
+    """None when nvImageCodec imports, else why not (said once on stderr)."""
+    try:
+        from nvidia import nvimgcodec  # noqa: F401
+        return None
+    except Exception as e:  # noqa: BLE001 - not installed, or its libraries are missing
+        why = f"{type(e).__name__}: {e}"
+        print(f"ops.codec: nvImageCodec is unavailable ({why}); files are decoded by OpenCV "
+              f"on the host and uploaded", file=sys.stderr, flush=True)
+        return why
+
+
+@functools.cache
+def _coders() -> Any:
+    """kind -> that nvImageCodec object for the current device (made once per device)."""
+    import cupy
+
+    from nvidia import nvimgcodec as nv
+
+    @cupy.memoize(for_each_device=True)
+    def make(kind: str) -> Any:
+        device = cupy.cuda.Device().id
+        return nv.Decoder(device_id=device) if kind == "decoder" else nv.Encoder(device_id=device)
+    return make
+
+
+def _coder(kind: str) -> Any:
+    return _coders()(kind)
+
+
+def decode(files: Sequence[bytes]) -> list:
+    """Encoded files (host bytes) -> (H, W, 3) uint8 RGB CuPy arrays on the current device,
+    EXIF orientation applied; None for a file neither nvImageCodec nor OpenCV can decode."""
+    import cupy
+
+    from .codec import _cv_decode
+
+    images: list = [None] * len(files)
+    if unavailable() is None:
+        from nvidia import nvimgcodec as nv
+        params = nv.DecodeParams(apply_exif_orientation=True, color_spec=nv.ColorSpec.SRGB,
+                                 allow_any_depth=False)
+        streams = [nv.CodeStream(f) for f in files]
+        with _LOCK:
+            decoded = _coder("decoder").decode(
+                streams, params=params, cuda_stream=cupy.cuda.get_current_stream().ptr)
+        for k, img in enumerate(decoded):
+            if img is not None:
+                images[k] = cupy.ascontiguousarray(cupy.asarray(img))  # rows may be padded
+    for k, f in enumerate(files):
+        if images[k] is None:
+            host = _cv_decode(np.frombuffer(f, np.uint8))
+            images[k] = None if host is None else cupy.asarray(host)
+    return images
+
+
+def encode(images: Sequence[Any], format: str, quality: int) -> list[np.ndarray]:
+    """(H, W, 3) RGB or (H, W) CuPy uint8 images -> files as 1-D uint8 NumPy arrays."""
+    import cupy
+
+    from .codec import PNG_LEVEL, _cv_encode
+
+    files: list = [None] * len(images)
+    if unavailable() is None:
+        from nvidia import nvimgcodec as nv
+        if format == "png":
+            params = nv.EncodeParams(quality_type=nv.QualityType.LOSSLESS,
+                                     quality_value=float(PNG_LEVEL))
+        else:
+            params = nv.EncodeParams(quality_type=nv.QualityType.QUALITY,
+                                     quality_value=float(quality))
+        arrays = [cupy.ascontiguousarray(im if im.ndim == 3 else im[..., None]) for im in images]
+        with _LOCK:
+            coded = _coder("encoder").encode(arrays, format, params=params,
+                                             cuda_stream=cupy.cuda.get_current_stream().ptr)
+        for k, cs in enumerate(coded):
+            if cs is not None:
+                files[k] = np.frombuffer(bytes(cs), np.uint8)
+    for k, im in enumerate(images):
+        if files[k] is None:
+            files[k] = _cv_encode(cupy.asnumpy(im), format, quality)
+    return files
