@@ -527,6 +527,14 @@ def request_slice(out: Any, start: int, n: int) -> Any:
         for row, i in zip(padded, items):
             row[:len(i)] = i
         return padded
+    shapes = {tuple(i.shape) for i in items}
+    if len(shapes) > 1:
+        # A tensor has one shape: an ensemble's step cannot pass on one request's items of
+        # different sizes (several files of one request that decode to different sizes).
+        raise RequestError(f"the {n} items of this request have different shapes "
+                           f"({', '.join(str(s) for s in sorted(shapes))}), which one tensor "
+                           f"cannot hold: send them as separate requests (the server batches "
+                           f"them)")
     return stack(items)
 
 

@@ -22,8 +22,10 @@ import grpc
 import numpy as np
 import pytest
 from tritonclient.grpc import service_pb2, service_pb2_grpc
+from tritonclient.utils import serialize_byte_tensor
 
 from serving.base import MAX_SIDE
+from tests.codec_cases import FILES, HOSTILE, jpeg_with_frame, pil_file, png_with_header
 from tests.helpers import infer, url
 
 pytestmark = pytest.mark.server
@@ -50,6 +52,13 @@ def prob(k: int, h: int, w: int) -> tuple:
     return (np.random.default_rng(k + h).random((1, k, h, w)).astype(np.float32), "FP32")
 
 
+def file(f: bytes) -> tuple:
+    return (np.frombuffer(f, np.uint8)[None], "UINT8")
+
+
+JPEG = file(pil_file(image(40, 56)[0][0], "JPEG", quality=90))
+
+
 # One good request per model: its answer must not change, whatever came before it.
 GOOD: dict[str, dict[str, tuple]] = {
     "background_blur": {"IMAGE": image(40, 56)},
@@ -65,12 +74,20 @@ GOOD: dict[str, dict[str, tuple]] = {
     "tensor_to_mask": {"PROB": prob(1, 16, 16), "ROI": ints(0, 2, 16, 12), "SRC_SIZE": ints(30, 40)},
     "blur": {"IMAGE": image(40, 56), "MASK": mask(40, 56)},
     "morphology": {"MASK": mask(40, 56)},
+    "decode": {"ENCODED": JPEG},
+    "encode": {"IMAGE": image(40, 56), "SOURCE": JPEG},
+    "encode_mask": {"MASK": mask(40, 56)},
+    "background_blur_encoded": {"ENCODED": JPEG},
+    "background_blur_encoded_fused": {"ENCODED": JPEG},
 }
 OUTPUTS = {"background_blur": ["BLURRED", "MASK"], "background_blur_fused": ["BLURRED", "MASK"],
            "classification_preprocess": ["TENSOR"], "baseline_cpu_pipeline": ["BLURRED", "MASK"],
            "upload": ["UPLOADED"], "resize": ["RESIZED", "SRC_SIZE"], "pad": ["PADDED", "ROI"],
            "center_crop": ["CROPPED"], "image_to_tensor": ["TENSOR"], "unet": ["OUTPUT"],
-           "tensor_to_mask": ["MASK"], "blur": ["BLURRED"], "morphology": ["RESULT"]}
+           "tensor_to_mask": ["MASK"], "blur": ["BLURRED"], "morphology": ["RESULT"],
+           "decode": ["IMAGE"], "encode": ["ENCODED"], "encode_mask": ["ENCODED"],
+           "background_blur_encoded": ["BLURRED", "MASK"],
+           "background_blur_encoded_fused": ["BLURRED", "MASK"]}
 
 # Bad shapes: (model, the inputs that replace its good ones, words the error must hold).
 SHAPES: dict[str, tuple[str, dict[str, tuple], str]] = {
@@ -104,6 +121,13 @@ SHAPES: dict[str, tuple[str, dict[str, tuple], str]] = {
     "roi negative": ("tensor_to_mask", {"ROI": ints(-1, 0, 8, 8)}, "ROI"),
     "src_size huge": ("tensor_to_mask", {"SRC_SIZE": ints(100000, 100000)}, "SRC_SIZE"),
     "src_size zero": ("tensor_to_mask", {"SRC_SIZE": ints(0, 40)}, "SRC_SIZE"),
+    "empty file": ("background_blur_encoded", {"ENCODED": (np.zeros((1, 0), np.uint8), "UINT8")}, "ENCODED"),
+    "file of rank 2": ("decode", {"ENCODED": (np.zeros((1, 4, 4), np.uint8), "UINT8")}, "ENCODED"),
+    "fused empty file": ("background_blur_encoded_fused", {"ENCODED": (np.zeros((1, 0), np.uint8), "UINT8")}, "ENCODED"),
+    "encode source empty": ("encode", {"SOURCE": (np.zeros((1, 0), np.uint8), "UINT8")}, "SOURCE"),
+    "encode source not an image": ("encode", {"SOURCE": file(b"plain text, no image")}, "SOURCE"),
+    "encode 1 channel": ("encode", {"IMAGE": image(8, 8, 1)}, "IMAGE"),
+    "encode_mask rank 3": ("encode_mask", {"MASK": image(8, 8)}, "MASK"),
 }
 
 NAN, INF = float("nan"), float("inf")
@@ -116,17 +140,23 @@ VALUES: dict[str, list[Any]] = {
     "threshold": [0, 1, 1.5, -0.5, NAN, INF, True, "half"],
     "ksize": [4, 23, 0, -5, 1e9, True, "nan"],
     "require_device": ["tpu", 1, True],
+    "format": ["gif", "JPEG", 1, True, ""],
+    "quality": [0, 101, -1, 2.5, True, "high"],
 }
 PARAMETERS = {"background_blur": ["sigma", "downscale", "morph_ksize", "threshold", "require_device"],
               "blur": ["sigma", "downscale"], "morphology": ["ksize"],
-              "tensor_to_mask": ["threshold", "morph_ksize"]}
+              "tensor_to_mask": ["threshold", "morph_ksize"], "encode": ["format", "quality"],
+              "background_blur_encoded": ["format", "quality", "sigma"]}
 # A few more per model (each value of each parameter everywhere would be a long table).
 EXTRA = [("background_blur_fused", "sigma", 1e9), ("background_blur_fused", "morph_ksize", 99),
          ("background_blur_fused", "threshold", NAN),
          ("classification_preprocess", "require_device", "tpu"), ("upload", "require_device", 2),
          ("resize", "require_device", "cpu"), ("pad", "require_device", False),
          ("center_crop", "require_device", "GPU"), ("image_to_tensor", "require_device", 0.5),
-         ("unet", "require_device", "tpu"), ("blur", "sigma", 57.0)]
+         ("unet", "require_device", "tpu"), ("blur", "sigma", 57.0),
+         ("background_blur_encoded_fused", "format", "gif"),
+         ("background_blur_encoded_fused", "quality", 0), ("decode", "require_device", "tpu"),
+         ("encode_mask", "require_device", 3)]
 # blur: 57 is inside (0, 128] but over the 40x56 image's larger side (and the config's 12).
 
 PARAM_CASES = [(m, p, v) for m, names in PARAMETERS.items() for p in names for v in VALUES[p]] + EXTRA
@@ -143,6 +173,13 @@ def _json_value(v: Any) -> Any:
     return str(v) if isinstance(v, float) and not math.isfinite(v) else v
 
 
+def raw(arr: np.ndarray, dtype: str) -> bytes:
+    """A tensor's bytes as the binary protocols carry them (BYTES: length-prefixed items)."""
+    if dtype == "BYTES":
+        return serialize_byte_tensor(arr).item()
+    return np.ascontiguousarray(arr).tobytes()
+
+
 def send_http(server, model: str, inputs: dict[str, tuple], params: dict, binary: bool) -> tuple[int, str]:
     head: dict[str, Any] = {"inputs": []}
     if params:
@@ -151,7 +188,7 @@ def send_http(server, model: str, inputs: dict[str, tuple], params: dict, binary
     for name, (arr, dtype) in inputs.items():
         t = {"name": name, "shape": list(arr.shape), "datatype": dtype}
         if binary:
-            blobs.append(np.ascontiguousarray(arr).tobytes())
+            blobs.append(raw(arr, dtype))
             t["parameters"] = {"binary_data_size": len(blobs[-1])}
         else:
             t["data"] = arr.reshape(-1).tolist()
@@ -176,7 +213,7 @@ def send_grpc(server, model: str, inputs: dict[str, tuple], params: dict) -> tup
     req = service_pb2.ModelInferRequest(model_name=model)
     for name, (arr, dtype) in inputs.items():
         req.inputs.add(name=name, datatype=dtype, shape=list(arr.shape))
-        req.raw_input_contents.append(np.ascontiguousarray(arr).tobytes())
+        req.raw_input_contents.append(raw(arr, dtype))
     for k, v in params.items():
         p = req.parameters[k]
         if isinstance(v, bool):
@@ -245,3 +282,35 @@ def test_bad_parameters(server, good, protocol, model, name, value):
     msg = refused(server, protocol, model, GOOD[model], {name: value})
     assert name in msg, msg
     still_good(server, good, protocol, model)
+
+
+# Hostile files (tests/codec_cases.py) and decompression bombs: refused from the header, or
+# by the decoder for data the header does not show, without harming the next request.
+FILE_CASES = {**HOSTILE,
+              "png bomb 100000x100000": (png_with_header(100_000, 100_000), "over the size limit"),
+              "jpeg bomb 65500x65500": (jpeg_with_frame(65_500, 65_500), "over the size limit"),
+              "png 4097 wide": (png_with_header(4097, 1), "over the size limit"),
+              "png corrupt after a good header": (
+                  FILES["png-rgb"][:2000] + bytes(b ^ 0x5A for b in FILES["png-rgb"][2000:4000])
+                  + FILES["png-rgb"][4000:], "corrupt PNG")}
+FILE_CASES.pop("empty")  # a zero-size tensor: SHAPES["empty file"]
+
+
+@pytest.mark.parametrize("protocol", PROTOCOLS)
+@pytest.mark.parametrize("model", ["background_blur_encoded", "background_blur_encoded_fused", "decode"])
+@pytest.mark.parametrize("case", FILE_CASES)
+def test_bad_files(server, good, protocol, model, case):
+    f, words = FILE_CASES[case]
+    msg = refused(server, protocol, model, {"ENCODED": file(f)}, {})
+    assert "ENCODED" in msg and words in msg, msg
+    still_good(server, good, protocol, model)
+
+
+@pytest.mark.parametrize("protocol", ["binary", "grpc"])
+def test_a_file_sent_as_bytes_is_refused(server, good, protocol):
+    """BYTES tensors kill Triton 2.51's Python stub under NumPy 2 (docs/serving.md, Encoded
+    images): Triton refuses them against the UINT8 config before a stub sees them."""
+    f = np.array([[pil_file(image(8, 8)[0][0], "PNG")]], dtype=np.object_)
+    msg = refused(server, protocol, "background_blur_encoded", {"ENCODED": (f, "BYTES")}, {})
+    assert "BYTES" in msg and "UINT8" in msg, msg
+    still_good(server, good, protocol, "background_blur_encoded")
