@@ -7,14 +7,16 @@ from __future__ import annotations
 
 from .base import COMMON_PARAMETERS, OpModel
 from .fused import FusedModel
-from .models import (BlurModel, CenterCropModel, ImageToTensorModel, MorphologyModel, PadModel,
-                     ResizeModel, TensorToMaskModel, UnetModel)
+from .models import (BlurModel, CenterCropModel, DecodeModel, EncodeMaskModel, EncodeModel,
+                     ImageToTensorModel, MorphologyModel, PadModel, ResizeModel, TensorToMaskModel,
+                     UnetModel)
 
 # The models as the repository names them (the classification pipeline's copies share these).
 MODELS: dict[str, type[OpModel]] = {
     "resize": ResizeModel, "pad": PadModel, "center_crop": CenterCropModel,
     "image_to_tensor": ImageToTensorModel, "unet": UnetModel, "tensor_to_mask": TensorToMaskModel,
-    "blur": BlurModel, "morphology": MorphologyModel, "*_fused": FusedModel,
+    "blur": BlurModel, "morphology": MorphologyModel, "decode": DecodeModel,
+    "encode": EncodeModel, "encode_mask": EncodeMaskModel, "*_fused": FusedModel,
 }
 
 

@@ -188,6 +188,26 @@ def test_fused_equals_cpu_path(gpu_server, cpu_runner, protocol):
                        f"fused {h}x{w} over {protocol}")
 
 
+@pytest.mark.parametrize("model", ["background_blur_encoded", "background_blur_encoded_fused"])
+def test_encoded_equals_cpu_path(gpu_server, cpu_runner, model):
+    """Files in, files out on the GPU (decode with nvImageCodec straight to the device):
+    PNG in and PNG out equal the CPU path exactly (PNG decodes exactly everywhere); JPEG in
+    comes back as a JPEG of the same size (nvJPEG's IDCT differs from libjpeg-turbo's)."""
+    import ops
+    for i, (h, w) in enumerate([(1080, 1920), (333, 517), (1, 1)]):
+        img = frame(h, w, i)
+        png = ops.encode([img], "png")[0]
+        out = infer(gpu_server.grpc_url, "grpc", model, {"ENCODED": png[None]},
+                    parameters={"format": "png"})
+        ref_blurred, ref_mask = cpu_path(img, cpu_runner)
+        assert_same(ops.decode([out["BLURRED"][0]])[0], ref_blurred, f"{model} {h}x{w} BLURRED")
+        assert_same(ops.decode([out["MASK"][0]])[0][..., 0], ref_mask, f"{model} {h}x{w} MASK")
+        jpeg = ops.encode([img], "jpeg", 90)[0]
+        out = infer(gpu_server.grpc_url, "grpc", model, {"ENCODED": jpeg[None]})
+        assert ops.probe(out["BLURRED"][0]).format == "jpeg"
+        assert ops.decode([out["BLURRED"][0]])[0].shape == img.shape
+
+
 def _chain(img: np.ndarray, runner: Any) -> dict[str, dict[str, np.ndarray]]:
     """Each step's inputs and expected outputs, by the NumPy chain of serving.reference."""
     import ops

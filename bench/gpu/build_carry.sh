@@ -11,6 +11,7 @@
 #   tritonclient + tflite + protobuf 6.33 + the HTTP client's compiled deps, for cp312 (the
 #                               machine) and cp311 (this machine's rehearsal), side by side
 #   _tvo_perf/{bin/perf_analyzer,lib/}   perf_analyzer 2.48 + libb64.so.0d + libcudart.so.12
+#   nvidia/nvimgcodec, nvidia/cu13/lib/libnvjpeg.so.13   nvImageCodec 0.9 + nvJPEG (GPU decode)
 # NumPy, CuPy, onnxruntime, OpenCV, scikit-image, pytest, grpcio, PyYAML: the machine's own.
 set -euo pipefail
 ROOT=$(git -C "$(dirname "$0")" rev-parse --show-toplevel)
@@ -34,6 +35,7 @@ download() {  # download PYVER REQ...
 # Pure or abi3 wheels (one of each), then the compiled client deps for each ABI.
 download 3.12 nvidia-pytriton==0.7.0 tritonclient==2.73.0 protobuf==6.33.6 zope.event==6.2 tflite==2.18.0
 download 3.12 tritonclient==2.48.0   # only for its perf_analyzer binary
+download 3.12 nvidia-nvimgcodec-cu13==0.9.0.20 nvidia-nvjpeg==13.2.3.58   # GPU decode/encode
 for v in $ABIS; do
   download "$v" python-rapidjson==1.25 geventhttpclient==2.6.1 gevent==26.9.0 greenlet==3.3.2 \
     brotli==1.2.1 zope.interface==8.7
@@ -86,6 +88,18 @@ for v in $ABIS; do
     unzip -qo "$(whl "$w-$tag-*.whl")" -d "$S"
   done
 done
+# 4. nvImageCodec (ops/_nvimgcodec.py) with nvJPEG, which its extension finds at
+#    ../../cu13/lib: only the Python modules of $ABIS and the JPEG, PNG/WebP (OpenCV) and
+#    libjpeg-turbo extensions (JPEG 2000, TIFF, BMP, PNM are not used).
+unzip -qo "$(whl 'nvidia_nvimgcodec_cu13-0.9.0.20-*.whl')" -d "$S"
+unzip -qo "$(whl 'nvidia_nvjpeg-13.2.3.58-*.whl')" 'nvidia/cu13/lib/*' -d "$S"
+keep=""; for v in $ABIS; do keep="$keep -not -name nvimgcodec_impl.cpython-${v/./}-*"; done
+find "$S/nvidia/nvimgcodec" -maxdepth 1 -name 'nvimgcodec_impl.cpython-*' $keep -delete
+# Its nvidia/__init__.py would make nvidia a regular package that hides the machine's
+# nvidia-* wheels (nvidia/cu13, ...): without it the folders merge as one namespace.
+rm -f "$S"/nvidia/__init__.py
+rm -rf "$S"/nvidia/nvimgcodec/{include,tools} \
+       "$S"/nvidia/nvimgcodec/extensions/lib{nvjpeg2k,nvtiff,tiff,nvbmp,nvpnm}_ext.so*
 # The deps' own test suites are never loaded.
 rm -rf "$S"/gevent/tests "$S"/zope/interface/tests "$S"/zope/interface/common/tests "$S"/greenlet/tests \
        2>/dev/null || true
