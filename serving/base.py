@@ -222,6 +222,13 @@ def check_image(img: Any, name: str = "IMAGE", channels: int = 3) -> None:
         raise RequestError(f"{name}: {h}x{w} is over the size limit of {MAX_SIDE}x{MAX_SIDE}")
 
 
+def check_mask(mask: Any, name: str = "MASK") -> None:
+    """One request item must be a non-empty (H, W) mask with H, W <= MAX_SIDE."""
+    if mask.ndim != 2 or 0 in mask.shape or max(mask.shape) > MAX_SIDE:
+        raise RequestError(f"{name}: expected a non-empty (H, W) mask with H, W <= {MAX_SIDE}, "
+                           f"got {tuple(mask.shape)}")
+
+
 # Parameters every OpModel understands (merged into each subclass's PARAMETERS).
 COMMON_PARAMETERS: Mapping[str, Param] = {
     "require_device": options(

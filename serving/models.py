@@ -15,8 +15,8 @@ from ops._batch import is_cupy
 from ops.geometry import letterbox_geometry
 from segmentation.runner import DEVICES
 
-from .base import (MAX_ITEM_VALUES, MAX_SIDE, Bounds, OpModel, Param, RequestError, batch_or_list, check_image,
-                   flag, integer, number, numbers, options, path)
+from .base import (MAX_ITEM_VALUES, MAX_SIDE, Bounds, OpModel, Param, RequestError, batch_or_list,
+                   check_image, check_mask, flag, integer, number, numbers, options, path)
 from .placement import Placement
 
 # Caps on what a parameter may cost (docs/serving.md, Request limits: the measurements).
@@ -363,10 +363,7 @@ class MorphologyModel(OpModel):
     }
 
     def validate(self, item, params):
-        m = item["MASK"]
-        if m.ndim != 2 or 0 in m.shape or max(m.shape) > MAX_SIDE:
-            raise RequestError(f"MASK: expected a non-empty (H, W) mask with H, W <= {MAX_SIDE}, "
-                               f"got {tuple(m.shape)}")
+        check_mask(item["MASK"])
 
     def compute(self, inputs, params):
         return {"RESULT": ops.morphology(batch_or_list(inputs["MASK"]), params["op"], params["ksize"])}
@@ -470,10 +467,7 @@ class EncodeMaskModel(OpModel):
     HOST_TENSORS = frozenset({"ENCODED"})
 
     def validate(self, item, params):
-        m = item["MASK"]
-        if m.ndim != 2 or 0 in m.shape or max(m.shape) > MAX_SIDE:
-            raise RequestError(f"MASK: expected a non-empty (H, W) mask with H, W <= {MAX_SIDE}, "
-                               f"got {tuple(m.shape)}")
+        check_mask(item["MASK"])
 
     def compute(self, inputs, params):
         return {"ENCODED": ops.encode(list(inputs["MASK"]), "png")}
