@@ -52,7 +52,8 @@ class FileInfo:
 def _bytes(data: Any) -> bytes:
     if isinstance(data, (bytes, bytearray, memoryview)):
         return bytes(data)
-    arr = np.asarray(data)
+    # A file in device memory (a client's CUDA shared memory) is read back: decoders read host bytes.
+    arr = data.get() if is_cupy(data) else np.asarray(data)
     if arr.dtype != np.uint8 or arr.ndim != 1:
         raise CodecError(f"expected a file as a 1-D uint8 array, got dtype {arr.dtype} shape "
                          f"{tuple(arr.shape)}")
@@ -61,7 +62,7 @@ def _bytes(data: Any) -> bytes:
 
 def sniff(data: Any) -> str | None:
     """The format a file's first bytes say ('jpeg', 'png', 'webp'), or None."""
-    head = bytes(np.asarray(data[:12], dtype=np.uint8)) if not isinstance(data, bytes) else data[:12]
+    head = _bytes(data[:12])
     if head[:3] == b"\xff\xd8\xff":
         return "jpeg"
     if head[:8] == _PNG_SIGNATURE:

@@ -11,10 +11,12 @@ from serving.pipeline.cli import DEFAULT_REPO, DEFAULT_SPECS
 from serving.pipeline.spec import load_spec
 
 
-def test_committed_fused_model_is_generated():
-    spec = load_spec(DEFAULT_SPECS / "background_blur.yaml")
+@pytest.mark.parametrize("spec_name", ["background_blur", "background_blur_encoded"])
+def test_committed_fused_model_is_generated(spec_name):
+    spec = load_spec(DEFAULT_SPECS / f"{spec_name}.yaml")
     for rel, text in fused_files(spec).items():
-        assert (DEFAULT_REPO / rel).read_text() == text, f"{rel} is stale: run python -m serving.pipeline fuse background_blur"
+        assert (DEFAULT_REPO / rel).read_text() == text, \
+            f"{rel} is stale: run python -m serving.pipeline fuse pipelines/{spec_name}.yaml"
 
 
 def run(url, model, img, params=None):

@@ -235,3 +235,31 @@ def test_per_image_ranges():
     unet = repository_model("unet")
     with pytest.raises(RequestError, match=r"INPUT: expected \(3, 256, 256\), the network's input, got \(3, 8, 8\)"):
         unet.validate({"INPUT": np.zeros((3, 8, 8), np.float32)}, unet.params)
+
+
+# -- encoded files: optional inputs, another length limit, padded outputs -------------------
+def test_request_shapes_optional_inputs_and_file_limits():
+    from serving.base import MAX_ITEM_VALUES, RequestError, check_request_shapes
+    config = {"max_batch_size": 4, "input": [
+        {"name": "IMAGE", "dims": [-1, -1, 3]},
+        {"name": "SOURCE", "dims": [-1], "optional": True}]}
+    check_request_shapes(config, {"IMAGE": [1, 8, 8, 3], "SOURCE": None})
+    with pytest.raises(RequestError, match="input IMAGE is missing"):
+        check_request_shapes(config, {"IMAGE": None, "SOURCE": [1, 10]})
+    with pytest.raises(RequestError, match="over the size limit of 4096"):
+        check_request_shapes(config, {"IMAGE": [1, 8, 8, 3], "SOURCE": [1, 5000]})
+    limits = {"SOURCE": MAX_ITEM_VALUES}
+    check_request_shapes(config, {"IMAGE": [1, 8, 8, 3], "SOURCE": [1, MAX_ITEM_VALUES]}, limits)
+    with pytest.raises(RequestError, match=f"over the size limit of {MAX_ITEM_VALUES}"):
+        check_request_shapes(config, {"IMAGE": [1, 8, 8, 3], "SOURCE": [1, MAX_ITEM_VALUES + 1]}, limits)
+
+
+def test_request_slice_pads_files_and_refuses_mixed_shapes():
+    from serving.base import RequestError, request_slice
+    files = [np.arange(1, 4, dtype=np.uint8), np.arange(1, 6, dtype=np.uint8), np.ones(2, np.uint8)]
+    got = request_slice(files, 0, 3)
+    np.testing.assert_array_equal(got, [[1, 2, 3, 0, 0], [1, 2, 3, 4, 5], [1, 1, 0, 0, 0]])
+    np.testing.assert_array_equal(request_slice(files, 1, 1), [[1, 2, 3, 4, 5]])  # alone: as is
+    images = [np.zeros((4, 5, 3), np.uint8), np.zeros((5, 4, 3), np.uint8)]
+    with pytest.raises(RequestError, match="different shapes"):
+        request_slice(images, 0, 2)
