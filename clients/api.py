@@ -1,25 +1,45 @@
-"""A small Python API over the background_blur ensemble.
+"""A small Python API over the background_blur pipelines.
 
     from clients.api import BlurClient
     with BlurClient("127.0.0.1:8001", "grpc") as client:
-        blurred, mask = client.blur(rgb_uint8_image, sigma=8)
+        blurred, mask = client.blur(rgb_uint8_image, sigma=8)     # pixels in, pixels out
+        jpeg = client.blur_file(open("photo.jpg", "rb").read())   # a file in, a file out
+        jpeg, mask_png = client.blur_file(data, mask=True, quality=80)
+
+``blur`` sends raw RGB pixels to ``background_blur``; ``blur_file`` sends a JPEG, PNG or WebP
+file as it is to ``background_blur_encoded``, which decodes it on the server and answers
+the blurred photo as a file of the same format (or ``format=``), and the mask as a PNG.
+A request the server refuses as a client error (HTTP 400 / gRPC INVALID_ARGUMENT: a file
+that is not a JPEG, PNG or WebP, a corrupt one, a parameter out of range) raises
+``RequestRefused``, a ValueError carrying the server's message.
 """
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Literal, overload
 
 import numpy as np
+from tritonclient.utils import InferenceServerException
 
 MODEL = "background_blur"
+FILE_MODEL = "background_blur_encoded"
+# How tritonclient spells a client error: the HTTP status, the gRPC status code.
+CLIENT_ERRORS = frozenset({"400", "StatusCode.INVALID_ARGUMENT"})
+
+
+class RequestRefused(InferenceServerException, ValueError):
+    """The server refused the request as the client's mistake (HTTP 400 / gRPC
+    INVALID_ARGUMENT); ``message()`` is the server's explanation. Also an
+    InferenceServerException, as tritonclient raised it."""
 
 
 class BlurClient:
     """Blurs image backgrounds through a Triton server (HTTP or gRPC)."""
 
     def __init__(self, url: str, protocol: str = "http", model: str = MODEL,
-                 timeout: float | None = None):
-        """timeout: seconds one request may take before it fails (default: tritonclient's,
-        60 s over HTTP and none over gRPC)."""
+                 timeout: float | None = None, file_model: str = FILE_MODEL):
+        """model: the pipeline ``blur`` calls (raw pixels); file_model: the one ``blur_file``
+        calls (encoded files). timeout: seconds one request may take before it fails
+        (default: tritonclient's, 60 s over HTTP and none over gRPC)."""
         if protocol not in ("http", "grpc"):
             raise ValueError(f"protocol: expected 'http' or 'grpc', got {protocol!r}")
         if protocol == "http":
@@ -33,6 +53,7 @@ class BlurClient:
             self._per_request = {} if timeout is None else {"client_timeout": timeout}
         self._mod = mod
         self.model = model
+        self.file_model = file_model
 
     def blur(self, image: np.ndarray, **parameters: Any) -> tuple[np.ndarray, np.ndarray]:
         """(blurred, mask) of one RGB uint8 (H, W, 3) image. Keyword parameters (sigma,
@@ -41,12 +62,47 @@ class BlurClient:
         if image.dtype != np.uint8 or image.ndim != 3 or image.shape[2] != 3:
             raise ValueError(f"image: expected an (H, W, 3) uint8 RGB array, got shape "
                              f"{image.shape} dtype {image.dtype}")
-        inp = self._mod.InferInput("IMAGE", [1, *image.shape], "UINT8")
-        inp.set_data_from_numpy(np.ascontiguousarray(image[None]))
-        outs = [self._mod.InferRequestedOutput(n) for n in ("BLURRED", "MASK")]
-        r = self.client.infer(self.model, [inp], outputs=outs, parameters=parameters or None,
-                              **self._per_request)
+        r = self._infer(self.model, "IMAGE", image[None], ("BLURRED", "MASK"), parameters)
         return r.as_numpy("BLURRED")[0], r.as_numpy("MASK")[0]
+
+    @overload
+    def blur_file(self, data: bytes, *, mask: Literal[False] = ..., **parameters: Any) -> bytes: ...
+
+    @overload
+    def blur_file(self, data: bytes, *, mask: Literal[True], **parameters: Any) -> tuple[bytes, bytes]: ...
+
+    def blur_file(self, data: bytes, *, mask: bool = False,
+                  **parameters: Any) -> bytes | tuple[bytes, bytes]:
+        """The blurred photo of one JPEG, PNG or WebP file (its bytes), as a file: the same
+        format as ``data`` unless ``format`` (jpeg, png, webp) says otherwise, ``quality``
+        1..100 for JPEG and WebP (the server's default: 90). With ``mask=True``, (blurred
+        file, mask as a grayscale PNG). The other keyword parameters are ``blur``'s (sigma,
+        threshold, morph_ksize, downscale). EXIF orientation is applied, so the result is
+        upright and carries no metadata. ValueError for empty data, RequestRefused (a
+        ValueError too) for a file or parameter the server refuses."""
+        if not isinstance(data, (bytes, bytearray, memoryview)):
+            raise ValueError(f"data: expected the file's bytes, got {type(data).__name__}")
+        buf = np.frombuffer(data, dtype=np.uint8)
+        if buf.size == 0:
+            raise ValueError("data: empty file (0 bytes)")
+        outputs = ("BLURRED", "MASK") if mask else ("BLURRED",)
+        r = self._infer(self.file_model, "ENCODED", buf[None], outputs, parameters)
+        files = tuple(r.as_numpy(o)[0].tobytes() for o in outputs)
+        return files if mask else files[0]
+
+    def _infer(self, model: str, name: str, batch: np.ndarray, outputs: tuple[str, ...],
+               parameters: dict[str, Any]) -> Any:
+        """One request of one uint8 input; a client error comes back as RequestRefused."""
+        inp = self._mod.InferInput(name, list(batch.shape), "UINT8")
+        inp.set_data_from_numpy(np.ascontiguousarray(batch))
+        try:
+            return self.client.infer(model, [inp], parameters=parameters or None,
+                                     outputs=[self._mod.InferRequestedOutput(o) for o in outputs],
+                                     **self._per_request)
+        except InferenceServerException as e:
+            if e.status() in CLIENT_ERRORS:
+                raise RequestRefused(e.message(), e.status(), e.debug_details()) from None
+            raise
 
     def close(self) -> None:
         self.client.close()

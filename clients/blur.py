@@ -1,10 +1,15 @@
 """Blur the background of image files through Triton.
 
     python -m clients.blur IMAGE_OR_FOLDER... --out DIR [--url HOST:PORT] [--protocol http|grpc]
-        [--sigma S] [--threshold T] [--mask] [--model PIPELINE]
+        [--sigma S] [--threshold T] [--mask] [--format jpeg|png|webp] [--quality Q]
+        [--raw] [--model PIPELINE]
 
-Without --url the embedded server is started for the run. Writes DIR/<name>.png (and
-<name>_mask.png with --mask).
+Without --url the embedded server is started for the run. By default each file is sent as
+it is (its bytes) to background_blur_encoded, which decodes it on the server and answers
+a file: DIR/<name> keeps the input's extension and format (JPEG in, JPEG out) unless
+--format asks for another; with --mask also DIR/<name>_mask.png. --raw decodes each file
+here with Pillow and sends its RGB pixels to background_blur: any format Pillow reads
+(BMP, TIFF, ...) in, DIR/<name>.png out.
 """
 from __future__ import annotations
 
@@ -12,13 +17,36 @@ import argparse
 import contextlib
 import sys
 from pathlib import Path
-from typing import Iterator, Sequence
+from typing import Any, Callable, Iterator, Sequence
 
 import numpy as np
 
-from .api import BlurClient
+from ops.codec import EXTENSIONS, FORMATS, sniff
+
+from .api import FILE_MODEL, MODEL, BlurClient, RequestRefused
 
 IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp"}
+# The extensions that name each format the server writes (an input's own is kept).
+FORMAT_OF_SUFFIX = {".jpg": "jpeg", ".jpeg": "jpeg", ".png": "png", ".webp": "webp"}
+
+EPILOG = """\
+Folders are searched recursively for .jpg .jpeg .png .webp .bmp .tif .tiff files; other
+files in them are left alone.
+
+By default every file is sent as it is to the server, which takes JPEG, PNG and WebP: the
+result keeps the input's extension and format (a.jpg -> OUT/a.jpg) unless --format sets it
+(then the extension follows the format, e.g. a.jpg -> OUT/a.png). A file the server cannot
+take (a BMP or TIFF, an empty or corrupt file, one over 4096 px on a side) is skipped with
+a warning saying why, the other files are still written, and the exit status is then 1.
+--raw decodes each file here with Pillow and sends its pixels instead: it handles BMP and
+TIFF too and always writes PNG (OUT/<name>.png). Two inputs that would write the same
+output file (a/x.jpg and b/x.jpg) are refused likewise: the first one is written.
+
+Exit status: 0 all files written, 1 some skipped (or the server failed), 2 bad arguments."""
+
+
+class Skipped(Exception):
+    """A file this run does not blur; the message says why."""
 
 
 def find_images(paths: Sequence[Path]) -> list[Path]:
@@ -46,6 +74,18 @@ def write_png(path: Path, array: np.ndarray) -> None:
     Image.fromarray(array).save(path)
 
 
+def write_file(path: Path, data: bytes) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(data)
+
+
+def output_name(src: Path, fmt: str) -> str:
+    """The result's file name: src's extension when it names ``fmt`` (photo.JPEG stays
+    photo.JPEG), else the format's own (photo.jpg as PNG: photo.png)."""
+    keep = FORMAT_OF_SUFFIX.get(src.suffix.lower()) == fmt
+    return src.stem + (src.suffix if keep else EXTENSIONS[fmt])
+
+
 @contextlib.contextmanager
 def server_url(url: str | None, protocol: str) -> Iterator[str]:
     if url:
@@ -57,32 +97,100 @@ def server_url(url: str | None, protocol: str) -> Iterator[str]:
         yield server.http_url if protocol == "http" else server.grpc_url
 
 
+def _blur_raw(f: Path, client: BlurClient, save_mask: bool,
+              parameters: dict[str, Any]) -> dict[str, Callable[[Path], None]]:
+    """Pillow decodes, the pixels go to client.model; PNG writers by output name."""
+    try:
+        image = read_rgb(f)
+    except OSError as e:  # PIL.UnidentifiedImageError is one
+        raise Skipped(f"Pillow cannot read it ({e})") from None
+    blurred, mask = client.blur(image, **parameters)
+    writers = {f.stem + ".png": lambda p: write_png(p, blurred)}
+    if save_mask:
+        writers[f.stem + "_mask.png"] = lambda p: write_png(p, mask)
+    return writers
+
+
+def _blur_encoded(f: Path, client: BlurClient, save_mask: bool,
+                  parameters: dict[str, Any]) -> dict[str, Callable[[Path], None]]:
+    """The file's bytes go to client.file_model; file writers by output name."""
+    data = f.read_bytes()
+    if not data:
+        raise Skipped("empty file")
+    if sniff(data) is None:
+        raise Skipped("not a JPEG, PNG or WebP file, the formats the server decodes "
+                      "(--raw decodes other formats here, with Pillow)")
+    blurred, mask = (client.blur_file(data, mask=True, **parameters) if save_mask
+                     else (client.blur_file(data, **parameters), None))
+    writers = {output_name(f, sniff(blurred)): lambda p: write_file(p, blurred)}
+    if mask is not None:
+        writers[f.stem + "_mask.png"] = lambda p: write_file(p, mask)
+    return writers
+
+
 def blur_files(files: Sequence[Path], out: Path, client: BlurClient, save_mask: bool = False,
-               **parameters: float) -> list[Path]:
+               raw: bool = False, warn: Callable[[str], None] | None = None,
+               **parameters: Any) -> tuple[list[Path], list[Path]]:
+    """Blurs each file into ``out``: (blurred files written, input files skipped). A file
+    that cannot be blurred (unreadable, refused by the server as a client error, or whose
+    output another input of this run already wrote) is skipped and ``warn`` says why."""
     from tqdm import tqdm
 
-    written = []
+    warn = warn or (lambda msg: tqdm.write(msg, file=sys.stderr))
+    written: list[Path] = []
+    skipped: list[Path] = []
+    owners: dict[Path, Path] = {}  # output file -> the input that wrote it
     for f in tqdm(files, unit="img", disable=len(files) < 2):
-        blurred, mask = client.blur(read_rgb(f), **parameters)
-        dst = out / (f.stem + ".png")
-        write_png(dst, blurred)
-        written.append(dst)
-        if save_mask:
-            write_png(out / (f.stem + "_mask.png"), mask)
-    return written
+        try:
+            try:
+                writers = (_blur_raw if raw else _blur_encoded)(f, client, save_mask, parameters)
+            except RequestRefused as e:
+                raise Skipped(f"the server refused it: {e.message()}") from None
+            taken = [owners[out / n] for n in writers if out / n in owners]
+            if taken:
+                raise Skipped(f"its output would overwrite that of {taken[0]} (same name)")
+        except Skipped as e:
+            warn(f"warning: {f}: skipped: {e}")
+            skipped.append(f)
+            continue
+        for k, (name, write) in enumerate(writers.items()):
+            write(out / name)
+            owners[out / name] = f
+            if k == 0:
+                written.append(out / name)
+    return written, skipped
+
+
+def quality(text: str) -> int:
+    q = int(text)
+    if not 1 <= q <= 100:
+        raise argparse.ArgumentTypeError(f"expected an integer in 1..100, got {text}")
+    return q
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    p = argparse.ArgumentParser(description="Blur image backgrounds through Triton.")
+    from tritonclient.utils import InferenceServerException
+
+    p = argparse.ArgumentParser(prog="python -m clients.blur", epilog=EPILOG,
+                                description="Blur image backgrounds through Triton.",
+                                formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("inputs", nargs="+", type=Path, help="image files or folders")
     p.add_argument("--out", type=Path, required=True, help="output folder")
     p.add_argument("--url", help="host:port of a running server (default: start one)")
     p.add_argument("--protocol", choices=["http", "grpc"], default="http")
     p.add_argument("--sigma", type=float, help="blur strength (default: the server's config)")
     p.add_argument("--threshold", type=float, help="mask threshold in (0, 1)")
-    p.add_argument("--mask", action="store_true", help="also write the masks")
-    p.add_argument("--model", default="background_blur", help="the pipeline to call")
+    p.add_argument("--mask", action="store_true", help="also write the masks (<name>_mask.png)")
+    p.add_argument("--format", choices=FORMATS,
+                   help="the output format (default: the input's; not with --raw)")
+    p.add_argument("--quality", type=quality,
+                   help="JPEG and WebP quality, 1..100 (default: the server's, 90; not with --raw)")
+    p.add_argument("--raw", action="store_true",
+                   help="decode here with Pillow, send the pixels, write PNG (BMP, TIFF, ...)")
+    p.add_argument("--model", help=f"the pipeline to call (default: {FILE_MODEL}, with --raw {MODEL})")
     args = p.parse_args(argv)
+    if args.raw and (args.format or args.quality is not None):
+        p.error("--format and --quality apply to files sent as they are, not to --raw (PNG out)")
     try:
         files = find_images(args.inputs)
     except FileNotFoundError as e:
@@ -91,10 +199,22 @@ def main(argv: Sequence[str] | None = None) -> int:
     if not files:
         print("error: no images found", file=sys.stderr)
         return 2
-    params = {k: v for k, v in (("sigma", args.sigma), ("threshold", args.threshold)) if v is not None}
-    with server_url(args.url, args.protocol) as url, BlurClient(url, args.protocol, args.model) as client:
-        written = blur_files(files, args.out, client, args.mask, **params)
+    params = {k: v for k, v in (("sigma", args.sigma), ("threshold", args.threshold),
+                                ("format", args.format), ("quality", args.quality))
+              if v is not None}
+    model = args.model or (MODEL if args.raw else FILE_MODEL)
+    try:
+        with server_url(args.url, args.protocol) as url, \
+                BlurClient(url, args.protocol, model=model, file_model=model) as client:
+            written, skipped = blur_files(files, args.out, client, args.mask, args.raw, **params)
+    except (InferenceServerException, ConnectionError) as e:
+        where = f"the server at {args.url}" if args.url else "the embedded server"
+        print(f"error: {where} failed: {e}", file=sys.stderr)
+        return 1
     print(f"wrote {len(written)} image(s) to {args.out}")
+    if skipped:
+        print(f"skipped {len(skipped)} file(s), see the warnings above", file=sys.stderr)
+        return 1
     return 0
 
 

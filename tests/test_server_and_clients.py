@@ -11,11 +11,13 @@ import pytest
 from PIL import Image
 from skimage import data
 
-from clients.api import BlurClient
+from clients.api import BlurClient, RequestRefused
+from ops.codec import sniff
 from segmentation.build import DEFAULT_OUT
 from segmentation.runner import SegmentationRunner
 from serving import reference
 from serving.server import free_port
+from tests.helpers import infer
 
 ROOT = Path(__file__).resolve().parents[1]
 pytestmark = pytest.mark.server
@@ -60,16 +62,20 @@ def test_missing_model_names_the_build_command(tmp_path, monkeypatch):
         srv.check_files()
 
 
-def test_blur_cli_on_files_and_folders(server, tmp_path):
+def blur_cli(*args: str) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "clients.blur", *args], cwd=ROOT,
+                          capture_output=True, text=True, timeout=300)
+
+
+def test_blur_cli_raw_on_files_and_folders(server, tmp_path):
     src = tmp_path / "in"
     (src / "sub").mkdir(parents=True)
     imgs = {"a": data.astronaut()[::2, ::2], "b": data.coffee()[:200, :300]}
     Image.fromarray(imgs["a"]).save(src / "a.png")
     Image.fromarray(imgs["b"]).save(src / "sub" / "b.jpg", quality=95)
     out = tmp_path / "out"
-    r = subprocess.run([sys.executable, "-m", "clients.blur", str(src), "--out", str(out),
-                        "--url", server.grpc_url, "--protocol", "grpc", "--mask", "--sigma", "5"],
-                       cwd=ROOT, capture_output=True, text=True, timeout=300)
+    r = blur_cli(str(src), "--out", str(out), "--url", server.grpc_url, "--protocol", "grpc",
+                 "--mask", "--sigma", "5", "--raw")
     assert r.returncode == 0, r.stderr[-2000:]
     assert "wrote 2 image(s)" in r.stdout
     runner = SegmentationRunner(DEFAULT_OUT)
@@ -81,9 +87,151 @@ def test_blur_cli_on_files_and_folders(server, tmp_path):
 
 
 def test_blur_cli_errors(tmp_path):
-    r = subprocess.run([sys.executable, "-m", "clients.blur", str(tmp_path / "nope.png"),
-                        "--out", str(tmp_path)], cwd=ROOT, capture_output=True, text=True)
+    r = blur_cli(str(tmp_path / "nope.png"), "--out", str(tmp_path))
     assert r.returncode == 2 and "no such file" in r.stderr
+    Image.fromarray(np.zeros((8, 8, 3), np.uint8)).save(tmp_path / "a.png")
+    for bad in (["--raw", "--format", "png"], ["--raw", "--quality", "80"], ["--quality", "0"]):
+        r = blur_cli(str(tmp_path / "a.png"), "--out", str(tmp_path / "out"), *bad)
+        assert r.returncode == 2 and ("--raw" in r.stderr or "1..100" in r.stderr), (bad, r.stderr)
+    # A server nobody runs: one line saying so, no traceback.
+    port = free_port()
+    r = blur_cli(str(tmp_path / "a.png"), "--out", str(tmp_path / "out"), "--url", f"127.0.0.1:{port}")
+    assert r.returncode == 1 and f"the server at 127.0.0.1:{port} failed" in r.stderr, r.stderr
+    assert "Traceback" not in r.stderr
+
+
+# --- Files in, files out: background_blur_encoded against raw pixels through background_blur.
+
+def cv_decode(data: bytes) -> np.ndarray:
+    """A file's pixels as OpenCV decodes them: RGB for a colour file, (H, W) for a mask."""
+    import cv2
+    img = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_UNCHANGED)
+    assert img is not None, data[:16]
+    return img if img.ndim == 2 else cv2.cvtColor(img, cv2.COLOR_BGR2RGB)
+
+
+def cv_encode(rgb: np.ndarray, fmt: str, quality: int = 90) -> bytes:
+    """What the server's encode step writes (docs: cv2.imencode with the quality flag)."""
+    import cv2
+    flags = {"jpeg": [cv2.IMWRITE_JPEG_QUALITY, quality], "webp": [cv2.IMWRITE_WEBP_QUALITY, quality]}[fmt]
+    ok, buf = cv2.imencode({"jpeg": ".jpg", "webp": ".webp"}[fmt], cv2.cvtColor(rgb, cv2.COLOR_RGB2BGR), flags)
+    assert ok
+    return buf.tobytes()
+
+
+def raw_reference(server, data: bytes, **parameters) -> tuple[np.ndarray, np.ndarray]:
+    """(blurred, mask) pixels of a file decoded by OpenCV and sent as raw pixels to
+    background_blur, independently of clients.api."""
+    r = infer(server.http_url, "http", "background_blur", {"IMAGE": cv_decode(data)[None]},
+              parameters=parameters or None)
+    return r["BLURRED"][0], r["MASK"][0]
+
+
+def photo_file(fmt: str, image: np.ndarray | None = None) -> bytes:
+    import io
+    buf = io.BytesIO()
+    image = data.astronaut()[::2, ::2] if image is None else image
+    Image.fromarray(image).save(buf, {"jpeg": "JPEG", "png": "PNG", "webp": "WEBP"}[fmt],
+                                **({} if fmt == "png" else {"quality": 92}))
+    return buf.getvalue()
+
+
+@pytest.mark.parametrize("protocol", ["http", "grpc"])
+def test_blur_file_equals_raw_pixels_through_background_blur(server, protocol):
+    jpg = photo_file("jpeg")
+    ref, ref_mask = raw_reference(server, jpg, sigma=5.0)
+    with BlurClient(server.http_url if protocol == "http" else server.grpc_url, protocol) as c:
+        # PNG out is lossless: the very pixels of background_blur, and the mask too.
+        png, mask = c.blur_file(jpg, mask=True, format="png", sigma=5.0)
+        assert sniff(png) == "png" and sniff(mask) == "png"
+        np.testing.assert_array_equal(cv_decode(png), ref)
+        np.testing.assert_array_equal(cv_decode(mask), ref_mask)
+        # By default the input's format at quality 90; quality and format as asked.
+        out = c.blur_file(jpg, sigma=5.0)
+        assert isinstance(out, bytes) and out == cv_encode(ref, "jpeg", 90)
+        assert c.blur_file(jpg, sigma=5.0, quality=50) == cv_encode(ref, "jpeg", 50)
+        assert c.blur_file(bytearray(jpg), sigma=5.0, format="webp") == cv_encode(ref, "webp", 90)
+        # A PNG in comes back a PNG; a WebP a WebP.
+        src = np.ascontiguousarray(data.coffee()[:120, :160])
+        png_src = photo_file("png", src)
+        np.testing.assert_array_equal(cv_decode(c.blur_file(png_src)), raw_reference(server, png_src)[0])
+        assert sniff(c.blur_file(photo_file("webp", src))) == "webp"
+
+
+def test_blur_file_refusals(server):
+    with BlurClient(server.grpc_url, "grpc", timeout=60) as c:
+        with pytest.raises(ValueError, match="empty file"):
+            c.blur_file(b"")
+        with pytest.raises(ValueError, match="the file's bytes"):
+            c.blur_file(np.zeros(10, np.uint8))
+        with pytest.raises(RequestRefused, match="not a JPEG, PNG or WebP file") as e:
+            c.blur_file(b"BM" + bytes(100))
+        assert isinstance(e.value, ValueError) and "INVALID_ARGUMENT" in e.value.status()
+        jpg = photo_file("jpeg")
+        with pytest.raises(RequestRefused, match="truncated JPEG"):
+            c.blur_file(jpg[: len(jpg) // 2])
+        with pytest.raises(RequestRefused, match="quality"):
+            c.blur_file(jpg, quality=0)
+        with pytest.raises(RequestRefused, match="sigma"):
+            c.blur(np.zeros((8, 8, 3), np.uint8), sigma=1e9)
+    with BlurClient(server.http_url, "http") as c, pytest.raises(RequestRefused, match="format"):
+        c.blur_file(jpg, format="gif")
+
+
+def test_blur_cli_sends_files_as_they_are(server, tmp_path):
+    """A folder of mixed files: JPEG, PNG and WebP come back in their own format and
+    extension, what the server cannot take is skipped with a warning and exit status 1."""
+    src = tmp_path / "in"
+    (src / "sub").mkdir(parents=True)
+    coffee = np.ascontiguousarray(data.coffee()[:120, :160])
+    files = {"a.jpg": photo_file("jpeg"), "sub/b.png": photo_file("png", coffee),
+             "c.webp": photo_file("webp", coffee), "e.jpg": photo_file("jpeg")[:3000],
+             "sub/a.webp": photo_file("webp", coffee)}  # its a_mask.png would overwrite a.jpg's
+    for name, content in files.items():
+        (src / name).write_bytes(content)
+    Image.fromarray(coffee).save(src / "d.bmp")
+    Image.fromarray(coffee).save(src / "sub" / "f.tiff")
+    (src / "notes.txt").write_text("not an image")
+    out = tmp_path / "out"
+    r = blur_cli(str(src), "--out", str(out), "--url", server.grpc_url, "--protocol", "grpc",
+                 "--mask", "--sigma", "5")
+    assert r.returncode == 1, r.stderr[-2000:]
+    assert "wrote 3 image(s)" in r.stdout and "skipped 4 file(s)" in r.stderr
+    assert "Traceback" not in r.stderr
+    for name in ("d.bmp", "f.tiff"):
+        line = next(ln for ln in r.stderr.splitlines() if name in ln)
+        assert "not a JPEG, PNG or WebP file" in line and "--raw" in line, line
+    assert "e.jpg: skipped: the server refused it" in r.stderr and "truncated JPEG" in r.stderr
+    assert f"a.webp: skipped: its output would overwrite that of {src / 'a.jpg'}" in r.stderr
+    assert sorted(p.name for p in out.iterdir()) == [
+        "a.jpg", "a_mask.png", "b.png", "b_mask.png", "c.webp", "c_mask.png"]
+    ref, ref_mask = raw_reference(server, files["a.jpg"], sigma=5.0)
+    assert (out / "a.jpg").read_bytes() == cv_encode(ref, "jpeg", 90)
+    np.testing.assert_array_equal(cv_decode((out / "a_mask.png").read_bytes()), ref_mask)
+    np.testing.assert_array_equal(cv_decode((out / "b.png").read_bytes()),
+                                  raw_reference(server, files["sub/b.png"], sigma=5.0)[0])
+    assert sniff((out / "c.webp").read_bytes()) == "webp"
+
+
+def test_blur_cli_format_and_quality(server, tmp_path):
+    jpg, png = photo_file("jpeg"), photo_file("png", np.ascontiguousarray(data.coffee()[:120, :160]))
+    (tmp_path / "a.jpg").write_bytes(jpg)
+    (tmp_path / "b.PNG").write_bytes(png)
+    args = [str(tmp_path / "a.jpg"), str(tmp_path / "b.PNG"), "--url", server.http_url]
+    # PNG out: exactly the pixels of background_blur; the extension follows the format.
+    r = blur_cli(*args, "--out", str(tmp_path / "png"), "--format", "png")
+    assert r.returncode == 0, r.stderr[-2000:]
+    assert sorted(p.name for p in (tmp_path / "png").iterdir()) == ["a.png", "b.PNG"]
+    np.testing.assert_array_equal(cv_decode((tmp_path / "png" / "a.png").read_bytes()),
+                                  raw_reference(server, jpg)[0])
+    # JPEG at quality 50, a PNG input too.
+    r = blur_cli(*args, "--out", str(tmp_path / "jpeg"), "--format", "jpeg", "--quality", "50")
+    assert r.returncode == 0, r.stderr[-2000:]
+    assert sorted(p.name for p in (tmp_path / "jpeg").iterdir()) == ["a.jpg", "b.jpg"]
+    assert (tmp_path / "jpeg" / "b.jpg").read_bytes() == cv_encode(raw_reference(server, png)[0], "jpeg", 50)
+    r = blur_cli(*args, "--out", str(tmp_path / "webp"), "--format", "webp")
+    assert r.returncode == 0, r.stderr[-2000:]
+    assert [sniff(p.read_bytes()) for p in sorted((tmp_path / "webp").iterdir())] == ["webp", "webp"]
 
 
 def test_api_http_and_validation(server):
