@@ -180,3 +180,22 @@ def test_gpu_encode_round_trips():
     mask = cupy.asarray((PHOTOS["coffee"][..., 0] > 100).astype(np.uint8) * 255)
     f = ops.encode([mask], "png")[0]
     np.testing.assert_array_equal(cv2.imdecode(f, cv2.IMREAD_UNCHANGED), mask.get())
+
+
+def test_png_text_and_profile_bombs_cost_nothing():
+    """Metadata chunks may be compressed bombs too (512 MB of zeros in ~0.5 MB): libpng caps
+    what it inflates of them, and the pixels are what the header says."""
+    import resource
+    import struct
+
+    def chunk(kind: bytes, body: bytes) -> bytes:
+        return struct.pack(">I", len(body)) + kind + body + struct.pack(">I", zlib.crc32(kind + body))
+    z = zlib.compressobj(9)
+    zeros = b"".join(z.compress(bytes(1 << 24)) for _ in range(32)) + z.flush()
+    img = PHOTOS["coffee"][:8, :8]
+    png = pil_file(img, "PNG")
+    i = png.index(b"IDAT") - 4
+    bomb = png[:i] + chunk(b"zTXt", b"Comment\0\0" + zeros) + chunk(b"iCCP", b"icc\0\0" + zeros) + png[i:]
+    before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    np.testing.assert_array_equal(ops.decode([bomb])[0], img)
+    assert resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - before < 64 * 1024  # KiB
