@@ -64,6 +64,12 @@ def markdown(summary: list[dict], steps: dict[str, list[dict]], args: argparse.N
              "|---|---|---|---|---|---|"]
     lines += [f"| {s['workload']} | {s['model']} | {s['best_infer_per_s']} | {s['at_concurrency']} "
               f"| {s['p99_ms']} | {s['x_baseline']} |" for s in summary]
+    return "\n".join(lines + steps_markdown(steps)) + "\n"
+
+
+def steps_markdown(steps: dict[str, list[dict]]) -> list[str]:
+    """Markdown lines: one per-model time breakdown (stats.per_request_table) per run."""
+    lines: list[str] = []
     for label, table in steps.items():
         lines += ["", f"## Where the time goes: {label} (mean µs per request, Triton statistics)", "",
                   "| model | requests | mean batch | queue | compute input | compute infer | compute output | total |",
@@ -71,7 +77,26 @@ def markdown(summary: list[dict], steps: dict[str, list[dict]], args: argparse.N
         lines += [f"| {t['model']} | {t['requests']} | {t['mean_batch']} | {t['queue_us']} | "
                   f"{t['compute_input_us']} | {t['compute_infer_us']} | {t['compute_output_us']} | "
                   f"{t['total_us']} |" for t in table]
-    return "\n".join(lines) + "\n"
+    return lines
+
+
+def measure(cfg: Config, target: str, http_url: str, data: Path, concurrency: list[int],
+            measurement_ms: int, max_trials: int) -> tuple[list[dict], list[dict], str | None]:
+    """One configuration under perf_analyzer: its CSV rows, the per-model breakdown of the
+    time spent meanwhile (Triton statistics), and why it failed (None when it did not).
+    A failing configuration is reported, not raised, so it does not lose the others."""
+    print(f"[bench] {cfg.label}", flush=True)
+    before = model_stats(http_url)
+    rows: list[dict] = []
+    why = None
+    try:
+        rows = run_perf_analyzer(cfg, target, concurrency, data, measurement_ms, max_trials=max_trials)
+    except RuntimeError as e:
+        lines = str(e).strip().splitlines()
+        reasons = [l.strip() for l in lines if re.search(r"(?i)error|failed|no valid|unable", l)]
+        why = " / ".join(reasons[1:3] or lines[-1:])[:300]
+        print(f"[bench] FAILED {cfg.label}:\n{e}", file=sys.stderr, flush=True)
+    return rows, per_request_table(diff_stats(model_stats(http_url), before)), why
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -122,17 +147,11 @@ def main(argv: list[str] | None = None) -> int:
             for variant in models:
                 model, params = parse_variant(variant)
                 cfg = Config(model, workload, args.protocol, args.shm, params)
-                print(f"[bench] {cfg.label}", flush=True)
-                before = model_stats(http_url)
-                try:
-                    rows += run_perf_analyzer(cfg, target, args.concurrency, data, args.measurement_ms,
-                                              max_trials=args.max_trials)
-                except RuntimeError as e:  # one configuration failing does not lose the others
-                    lines = str(e).strip().splitlines()
-                    why = [l.strip() for l in lines if re.search(r"(?i)error|failed|no valid|unable", l)]
-                    failed[cfg.label] = " / ".join(why[1:3] or lines[-1:])[:300]
-                    print(f"[bench] FAILED {cfg.label}:\n{e}", file=sys.stderr, flush=True)
-                steps[f"{variant} {workload}"] = per_request_table(diff_stats(model_stats(http_url), before))
+                got, steps[f"{variant} {workload}"], why = measure(
+                    cfg, target, http_url, data, args.concurrency, args.measurement_ms, args.max_trials)
+                rows += got
+                if why:
+                    failed[cfg.label] = why
                 write(final=False)
     md = write(final=True)
     print(md)

@@ -1,9 +1,11 @@
-"""The benchmarks run end to end (tiny settings); their numbers are not asserted, only the
-soak's verdict logic (on made-up samples)."""
+"""The benchmarks run end to end (tiny settings); their timings are not asserted, only the
+soak's verdict logic (on made-up samples) and the encoded bench's byte counts."""
 import json
 import subprocess
 import sys
 from pathlib import Path
+
+import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "bench"))
@@ -86,3 +88,24 @@ def test_soak_briefly(server, tmp_path):
     assert "PASS errors: 0 of" in md and "GPU memory" in md and "| t s | requests |" in md
     # Memory may still be settling after 2 s: the verdict decides, the exit code follows it.
     assert rc == (0 if "## Verdict: PASS" in md else 1), md
+
+
+@pytest.mark.server
+def test_encoded_bench_briefly(server, tmp_path):
+    """One short window of each pipeline at 720p against the session's server: the JPEG
+    files are the smaller payload both ways, and the table and CSV are written."""
+    import csv
+
+    import encoded_bench
+
+    rc = encoded_bench.main(["--url", server.http_url, "--grpc-url", server.grpc_url,
+                             "--workloads", "720p", "--concurrency", "1", "--measurement-ms", "1000",
+                             "--max-trials", "10", "--tag", "t", "--out-dir", str(tmp_path)])
+    md = (tmp_path / "encoded_t.md").read_text()
+    assert rc == 0, md
+    rows = {r["model"]: r for r in csv.DictReader((tmp_path / "encoded_t.csv").open())}
+    raw, enc = rows["background_blur"], rows["background_blur_encoded"]
+    assert int(raw["request_bytes"]) == 720 * 1280 * 3 and int(raw["response_bytes"]) == 720 * 1280 * 4
+    assert 0 < int(enc["request_bytes"]) < int(raw["request_bytes"]) / 5
+    assert 0 < int(enc["response_bytes"]) < int(raw["response_bytes"]) / 5
+    assert float(enc["Inferences/Second"]) > 0 and "| 720p | background_blur_encoded | JPEG q90 | 1 |" in md
