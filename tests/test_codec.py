@@ -129,6 +129,9 @@ def test_encode_masks_as_grayscale_png():
     pil = Image.open(io.BytesIO(f.tobytes()))
     assert pil.mode == "L"
     np.testing.assert_array_equal(np.asarray(pil), mask)
+    want = cv2.imencode(".png", mask, [cv2.IMWRITE_PNG_COMPRESSION, ops.codec.PNG_LEVEL,
+                                       cv2.IMWRITE_PNG_FILTER, cv2.IMWRITE_PNG_FILTER_NONE])[1]
+    np.testing.assert_array_equal(f, want.ravel())
 
 
 def test_encode_refuses_bad_arguments():
