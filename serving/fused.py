@@ -53,6 +53,17 @@ class FusedModel(OpModel):
         self.MAX_DIMS = {t: model.MAX_DIMS[k] for step, model in self.steps
                          for k, t in step.inputs.items() if t in self.INPUTS and k in model.MAX_DIMS}
 
+    def sample_items(self) -> list[dict[str, Any]]:
+        """The warm-up request: each pipeline input from the sample of a step that reads it
+        (an encoded pipeline's first step needs a real file, not zeros)."""
+        samples: dict[str, list] = {}
+        for step, model in self.steps:
+            for k, t in step.inputs.items():
+                if t in self.INPUTS and t not in samples:
+                    samples[t] = [item[k] for item in model.sample_items()]
+        n = min(len(v) for v in samples.values())
+        return [{t: v[j] for t, v in samples.items()} for j in range(n)]
+
     def request_params(self, overrides: Mapping[str, Any]) -> dict[str, Any]:
         # Each step applies the overrides it understands, as in the ensemble.
         return {**super().request_params(overrides),
