@@ -75,8 +75,9 @@ def sniff(data: Any) -> str | None:
 def probe(data: Any) -> FileInfo:
     """The header of one file (bytes or a 1-D uint8 array) -> FileInfo, or CodecError naming
     what is wrong: empty, not an image, a truncated or corrupt header, a missing end marker
-    (a truncated upload). Reads only headers and markers; no pixel is decoded. Trailing zero
-    bytes are allowed (files of one request padded to one length)."""
+    (a truncated upload). Reads only headers and markers; no pixel is decoded. Data after
+    the image's end is allowed: zero padding (files of one request padded to one length),
+    or what phones append (a motion photo's video, a maker's trailer)."""
     b = _bytes(data)
     if not b:
         raise CodecError("empty file (0 bytes)")
@@ -120,9 +121,12 @@ def _probe_jpeg(b: bytes, end: int) -> FileInfo:
                                  f"components")
             info = FileInfo("jpeg", h, w, nc, bits)
         i += 1 + length
-    if b[end - 2:end] != b"\xff\xd9":
+    # The end-of-image marker after the frame (entropy-coded data never holds FF D9): data
+    # may follow it, e.g. the video of a phone's motion photo, which decoders ignore.
+    eoi = b.find(b"\xff\xd9", i)
+    if eoi < 0:
         raise CodecError("truncated JPEG: no end-of-image marker (the upload was cut short?)")
-    scans = b.count(b"\xff\xda", i)
+    scans = b.count(b"\xff\xda", i, eoi)
     if scans > MAX_JPEG_SCANS:
         raise CodecError(f"JPEG with {scans} scans, over the limit of {MAX_JPEG_SCANS} (a "
                          f"progressive JPEG has about 10)")
@@ -137,8 +141,8 @@ def _probe_png(b: bytes, end: int) -> FileInfo:
     if w == 0 or h == 0 or channels is None or bits not in (1, 2, 4, 8, 16):
         raise CodecError(f"corrupt PNG: header declares {w}x{h}, bit depth {bits}, colour type "
                          f"{color}")
-    if b[end - 12:end] != _PNG_IEND:
-        raise CodecError("truncated PNG: no IEND chunk at the end (the upload was cut short?)")
+    if _PNG_IEND not in b:
+        raise CodecError("truncated PNG: no IEND chunk (the upload was cut short?)")
     return FileInfo("png", h, w, channels, bits)
 
 

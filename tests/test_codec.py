@@ -59,10 +59,17 @@ def test_exif_orientation_is_applied(orientation, fmt):
         assert np.abs(got.astype(int) - want.astype(int)).max() <= 2
 
 
-def test_trailing_zero_padding_is_allowed():
-    for name in ("astronaut-jpeg-q75", "png-rgb", "webp-lossy"):
-        f = FILES[name]
-        np.testing.assert_array_equal(ops.decode([f + bytes(1000)])[0], ops.decode([f])[0])
+@pytest.mark.parametrize("name", ["astronaut-jpeg-q75", "astronaut-jpeg-progressive", "png-rgb",
+                                  "webp-lossy"])
+def test_data_after_the_image_is_allowed(name):
+    """Zero padding (several files in one request), and what phones append after the image:
+    a motion photo's video (random bytes here, full of FF DA pairs, which are not scans)."""
+    f = FILES[name]
+    video = (np.random.default_rng(0).integers(0, 256, 1 << 20, dtype=np.uint8).tobytes()
+             + b"\xff\xda\x00\x02" * 2 * ops.codec.MAX_JPEG_SCANS)
+    for tail in (bytes(1000), video):
+        np.testing.assert_array_equal(ops.decode([f + tail])[0], ops.decode([f])[0])
+        assert ops.probe(f + tail) == ops.probe(f)
 
 
 def test_decode_takes_arrays_and_lists_of_mixed_sizes():
