@@ -28,6 +28,9 @@ EXTENSIONS = {"jpeg": ".jpg", "png": ".png", "webp": ".webp"}
 MAX_JPEG_SCANS = 100
 
 _PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
+# Formats refused by name, so that the message says what the file is.
+_OTHER_FORMATS = ((b"GIF8", "a GIF"), (b"BM", "a BMP"), (b"II*\0", "a TIFF"), (b"MM\0*", "a TIFF"),
+                  (b"%PDF", "a PDF"), (b"\0\0\0\x0cjP  ", "a JPEG 2000"))
 _PNG_IEND = b"\x00\x00\x00\x00IEND\xaeB`\x82"
 # JPEG start-of-frame markers (SOF0..SOF15 less DHT C4, JPG C8 and DAC CC).
 _SOF = {0xC0, 0xC1, 0xC2, 0xC3, 0xC5, 0xC6, 0xC7, 0xC9, 0xCA, 0xCB, 0xCD, 0xCE, 0xCF}
@@ -84,7 +87,12 @@ def probe(data: Any) -> FileInfo:
     end = len(b.rstrip(b"\x00"))
     fmt = sniff(b)
     if fmt is None:
-        raise CodecError(f"not a JPEG, PNG or WebP file (it starts with {b[:8]!r})")
+        other = next((name for magic, name in _OTHER_FORMATS if b.startswith(magic)), None)
+        if b[4:8] == b"ftyp":  # ISO media: HEIC (iPhone photos), AVIF, or a video
+            other = f"an ISO media file (brand {b[8:12].decode('latin-1')!r}: HEIC, AVIF or video)"
+        raise CodecError("not a JPEG, PNG or WebP file: " + (
+            f"{other}, which the service does not decode; convert it to JPEG" if other
+            else f"it starts with {b[:8]!r}"))
     if end < 16:
         raise CodecError(f"truncated {fmt.upper()} file ({end} bytes)")
     return {"jpeg": _probe_jpeg, "png": _probe_png, "webp": _probe_webp}[fmt](b, end)

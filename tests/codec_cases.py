@@ -77,7 +77,9 @@ def jpeg_with_frame(w: int, h: int, scans: int = 1) -> bytes:
 HOSTILE = {
     "empty": (b"", "empty file"),
     "text": (b"hello, this is not an image at all", "not a JPEG, PNG or WebP"),
-    "gif": (b"GIF89a" + bytes(40), "not a JPEG, PNG or WebP"),
+    "gif": (b"GIF89a" + bytes(40), "not a JPEG, PNG or WebP file: a GIF"),
+    "heic": (b"\0\0\0\x18ftypheic\0\0\0\0mif1heic" + bytes(40), "brand 'heic'"),
+    "bmp": (cv2.imencode(".bmp", np.zeros((4, 4, 3), np.uint8))[1].tobytes(), "a BMP"),
     "jpeg truncated": (FILES["astronaut-jpeg-q75"][:5000], "truncated JPEG"),
     "jpeg head only": (FILES["astronaut-jpeg-q75"][:20], "truncated JPEG"),
     "png truncated": (FILES["png-rgb"][:5000], "truncated PNG"),
