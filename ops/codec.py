@@ -13,6 +13,7 @@ images run nvImageCodec on the GPU (ops/_nvimgcodec.py), NumPy the CPU path with
 """
 from __future__ import annotations
 
+import re
 import struct
 from dataclasses import dataclass
 from typing import Any, Sequence
@@ -33,6 +34,12 @@ _OTHER_FORMATS = ((b"GIF8", "a GIF"), (b"BM", "a BMP"), (b"II*\0", "a TIFF"), (b
                   (b"%PDF", "a PDF"), (b"\0\0\0\x0cjP  ", "a JPEG 2000"))
 _PNG_IEND = b"\x00\x00\x00\x00IEND\xaeB`\x82"
 # JPEG start-of-frame markers (SOF0..SOF15 less DHT C4, JPG C8 and DAC CC).
+# FF (and fill FFs), then a marker code: anything but 00 (a stuffed FF in entropy-coded
+# data), RST0-7 (restart markers inside it) and FF.
+_JPEG_MARKER = re.compile(rb"\xff+([^\x00\xd0-\xd7\xff])")
+# A photo has a few dozen segments (APPn, DQT, DHT, SOF, SOS; a progressive one a DHT per
+# scan); walking millions of 4-byte comments would cost seconds of Python.
+MAX_JPEG_SEGMENTS = 1000
 _SOF = {0xC0, 0xC1, 0xC2, 0xC3, 0xC5, 0xC6, 0xC7, 0xC9, 0xCA, 0xCB, 0xCD, 0xCE, 0xCF}
 _JPEG_KIND = {0xC0: "baseline", 0xC1: "extended", 0xC2: "progressive", 0xC3: "lossless"}
 
@@ -44,12 +51,19 @@ class CodecError(ValueError):
 @dataclass(frozen=True)
 class FileInfo:
     """What a file's header declares: format, size before EXIF rotation, colour channels
-    (1 gray, 3 colour, 4 CMYK or with alpha), bits per sample."""
+    (1 gray, 3 colour, 4 CMYK or with alpha), bits per sample, EXIF orientation (1-8; 1
+    when absent or unread)."""
     format: str
     height: int
     width: int
     channels: int
     bits: int
+    orientation: int = 1
+
+    @property
+    def upright(self) -> tuple[int, int]:
+        """(H, W) of the decoded image: orientations 5-8 turn it by 90 degrees."""
+        return (self.width, self.height) if self.orientation >= 5 else (self.height, self.width)
 
 
 def _bytes(data: Any) -> bytes:
@@ -99,28 +113,37 @@ def probe(data: Any) -> FileInfo:
 
 
 def _probe_jpeg(b: bytes, end: int) -> FileInfo:
-    i, info = 2, None
-    while info is None:
-        # A marker: 0xFF (fill bytes allowed), then its code, then a 2-byte length.
-        if i >= end or b[i] != 0xFF:
-            raise CodecError(f"corrupt JPEG: no marker at byte {i} before the frame header")
-        while i < end and b[i] == 0xFF:
-            i += 1
-        if i + 2 >= end:
-            raise CodecError("truncated JPEG: the file ends before its frame header")
-        m = b[i]
-        if 0xD0 <= m <= 0xD7 or m == 0x01:
-            i += 1
+    """Walks the markers: each segment skipped by its length, each scan's entropy-coded data
+    up to the next marker (FF then anything but 00, an RSTn or FF), up to the end-of-image
+    marker. Segments hold any bytes, so FF D9 or FF DA inside one (a comment) is not taken
+    for a marker; data after the end marker is not read."""
+    pos, info, scans, orientation = 2, None, 0, 1
+    for _ in range(MAX_JPEG_SEGMENTS):
+        m = _JPEG_MARKER.match(b, pos)
+        if m is None:
+            if pos >= end:
+                raise CodecError("truncated JPEG: no end-of-image marker (the upload was cut "
+                                 "short?)")
+            raise CodecError(f"corrupt JPEG: no marker at byte {pos}")
+        code, pos = m.group(1)[0], m.end()
+        if code == 0xD9:
+            if info is None:
+                raise CodecError("corrupt JPEG: no frame header (SOF marker)")
+            return FileInfo(info.format, info.height, info.width, info.channels, info.bits,
+                             orientation)
+        if code == 0x01:
             continue
-        if m in (0xD9, 0xDA):
-            raise CodecError("corrupt JPEG: image data before its frame header (no SOF marker)")
-        (length,) = struct.unpack_from(">H", b, i + 1)
-        if length < 2 or i + 1 + length > end:
-            raise CodecError(f"truncated JPEG: a segment at byte {i - 1} runs past the file's end")
-        if m in _SOF:
-            if length < 8:
-                raise CodecError("corrupt JPEG: frame header too short")
-            bits, h, w, nc = struct.unpack_from(">BHHB", b, i + 3)
+        if pos + 2 > end:
+            raise CodecError("truncated JPEG: the file ends inside a marker")
+        (length,) = struct.unpack_from(">H", b, pos)
+        if length < 2 or pos + length > end:
+            raise CodecError(f"truncated JPEG: a segment at byte {pos - 2} runs past the file's end")
+        body = b[pos + 2:pos + length]
+        pos += length
+        if code in _SOF:
+            if info is not None or length < 8:
+                raise CodecError("corrupt JPEG: a second or short frame header")
+            bits, h, w, nc = struct.unpack_from(">BHHB", body)
             if h == 0:
                 raise CodecError("unsupported JPEG: the height is defined after the image data "
                                  "(DNL marker)")
@@ -128,17 +151,37 @@ def _probe_jpeg(b: bytes, end: int) -> FileInfo:
                 raise CodecError(f"corrupt JPEG: frame header declares {w}x{h} with {nc} "
                                  f"components")
             info = FileInfo("jpeg", h, w, nc, bits)
-        i += 1 + length
-    # The end-of-image marker after the frame (entropy-coded data never holds FF D9): data
-    # may follow it, e.g. the video of a phone's motion photo, which decoders ignore.
-    eoi = b.find(b"\xff\xd9", i)
-    if eoi < 0:
-        raise CodecError("truncated JPEG: no end-of-image marker (the upload was cut short?)")
-    scans = b.count(b"\xff\xda", i, eoi)
-    if scans > MAX_JPEG_SCANS:
-        raise CodecError(f"JPEG with {scans} scans, over the limit of {MAX_JPEG_SCANS} (a "
-                         f"progressive JPEG has about 10)")
-    return info
+        elif code == 0xE1 and body.startswith(b"Exif\0\0") and info is None:
+            orientation = _exif_orientation(body[6:])
+        elif code == 0xDA:
+            if info is None:
+                raise CodecError("corrupt JPEG: image data before its frame header (no SOF marker)")
+            scans += 1
+            if scans > MAX_JPEG_SCANS:
+                raise CodecError(f"JPEG with more than {MAX_JPEG_SCANS} scans (a progressive "
+                                 f"JPEG has about 10)")
+            nxt = _JPEG_MARKER.search(b, pos)
+            if nxt is None:
+                raise CodecError("truncated JPEG: no end-of-image marker (the upload was cut "
+                                 "short?)")
+            pos = nxt.start()
+    raise CodecError(f"JPEG with more than {MAX_JPEG_SEGMENTS} segments (a photo has a few dozen)")
+
+
+def _exif_orientation(tiff: bytes) -> int:
+    """The Orientation tag (1-8) of an EXIF TIFF block; 1 when it is missing or unreadable
+    (EXIF is never a reason to refuse a file)."""
+    try:
+        order = {b"II": "<", b"MM": ">"}[tiff[:2]]
+        (ifd,) = struct.unpack_from(order + "I", tiff, 4)
+        (count,) = struct.unpack_from(order + "H", tiff, ifd)
+        for k in range(min(count, 512)):
+            tag, kind, _, value = struct.unpack_from(order + "HHIH", tiff, ifd + 2 + 12 * k)
+            if tag == 0x0112 and kind == 3:
+                return value if 1 <= value <= 8 else 1
+    except (KeyError, struct.error):
+        pass
+    return 1
 
 
 def _probe_png(b: bytes, end: int) -> FileInfo:
@@ -151,7 +194,23 @@ def _probe_png(b: bytes, end: int) -> FileInfo:
                          f"{color}")
     if _PNG_IEND not in b:
         raise CodecError("truncated PNG: no IEND chunk (the upload was cut short?)")
-    return FileInfo("png", h, w, channels, bits)
+    return FileInfo("png", h, w, channels, bits, _png_orientation(b))
+
+
+def _png_orientation(b: bytes) -> int:
+    """The EXIF orientation of an eXIf chunk before the image data (the chunks walked by
+    their lengths, at most 64 of them); 1 without one."""
+    pos = 8
+    for _ in range(64):
+        if pos + 8 > len(b):
+            break
+        length, kind = struct.unpack_from(">I4s", b, pos)
+        if kind == b"eXIf":
+            return _exif_orientation(b[pos + 8:pos + 8 + length])
+        if kind in (b"IDAT", b"IEND"):
+            break
+        pos += 12 + length
+    return 1
 
 
 def _probe_webp(b: bytes, end: int) -> FileInfo:

@@ -63,15 +63,25 @@ def png_with_header(w: int, h: int, bits: int = 8, color: int = 2, idat: bytes =
             + chunk(b"IEND", b""))
 
 
-def jpeg_with_frame(w: int, h: int, scans: int = 1) -> bytes:
-    """A real small JPEG whose SOF0 declares another size (and optionally many SOS markers)."""
+def jpeg_with_frame(w: int, h: int, scans: int = 1, comment: bytes = b"") -> bytes:
+    """A real small JPEG whose SOF0 declares another size, optionally with many SOS markers
+    and a comment segment right after the frame header."""
     f = bytearray(pil_file(PHOTOS["astronaut"][:16, :16], "JPEG", quality=90))
     i = f.index(b"\xff\xc0")
     f[i + 5:i + 9] = struct.pack(">HH", h, w)
     if scans > 1:
         eoi = len(f) - 2
         f[eoi:eoi] = b"\xff\xda\x00\x02" * (scans - 1)
+    if comment:
+        after = i + 2 + struct.unpack_from(">H", f, i + 2)[0]
+        f[after:after] = b"\xff\xfe" + struct.pack(">H", len(comment) + 2) + comment
     return bytes(f)
+
+
+def jpeg_segments(n: int) -> bytes:
+    """A real small JPEG with n empty comment segments before its frame header."""
+    f = pil_file(PHOTOS["astronaut"][:16, :16], "JPEG", quality=90)
+    return f[:2] + b"\xff\xfe\x00\x02" * n + f[2:]
 
 
 HOSTILE = {
@@ -91,6 +101,12 @@ HOSTILE = {
     "png zero width": (png_with_header(0, 5), "corrupt PNG"),
     "png bad colour type": (png_with_header(4, 4, color=5), "corrupt PNG"),
     "jpeg too many scans": (jpeg_with_frame(16, 16, MAX_JPEG_SCANS + 1), "scans"),
+    # A comment may hold any bytes: FF D9 there is not the end (nor FF DA a scan).
+    "jpeg too many scans behind an FF D9 comment": (
+        jpeg_with_frame(16, 16, MAX_JPEG_SCANS + 1, comment=b"\xff\xd9\xff\xda"), "scans"),
+    "jpeg truncated behind an FF D9 comment": (
+        jpeg_with_frame(16, 16, comment=b"\xff\xd9")[:-300], "truncated JPEG"),
+    "jpeg of 100000 segments": (jpeg_segments(100_000), "segments"),
 }
 
 

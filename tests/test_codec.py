@@ -53,6 +53,8 @@ def test_exif_orientation_is_applied(orientation, fmt):
     want = np.asarray(ImageOps.exif_transpose(Image.open(io.BytesIO(f))).convert("RGB"))
     got = ops.decode([f])[0]
     assert got.shape == want.shape
+    info = ops.probe(f)
+    assert (info.orientation, info.upright) == (orientation, got.shape[:2])
     if fmt == "PNG":
         np.testing.assert_array_equal(got, want)
     else:  # Pillow and OpenCV bundle different libjpeg builds
@@ -70,6 +72,12 @@ def test_data_after_the_image_is_allowed(name):
     for tail in (bytes(1000), video):
         np.testing.assert_array_equal(ops.decode([f + tail])[0], ops.decode([f])[0])
         assert ops.probe(f + tail) == ops.probe(f)
+
+
+def test_a_comment_with_markers_in_it_is_a_comment():
+    f = jpeg_with_frame(16, 16, comment=b"\xff\xd9\xff\xda\xff\xd8")
+    assert ops.probe(f).height == 16
+    assert ops.decode([f])[0].shape == (16, 16, 3)
 
 
 def test_decode_takes_arrays_and_lists_of_mixed_sizes():
