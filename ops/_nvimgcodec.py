@@ -3,10 +3,10 @@
 JPEG decodes and encodes on the device with nvJPEG; PNG and WebP go through nvImageCodec's
 CPU extension (libpng, libwebp) and are uploaded by it. Decoded images are CuPy arrays on
 the current device, zero copy (``__cuda_array_interface__``, which keeps the nvImageCodec
-image alive and synchronises with its stream). An item nvImageCodec returns None for (a
-format or colour model it lacks, e.g. some CMYK JPEGs) is decoded by OpenCV and uploaded, so
-GPU and CPU accept the same files; without nvImageCodec at all every file goes that way,
-said once in the log. Verified only where a GPU ran it: see docs/ops.md, Codecs.
+image alive and synchronises with its stream). What nvImageCodec fails or gets wrong in a
+way the header shows, and CMYK JPEGs and 16-bit PNGs (converted by OpenCV's rules), are
+decoded by OpenCV and uploaded, so GPU and CPU accept the same files with the same
+semantics; without nvImageCodec at all every file goes that way, said once in the log. Verified only where a GPU ran it: see docs/ops.md, Codecs.
 """
 from __future__ import annotations
 
@@ -53,25 +53,39 @@ def _coder(kind: str) -> Any:
     return _coders()(kind)
 
 
-def decode(files: Sequence[bytes]) -> list:
-    """Encoded files (host bytes) -> (H, W, 3) uint8 RGB CuPy arrays on the current device,
-    EXIF orientation applied; None for a file neither nvImageCodec nor OpenCV can decode."""
+def decode(files: Sequence[bytes], infos: Sequence[Any]) -> list:
+    """Encoded files (host bytes) and their headers (ops.codec.FileInfo) -> (H, W, 3) uint8
+    RGB CuPy arrays on the current device, EXIF orientation applied; None for a file
+    neither nvImageCodec nor OpenCV can decode. OpenCV decodes (and the result is uploaded)
+    what nvImageCodec fails, returns at another size than the header's upright one (a
+    rotation it missed), and the files whose conversion ops.codec defines by OpenCV's rules
+    (CMYK/YCCK JPEG, 16-bit PNG); also every file when nvImageCodec raises."""
     import cupy
 
     from .codec import _cv_decode
 
     images: list = [None] * len(files)
-    if unavailable() is None:
+    gpu = [k for k, info in enumerate(infos)
+           if not (info.format == "jpeg" and info.channels == 4) and info.bits <= 8]
+    if gpu and unavailable() is None:
         from nvidia import nvimgcodec as nv
         params = nv.DecodeParams(apply_exif_orientation=True, color_spec=nv.ColorSpec.SRGB,
                                  allow_any_depth=False)
-        streams = [nv.CodeStream(f) for f in files]
-        with _LOCK:
-            decoded = _coder("decoder").decode(
-                streams, params=params, cuda_stream=cupy.cuda.get_current_stream().ptr)
-        for k, img in enumerate(decoded):
-            if img is not None:
-                images[k] = cupy.ascontiguousarray(cupy.asarray(img))  # rows may be padded
+        try:
+            with _LOCK:
+                decoded = _coder("decoder").decode(
+                    [nv.CodeStream(files[k]) for k in gpu], params=params,
+                    cuda_stream=cupy.cuda.get_current_stream().ptr)
+        except Exception as e:  # noqa: BLE001 - the batch goes to OpenCV instead
+            print(f"ops.codec: nvImageCodec failed on a batch of {len(gpu)} "
+                  f"({type(e).__name__}: {e}); decoded by OpenCV", file=sys.stderr, flush=True)
+            decoded = [None] * len(gpu)
+        for k, img in zip(gpu, decoded):
+            if img is None:
+                continue
+            arr = cupy.ascontiguousarray(cupy.asarray(img))  # rows may be padded
+            if arr.ndim == 3 and arr.shape[2] == 3 and arr.shape[:2] == infos[k].upright:
+                images[k] = arr
     for k, f in enumerate(files):
         if images[k] is None:
             host = _cv_decode(np.frombuffer(f, np.uint8))

@@ -242,36 +242,46 @@ def _probe_webp(b: bytes, end: int) -> FileInfo:
     return FileInfo("webp", h, w, channels, 8)
 
 
-def decode(files: Sequence[Any], on_device: bool = False, max_side: int | None = None) -> list:
+def decode(files: Sequence[Any], on_device: bool = False, max_side: int | None = None,
+           return_errors: bool = False) -> list:
     """JPEG/PNG/WebP files (bytes or 1-D uint8 arrays, on the host) -> list of (H, W, 3)
     uint8 RGB images, upright (EXIF orientation applied). on_device: CuPy arrays decoded by
     nvImageCodec on the current device; else NumPy arrays from OpenCV, equal to
     ``cv2.cvtColor(cv2.imdecode(f, cv2.IMREAD_COLOR), cv2.COLOR_BGR2RGB)``. Each header is
-    probed first: CodecError names the item for a bad file or one with a side over
-    ``max_side``."""
-    infos = []
+    probed first. A bad file, or one with a side over ``max_side``: CodecError naming the
+    item, or with ``return_errors`` that CodecError in the item's place (the others are
+    decoded all the same)."""
+    out: list = [None] * len(files)
+    infos: dict[int, FileInfo] = {}
     for k, f in enumerate(files):
         try:
-            info = probe(f)
+            infos[k] = info = probe(f)
         except CodecError as e:
-            raise CodecError(f"item {k}: {e}") from None
+            out[k] = e
+            continue
         if max_side is not None and max(info.height, info.width) > max_side:
-            raise CodecError(f"item {k}: the {info.format.upper()} header declares "
-                             f"{info.width}x{info.height}, over the size limit of "
-                             f"{max_side}x{max_side}")
-        infos.append(info)
+            out[k] = CodecError(f"the {info.format.upper()} header declares "
+                                f"{info.width}x{info.height}, over the size limit of "
+                                f"{max_side}x{max_side}")
+            del infos[k]
+    todo = sorted(infos)
     if on_device:
         from . import _nvimgcodec
-        out = _nvimgcodec.decode([_bytes(f) for f in files])
+        images = _nvimgcodec.decode([_bytes(files[k]) for k in todo], [infos[k] for k in todo])
     else:
-        out = [_cv_decode(np.frombuffer(_bytes(f), np.uint8)) for f in files]
-    for k, (img, info) in enumerate(zip(out, infos)):
+        images = [_cv_decode(np.frombuffer(_bytes(files[k]), np.uint8)) for k in todo]
+    for k, img in zip(todo, images):
+        info = infos[k]
         if img is None:
-            raise CodecError(f"item {k}: corrupt {info.format.upper()} data (the decoder "
-                             f"refused it)")
-        if sorted(img.shape[:2]) != sorted((info.height, info.width)):
-            raise CodecError(f"item {k}: decoded {img.shape[1]}x{img.shape[0]}, but the header "
-                             f"declares {info.width}x{info.height}")
+            img = CodecError(f"corrupt {info.format.upper()} data (the decoder refused it)")
+        elif sorted(img.shape[:2]) != sorted((info.height, info.width)):
+            img = CodecError(f"decoded {img.shape[1]}x{img.shape[0]}, but the header declares "
+                             f"{info.width}x{info.height}")
+        out[k] = img
+    if not return_errors:
+        for k, x in enumerate(out):
+            if isinstance(x, CodecError):
+                raise CodecError(f"item {k}: {x}")
     return out
 
 

@@ -366,7 +366,8 @@ class OpModel:
 
     def compute(self, inputs: Mapping[str, list], params: Mapping[str, Any]) -> dict[str, Any]:
         """All items of a group of requests -> per output, an (N, ...) array or a list of N
-        per-item arrays (override)."""
+        per-item arrays (override). An item that fails on its own (a file only the decoder
+        finds corrupt) may be a RequestError in a list's place: its request alone fails."""
         raise NotImplementedError
 
     def sample_items(self) -> list[dict[str, Any]]:
@@ -383,8 +384,12 @@ class OpModel:
         return self.compute({n: [it[n] for it in items] for n in self.INPUTS}, params)
 
     def run_items(self, items: list[dict[str, Any]], params: Mapping[str, Any]) -> list[dict[str, Any]]:
-        """compute() over a list of per-item input dicts -> per-item output dicts."""
+        """compute() over a list of per-item input dicts -> per-item output dicts (the first
+        item error raised)."""
         outs = self.compute_items(items, params)
+        failed = item_error(outs, self.OUTPUTS, 0, len(items))
+        if failed is not None:
+            raise failed
         lists = {n: as_items(outs[n]) for n in self.OUTPUTS}
         return [{n: lists[n][k] for n in self.OUTPUTS} for k in range(len(items))]
 
@@ -509,12 +514,27 @@ class OpModel:
         k = 0
         for i, its in reqs:
             try:
+                failed = item_error(outs, self.OUTPUTS, k, len(its))
+                if failed is not None:
+                    raise failed
                 responses[i] = pb_utils.InferenceResponse([
                     to_triton(pb_utils, n, self.placer.give(n, request_slice(outs[n], k, len(its)), guard))
                     for n in self.OUTPUTS])
             except Exception as e:  # noqa: BLE001 - this request's outputs failed
                 responses[i] = pb_utils.InferenceResponse(error=_error(pb_utils, self, e))
             k += len(its)
+
+
+def item_error(outs: Mapping[str, Any], names: Sequence[str], start: int, n: int) -> Exception | None:
+    """The first item error (an exception in an output list's place) of items
+    start..start+n, or None."""
+    for name in names:
+        out = outs[name]
+        if isinstance(out, (list, tuple)):
+            for x in out[start:start + n]:
+                if isinstance(x, Exception):
+                    return x
+    return None
 
 
 def request_slice(out: Any, start: int, n: int) -> Any:

@@ -10,7 +10,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any, Mapping
 
-from .base import OpModel, as_items, path
+from .base import OpModel, RequestError, as_items, path
 from .pipeline.parameters import model_instance
 from .pipeline.repository import ModelEntry, load_config
 from .pipeline.spec import load_spec, step_model_config
@@ -76,16 +76,33 @@ class FusedModel(OpModel):
                 model.validate({k: item[v] for k, v in step.inputs.items()}, params["steps"][i])
 
     def compute(self, inputs: Mapping[str, list], params: Mapping[str, Any]) -> dict[str, list]:
-        tensors: dict[str, list] = dict(inputs)
+        # An item a step refuses (validate, or an item error of its compute) leaves the
+        # chain there: the later steps run on the others, and its outputs are that error.
         n = len(next(iter(inputs.values())))
+        tensors: dict[str, list] = {k: list(v) for k, v in inputs.items()}
+        failed: dict[int, Exception] = {}
         for i, (step, model) in enumerate(self.steps):
-            items = [{k: tensors[v][j] for k, v in step.inputs.items()} for j in range(n)]
-            for item in items:
-                model.validate(item, params["steps"][i])
-            outs = model.compute({k: [it[k] for it in items] for k in step.inputs}, params["steps"][i])
+            live: list[tuple[int, dict[str, Any]]] = []
+            for j in range(n):
+                if j in failed:
+                    continue
+                item = {k: tensors[v][j] for k, v in step.inputs.items()}
+                try:
+                    model.validate(item, params["steps"][i])
+                    live.append((j, item))
+                except RequestError as e:
+                    failed[j] = e
+            outs = (model.compute({k: [it[k] for _, it in live] for k in step.inputs},
+                                  params["steps"][i]) if live else {})
             for model_out, tensor in step.outputs.items():
-                tensors[tensor] = as_items(outs[model_out])
-        return {name: tensors[name] for name in self.OUTPUTS}
+                column: list = [None] * n
+                for (j, _), x in zip(live, as_items(outs[model_out]) if live else []):
+                    if isinstance(x, Exception):
+                        failed[j] = x
+                    else:
+                        column[j] = x
+                tensors[tensor] = column
+        return {name: [failed.get(j, tensors[name][j]) for j in range(n)] for name in self.OUTPUTS}
 
 
 def fused_config(spec_rel: str, name: str, spec: Any) -> str:

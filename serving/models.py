@@ -407,11 +407,12 @@ class DecodeModel(OpModel):
         _probe(item["ENCODED"], "ENCODED")
 
     def compute(self, inputs, params):
-        try:
-            return {"IMAGE": ops.decode(list(inputs["ENCODED"]), on_device=self.placement.gpu,
-                                        max_side=MAX_SIDE)}
-        except ops.CodecError as e:
-            raise RequestError(f"ENCODED: {e}") from None
+        # A file only the decoder finds corrupt fails its own request (an item error), not
+        # the batch it came in.
+        images = ops.decode(list(inputs["ENCODED"]), on_device=self.placement.gpu,
+                            max_side=MAX_SIDE, return_errors=True)
+        return {"IMAGE": [RequestError(f"ENCODED: {x}") if isinstance(x, ops.CodecError) else x
+                          for x in images]}
 
 
 class EncodeModel(OpModel):

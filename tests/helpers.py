@@ -20,6 +20,14 @@ def cuda_reason() -> str | None:
     return None if reason is None else f"CUDA unavailable ({reason[:100]})"
 
 
+def cpu_instances(test: Any) -> Any:
+    """Skip a server test of what CPU instances do (OpenCV's exact codec bytes, CPU
+    placement) where a CUDA device makes the steps GPU instances (tests/test_gpu_server.py)."""
+    import pytest
+    return pytest.mark.skipif(cuda_reason() is None,
+                              reason="a CUDA device is present: the steps are GPU instances")(test)
+
+
 @functools.lru_cache(maxsize=1)
 def ort_cuda_reason() -> str | None:
     """None when onnxruntime runs the segmentation model on CUDA device 0, else why not

@@ -17,7 +17,7 @@ from segmentation.build import DEFAULT_OUT
 from segmentation.runner import SegmentationRunner
 from serving import reference
 from serving.server import free_port
-from tests.helpers import infer
+from tests.helpers import cpu_instances, infer
 
 ROOT = Path(__file__).resolve().parents[1]
 pytestmark = pytest.mark.server
@@ -136,6 +136,7 @@ def photo_file(fmt: str, image: np.ndarray | None = None) -> bytes:
     return buf.getvalue()
 
 
+@cpu_instances  # OpenCV's codecs, byte for byte; a GPU server's are nvImageCodec's
 @pytest.mark.parametrize("protocol", ["http", "grpc"])
 def test_blur_file_equals_raw_pixels_through_background_blur(server, protocol):
     jpg = photo_file("jpeg")
@@ -178,6 +179,7 @@ def test_blur_file_refusals(server):
         c.blur_file(jpg, format="gif")
 
 
+@cpu_instances
 def test_blur_cli_sends_files_as_they_are(server, tmp_path):
     """A folder of mixed files: JPEG, PNG and WebP come back in their own format and
     extension, what the server cannot take is skipped with a warning and exit status 1."""

@@ -13,11 +13,7 @@ from segmentation.runner import SegmentationRunner
 from serving import reference
 from serving.base import MAX_SIDE
 from tests import helpers
-from tests.helpers import blur_steps, counter_delta, cuda_reason, placement_counters, url
-
-# Tests of what CPU instances do; with a GPU the steps are GPU instances (tests/test_gpu_server.py).
-cpu_instances = pytest.mark.skipif(cuda_reason() is None,
-                                   reason="a CUDA device is present: the steps are GPU instances")
+from tests.helpers import blur_steps, counter_delta, cpu_instances, placement_counters, url
 
 pytestmark = pytest.mark.server
 BLUR_STEPS = blur_steps()

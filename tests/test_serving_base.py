@@ -263,3 +263,47 @@ def test_request_slice_pads_files_and_refuses_mixed_shapes():
     images = [np.zeros((4, 5, 3), np.uint8), np.zeros((5, 4, 3), np.uint8)]
     with pytest.raises(RequestError, match="different shapes"):
         request_slice(images, 0, 2)
+
+
+class FakeResponse:
+    def __init__(self, tensors=None, error=None):
+        self.tensors, self.error = tensors, error
+
+
+class FakeError:
+    INVALID_ARG, INTERNAL = "INVALID_ARG", "INTERNAL"
+
+    def __init__(self, message, code):
+        self.message, self.code = message, code
+
+
+class FakeResponses:
+    InferenceResponse, TritonError = FakeResponse, FakeError
+
+
+@pytest.mark.parametrize("model", ["decode", "background_blur_encoded_fused"])
+def test_a_file_only_the_decoder_refuses_fails_alone_in_one_batch(model, monkeypatch):
+    """7 good files and a PNG whose data (not header) is corrupt, in one execute(): ONE decode
+    of all 8, the good requests answered, the bad one a client error (no rerun)."""
+    import ops
+    import serving.base as base
+    from serving.placement import Placer, PlacementCounters
+    from tests.codec_cases import FILES, PHOTOS, pil_file
+
+    m = repository_model(model)
+    m.placer = Placer(base.OUTSIDE_TRITON, PlacementCounters(model, "0"), m.HOST_TENSORS, m.ENTRY_INPUTS)
+    calls, real = [], ops.decode
+    monkeypatch.setattr(ops, "decode", lambda files, **kw: calls.append(len(files)) or real(files, **kw))
+    monkeypatch.setattr(base, "to_triton", lambda pb_utils, name, value: (name, tuple(value.shape)))
+    png = FILES["png-rgb"]
+    bad = png[:2000] + bytes(b ^ 0x5A for b in png[2000:4000]) + png[4000:]
+    files = [pil_file(ops.resize(PHOTOS["coffee"], (60 + i, 80)), "JPEG") for i in range(7)]
+    files.insert(3, bad)
+    reqs = [(i, [{"ENCODED": np.frombuffer(f, np.uint8)}]) for i, f in enumerate(files)]
+    responses = [None] * len(reqs)
+    m._respond(FakeResponses, m.request_params({}), reqs, responses)
+    assert calls == [8]
+    assert responses[3].error.code == "INVALID_ARG" and "corrupt PNG" in responses[3].error.message
+    for i, r in enumerate(responses):
+        if i != 3:
+            assert r.error is None and len(r.tensors) == len(m.OUTPUTS), (i, r.error and r.error.message)
