@@ -89,12 +89,13 @@ def sniff(data: Any) -> str | None:
     return None
 
 
-def probe(data: Any) -> FileInfo:
+def probe(data: Any, max_side: int | None = None) -> FileInfo:
     """The header of one file (bytes or a 1-D uint8 array) -> FileInfo, or CodecError naming
     what is wrong: empty, not an image, a truncated or corrupt header, a missing end marker
     (a truncated upload). Reads only headers and markers; no pixel is decoded. Data after
     the image's end is allowed: zero padding (files of one request padded to one length),
-    or what phones append (a motion photo's video, a maker's trailer)."""
+    or what phones append (a motion photo's video, a maker's trailer). ``max_side``: also
+    refuse a header declaring a larger side (a decompression bomb)."""
     b = _bytes(data)
     if not b:
         raise CodecError("empty file (0 bytes)")
@@ -109,7 +110,11 @@ def probe(data: Any) -> FileInfo:
             else f"it starts with {b[:8]!r}"))
     if end < 16:
         raise CodecError(f"truncated {fmt.upper()} file ({end} bytes)")
-    return {"jpeg": _probe_jpeg, "png": _probe_png, "webp": _probe_webp}[fmt](b, end)
+    info = {"jpeg": _probe_jpeg, "png": _probe_png, "webp": _probe_webp}[fmt](b, end)
+    if max_side is not None and max(info.height, info.width) > max_side:
+        raise CodecError(f"the {fmt.upper()} header declares {info.width}x{info.height}, over "
+                         f"the size limit of {max_side}x{max_side}")
+    return info
 
 
 def _probe_jpeg(b: bytes, end: int) -> FileInfo:
@@ -251,25 +256,20 @@ def decode(files: Sequence[Any], on_device: bool = False, max_side: int | None =
     probed first. A bad file, or one with a side over ``max_side``: CodecError naming the
     item, or with ``return_errors`` that CodecError in the item's place (the others are
     decoded all the same)."""
+    data = [_bytes(f) for f in files]
     out: list = [None] * len(files)
     infos: dict[int, FileInfo] = {}
-    for k, f in enumerate(files):
+    for k, b in enumerate(data):
         try:
-            infos[k] = info = probe(f)
+            infos[k] = probe(b, max_side)
         except CodecError as e:
             out[k] = e
-            continue
-        if max_side is not None and max(info.height, info.width) > max_side:
-            out[k] = CodecError(f"the {info.format.upper()} header declares "
-                                f"{info.width}x{info.height}, over the size limit of "
-                                f"{max_side}x{max_side}")
-            del infos[k]
     todo = sorted(infos)
     if on_device:
         from . import _nvimgcodec
-        images = _nvimgcodec.decode([_bytes(files[k]) for k in todo], [infos[k] for k in todo])
+        images = _nvimgcodec.decode([data[k] for k in todo], [infos[k] for k in todo])
     else:
-        images = [_cv_decode(np.frombuffer(_bytes(files[k]), np.uint8)) for k in todo]
+        images = [_cv_decode(np.frombuffer(data[k], np.uint8)) for k in todo]
     for k, img in zip(todo, images):
         info = infos[k]
         if img is None:

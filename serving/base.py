@@ -494,19 +494,12 @@ class OpModel:
 
     def _respond(self, pb_utils: Any, params: dict[str, Any], reqs: list[tuple[int, list]],
                  responses: list) -> None:
-        """One compute for a group of requests sharing parameters, and their responses. A
-        RequestError that only compute finds (a corrupt file behind a valid header) fails
-        the group: its requests are then run one by one, so only the bad one fails."""
+        """One compute for a group of requests sharing parameters, and their responses. What
+        only compute finds wrong with one item (a corrupt file behind a valid header) is an
+        item error in its output: that request alone fails."""
         guard = params["require_device"] == "gpu"
         try:
             outs = self.compute_items([it for _, its in reqs for it in its], params)
-        except RequestError as e:
-            if len(reqs) > 1:
-                for req in reqs:
-                    self._respond(pb_utils, params, [req], responses)
-                return
-            responses[reqs[0][0]] = pb_utils.InferenceResponse(error=_error(pb_utils, self, e))
-            return
         except Exception as e:  # noqa: BLE001 - the whole group failed
             for i, _ in reqs:
                 responses[i] = pb_utils.InferenceResponse(error=_error(pb_utils, self, e))

@@ -374,20 +374,6 @@ class MorphologyModel(OpModel):
 MAX_FILE_BYTES = MAX_ITEM_VALUES
 
 
-def _probe(data: Any, name: str) -> ops.FileInfo:
-    """The header of one encoded file, or the RequestError saying what is wrong with it."""
-    try:
-        info = ops.probe(data)
-    except ops.CodecError as e:
-        raise RequestError(f"{name}: {e}") from None
-    if max(info.height, info.width) > MAX_SIDE:
-        # Refused from the header: a few bytes may declare gigapixels (a decompression bomb).
-        raise RequestError(f"{name}: the {info.format.upper()} header declares "
-                           f"{info.width}x{info.height}, over the size limit of "
-                           f"{MAX_SIDE}x{MAX_SIDE}")
-    return info
-
-
 class DecodeModel(OpModel):
     """ENCODED (L,) uint8, one JPEG/PNG/WebP file -> IMAGE (H, W, 3) uint8 RGB, upright.
 
@@ -401,10 +387,14 @@ class DecodeModel(OpModel):
     def sample_items(self):
         # A JPEG and a PNG: the warm-up runs both decoders.
         img = np.zeros((16, 16, 3), np.uint8)
-        return [{"ENCODED": f} for f in ops.encode([img, img], "jpeg") + ops.encode([img], "png")]
+        return [{"ENCODED": f} for f in ops.encode([img], "jpeg") + ops.encode([img], "png")]
 
     def validate(self, item, params):
-        _probe(item["ENCODED"], "ENCODED")
+        # From the header: a few bytes may declare gigapixels (a decompression bomb).
+        try:
+            ops.probe(item["ENCODED"], max_side=MAX_SIDE)
+        except ops.CodecError as e:
+            raise RequestError(f"ENCODED: {e}") from None
 
     def compute(self, inputs, params):
         # A file only the decoder finds corrupt fails its own request (an item error), not

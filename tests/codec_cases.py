@@ -84,6 +84,10 @@ def jpeg_segments(n: int) -> bytes:
     return f[:2] + b"\xff\xfe\x00\x02" * n + f[2:]
 
 
+# A PNG whose header is fine and whose data is not: only the decoder finds it out.
+CORRUPT_PNG = (FILES["png-rgb"][:2000] + bytes(b ^ 0x5A for b in FILES["png-rgb"][2000:4000])
+               + FILES["png-rgb"][4000:])
+
 HOSTILE = {
     "empty": (b"", "empty file"),
     "text": (b"hello, this is not an image at all", "not a JPEG, PNG or WebP"),
@@ -94,8 +98,7 @@ HOSTILE = {
     "jpeg head only": (FILES["astronaut-jpeg-q75"][:20], "truncated JPEG"),
     "png truncated": (FILES["png-rgb"][:5000], "truncated PNG"),
     "webp truncated": (FILES["webp-lossy"][:5000], "truncated WebP"),
-    "png corrupt data": (FILES["png-rgb"][:2000] + bytes(b ^ 0x5A for b in FILES["png-rgb"][2000:4000])
-                         + FILES["png-rgb"][4000:], "corrupt PNG"),
+    "png corrupt data": (CORRUPT_PNG, "corrupt PNG"),
     "jpeg without frame": (b"\xff\xd8\xff\xda\x00\x02" + bytes(32) + b"\xff\xd9", "corrupt JPEG"),
     "jpeg DNL height": (jpeg_with_frame(16, 0), "DNL"),
     "png zero width": (png_with_header(0, 5), "corrupt PNG"),

@@ -10,7 +10,7 @@ import tritonclient.http as http
 from tritonclient.utils import InferenceServerException
 
 import ops
-from tests.codec_cases import FILES, PHOTOS, cv_reference, pil_file
+from tests.codec_cases import CORRUPT_PNG, FILES, PHOTOS, cv_reference, pil_file
 from tests.helpers import cpu_instances, infer, url
 
 pytestmark = pytest.mark.server
@@ -139,7 +139,7 @@ def test_a_corrupt_file_in_a_batch_fails_alone(server, model):
     """A file whose header is fine but whose data is not fails only when it is decoded, in the
     same execute() as good ones: only its request fails."""
     good = [pil_file(ops.resize(PHOTOS["coffee"], (60 + i, 80)), "PNG") for i in range(6)]
-    bad = FILES["png-rgb"][:2000] + bytes(b ^ 0x5A for b in FILES["png-rgb"][2000:4000]) + FILES["png-rgb"][4000:]
+    bad = CORRUPT_PNG
     ops.probe(bad)  # the header passes
     with cf.ThreadPoolExecutor(8) as pool:
         futs = [pool.submit(blur_file, server, "grpc", f, model) for f in good]

@@ -288,17 +288,15 @@ def test_a_file_only_the_decoder_refuses_fails_alone_in_one_batch(model, monkeyp
     import ops
     import serving.base as base
     from serving.placement import Placer, PlacementCounters
-    from tests.codec_cases import FILES, PHOTOS, pil_file
+    from tests.codec_cases import CORRUPT_PNG, PHOTOS, pil_file
 
     m = repository_model(model)
     m.placer = Placer(base.OUTSIDE_TRITON, PlacementCounters(model, "0"), m.HOST_TENSORS, m.ENTRY_INPUTS)
     calls, real = [], ops.decode
     monkeypatch.setattr(ops, "decode", lambda files, **kw: calls.append(len(files)) or real(files, **kw))
     monkeypatch.setattr(base, "to_triton", lambda pb_utils, name, value: (name, tuple(value.shape)))
-    png = FILES["png-rgb"]
-    bad = png[:2000] + bytes(b ^ 0x5A for b in png[2000:4000]) + png[4000:]
     files = [pil_file(ops.resize(PHOTOS["coffee"], (60 + i, 80)), "JPEG") for i in range(7)]
-    files.insert(3, bad)
+    files.insert(3, CORRUPT_PNG)
     reqs = [(i, [{"ENCODED": np.frombuffer(f, np.uint8)}]) for i, f in enumerate(files)]
     responses = [None] * len(reqs)
     m._respond(FakeResponses, m.request_params({}), reqs, responses)
