@@ -23,7 +23,8 @@ sys.path.insert(0, str(ROOT))
 
 from bench.machine import describe  # noqa: E402
 from bench.pipeline_bench import measure, steps_markdown  # noqa: E402
-from clients.perf.inputs import encoded_frames, frames, write_input_data  # noqa: E402
+import ops  # noqa: E402
+from clients.perf.inputs import frames, write_input_data  # noqa: E402
 from clients.perf.sweep import Config, server_urls, write_csv  # noqa: E402
 
 RAW, ENCODED = "background_blur", "background_blur_encoded"
@@ -124,7 +125,7 @@ def main(argv: list[str] | None = None) -> int:
         for workload in args.workloads:
             raw = frames(workload)
             runs = [(RAW, "IMAGE", raw, "RGB uint8"),
-                    (ENCODED, "ENCODED", encoded_frames(workload, "jpeg", args.quality),
+                    (ENCODED, "ENCODED", ops.encode(raw, "jpeg", args.quality),
                      f"JPEG q{args.quality}")]
             for model, input_name, items, sends in runs:
                 data = write_input_data(Path(tmp) / f"{model}_{workload}.json", items, input_name)

@@ -27,7 +27,7 @@ from .api import FILE_MODEL, MODEL, BlurClient, RequestRefused
 
 IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp"}
 # The extensions that name each format the server writes (an input's own is kept).
-FORMAT_OF_SUFFIX = {".jpg": "jpeg", ".jpeg": "jpeg", ".png": "png", ".webp": "webp"}
+FORMAT_OF_SUFFIX = {**{ext: fmt for fmt, ext in EXTENSIONS.items()}, ".jpeg": "jpeg"}
 
 EPILOG = """\
 Folders are searched recursively for .jpg .jpeg .png .webp .bmp .tif .tiff files; other

@@ -45,14 +45,6 @@ def frames(workload: str) -> list[np.ndarray]:
     return [photo_at(s, i) for i, s in enumerate(WORKLOADS[workload])]
 
 
-def encoded_frames(workload: str, format: str = "jpeg", quality: int = 90) -> list[np.ndarray]:
-    """The same frames as ``frames(workload)``, each encoded as a file (ops.encode): 1-D
-    uint8 arrays, the ENCODED input of the encoded pipelines."""
-    import ops
-
-    return ops.encode(frames(workload), format, quality)
-
-
 def write_input_data(path: Path, images: list[np.ndarray], input_name: str = "IMAGE") -> Path:
     """Write perf_analyzer --input-data JSON: one entry per image, binary as base64.
 
@@ -68,16 +60,17 @@ def write_input_data(path: Path, images: list[np.ndarray], input_name: str = "IM
 def main() -> None:
     import argparse
 
-    from ops import FORMATS
+    import ops
 
     p = argparse.ArgumentParser(description="Write perf_analyzer input data from real photos.")
     p.add_argument("--workload", choices=list(WORKLOADS), default="720p")
     p.add_argument("--out", type=Path, required=True, help="JSON file to write")
-    p.add_argument("--encode", choices=FORMATS,
+    p.add_argument("--encode", choices=ops.FORMATS,
                    help="send the frames as files of this format (input ENCODED), quality 90")
     args = p.parse_args()
     if args.encode:
-        print(write_input_data(args.out, encoded_frames(args.workload, args.encode), "ENCODED"))
+        files = ops.encode(frames(args.workload), args.encode, 90)
+        print(write_input_data(args.out, files, "ENCODED"))
     else:
         print(write_input_data(args.out, frames(args.workload)))
 
