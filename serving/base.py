@@ -297,6 +297,18 @@ def check_request_shapes(config: Mapping[str, Any], shapes: Mapping[str, Sequenc
                                f"limit of {MAX_ITEM_VALUES} (4 x {MAX_SIDE} x {MAX_SIDE})")
 
 
+def request_tensors(pb_utils: Any, request: Any, config: Mapping[str, Any], names: Sequence[str],
+                    max_dims: Mapping[str, int] | None = None) -> dict[str, Any]:
+    """A request's inputs as NumPy (host) or CuPy (device) arrays, None for an optional one
+    it leaves out. The declared shapes are checked first (check_request_shapes): nothing
+    reads the data of a shape the config refuses. Triton itself refuses a dtype other than
+    the config's (400, naming the input)."""
+    raw = {n: pb_utils.get_input_tensor_by_name(request, n) for n in names}
+    check_request_shapes(config, {n: None if t is None else t.shape() for n, t in raw.items()},
+                         max_dims)
+    return {n: None if t is None else from_triton(t) for n, t in raw.items()}
+
+
 # Placement outside Triton (tests, the steps inside a fused model before it places them).
 OUTSIDE_TRITON = Placement(False, 0, "outside Triton")
 
@@ -380,8 +392,9 @@ class OpModel:
         return [item]
 
     def compute_items(self, items: list[dict[str, Any]], params: Mapping[str, Any]) -> dict[str, Any]:
-        """compute() over a list of per-item input dicts, outputs as compute returns them."""
-        return self.compute({n: [it[n] for it in items] for n in self.INPUTS}, params)
+        """compute() over a list of per-item input dicts, outputs as compute returns them (an
+        input an item lacks, an optional one a fused step does not map, is None)."""
+        return self.compute({n: [it.get(n) for it in items] for n in self.INPUTS}, params)
 
     def run_items(self, items: list[dict[str, Any]], params: Mapping[str, Any]) -> list[dict[str, Any]]:
         """compute() over a list of per-item input dicts -> per-item output dicts (the first
@@ -459,14 +472,10 @@ class OpModel:
         if guard and not self.placement.gpu:
             raise RequestError(f"the request asks require_device=gpu, but this "
                                  f"instance works on the CPU ({self.placement.why})")
-        raw = {n: pb_utils.get_input_tensor_by_name(request, n) for n in self.INPUTS}
-        # The declared shapes first: nothing reads the data of a shape the config refuses.
-        check_request_shapes(self.model_config, {name: None if t is None else t.shape()
-                                                 for name, t in raw.items()}, self.MAX_DIMS)
-        # Triton itself refuses a dtype other than the config's (400, naming the input).
-        tensors = {name: from_triton(t) for name, t in raw.items() if t is not None}
+        arrived = request_tensors(pb_utils, request, self.model_config, self.INPUTS, self.MAX_DIMS)
+        tensors = {name: t for name, t in arrived.items() if t is not None}
         n = int(next(iter(tensors.values())).shape[0])
-        absent = {name: None for name, t in raw.items() if t is None}  # optional ones
+        absent = {name: None for name, t in arrived.items() if t is None}  # optional ones
         # Validate where the tensors arrived (shapes only): a refused request moves nothing.
         for j in range(n):
             self.validate({**absent, **{name: t[j] for name, t in tensors.items()}}, params)

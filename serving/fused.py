@@ -92,8 +92,7 @@ class FusedModel(OpModel):
                     live.append((j, item))
                 except RequestError as e:
                     failed[j] = e
-            outs = (model.compute({k: [it[k] for _, it in live] for k in step.inputs},
-                                  params["steps"][i]) if live else {})
+            outs = model.compute_items([it for _, it in live], params["steps"][i]) if live else {}
             for model_out, tensor in step.outputs.items():
                 column: list = [None] * n
                 for (j, _), x in zip(live, as_items(outs[model_out]) if live else []):

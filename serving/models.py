@@ -440,8 +440,7 @@ class EncodeModel(OpModel):
 
     def compute(self, inputs, params):
         imgs = inputs["IMAGE"]
-        sources = inputs.get("SOURCE", [None] * len(imgs))  # a fused step may not map it
-        fmts = [self._format({"SOURCE": s}, params) for s in sources]
+        fmts = [self._format({"SOURCE": s}, params) for s in inputs["SOURCE"]]
         out: list = [None] * len(imgs)
         for fmt in set(fmts):
             idx = [k for k, f in enumerate(fmts) if f == fmt]

@@ -10,8 +10,7 @@ import triton_python_backend_utils as pb_utils
 sys.path.insert(0, str(Path(__file__).resolve().parents[3]))
 
 from segmentation.runner import SegmentationRunner  # noqa: E402
-from serving.base import (_error, check_request_shapes, from_triton,  # noqa: E402
-                          to_triton)
+from serving.base import _error, request_tensors, to_triton  # noqa: E402
 from serving.models import BlurModel, ResizeModel, TensorToMaskModel  # noqa: E402
 
 
@@ -61,9 +60,7 @@ class TritonPythonModel:
         responses = []
         for request in requests:
             try:
-                tensor = pb_utils.get_input_tensor_by_name(request, "IMAGE")
-                check_request_shapes(self.config, {"IMAGE": None if tensor is None else tensor.shape()})
-                batch = from_triton(tensor)  # shapes checked above, from the config
+                batch = request_tensors(pb_utils, request, self.config, ["IMAGE"])["IMAGE"]
                 outs = [self.blur_one(np.ascontiguousarray(img)) for img in batch]
                 responses.append(pb_utils.InferenceResponse([
                     to_triton(pb_utils, "BLURRED", np.stack([o for o, _ in outs])),
