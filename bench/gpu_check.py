@@ -391,11 +391,11 @@ def pytest_step(step: Step, out: Path, stem: str, args: list[str], timeout: floa
             step.note += f"; pytest exit {rc}"
 
 
-def ops_step(step: Step, out: Path, timeout: float, env: dict[str, Any]) -> None:
+def ops_step(step: Step, out: Path, timeout: float) -> None:
     pytest_step(step, out, "ops_tests", ["-m", "gpu and not server", "tests"], timeout)
 
 
-def server_step(step: Step, out: Path, timeout: float, env: dict[str, Any]) -> None:
+def server_step(step: Step, out: Path, timeout: float) -> None:
     pytest_step(step, out, "server_tests", ["-m", "gpu and server", "tests/test_gpu_server.py"],
                 timeout, {"TVO_GPU_CHECK_OUT": str(out)})
     for name in ("hops.md", "gpu_server.json", "triton_gpu_server.log"):
@@ -581,9 +581,9 @@ def main(argv: list[str] | None = None) -> int:
             continue
         try:
             if step.name == "ops":
-                ops_step(step, out, timeout, env)
+                ops_step(step, out, timeout)
             elif step.name == "server":
-                server_step(step, out, timeout, env)
+                server_step(step, out, timeout)
             elif step.name == "ops-bench":
                 ops_bench_step(step, out, timeout, tag)
             elif step.name == "pipeline-bench":

@@ -131,10 +131,6 @@ class _Module:
 xp = _Module()
 
 
-def is_host_array(x: object) -> bool:
-    return isinstance(x, HostArray)
-
-
 def _describe_address(address: int) -> str:
     for start, end, what in list(_allocations.values()):
         if start - _PAGE <= address < start:
