@@ -32,6 +32,21 @@ class RequestRefused(InferenceServerException, ValueError):
     InferenceServerException, as tritonclient raised it."""
 
 
+def connect(url: str, protocol: str, timeout: float | None = None) -> tuple[Any, Any, dict[str, Any]]:
+    """(tritonclient.http or .grpc, a client of ``url``, the keyword arguments of each infer
+    call) where one request may take ``timeout`` seconds (None: tritonclient's defaults, 60 s
+    over HTTP and none over gRPC, where the limit is per call)."""
+    if protocol not in ("http", "grpc"):
+        raise ValueError(f"protocol: expected 'http' or 'grpc', got {protocol!r}")
+    if protocol == "http":
+        import tritonclient.http as mod
+        client = mod.InferenceServerClient(url, **(
+            {} if timeout is None else {"connection_timeout": timeout, "network_timeout": timeout}))
+        return mod, client, {}
+    import tritonclient.grpc as mod
+    return mod, mod.InferenceServerClient(url), {} if timeout is None else {"client_timeout": timeout}
+
+
 class BlurClient:
     """Blurs image backgrounds through a Triton server (HTTP or gRPC)."""
 
@@ -40,18 +55,7 @@ class BlurClient:
         """model: the pipeline ``blur`` calls (raw pixels); file_model: the one ``blur_file``
         calls (encoded files). timeout: seconds one request may take before it fails
         (default: tritonclient's, 60 s over HTTP and none over gRPC)."""
-        if protocol not in ("http", "grpc"):
-            raise ValueError(f"protocol: expected 'http' or 'grpc', got {protocol!r}")
-        if protocol == "http":
-            import tritonclient.http as mod
-            self.client = mod.InferenceServerClient(url, **(
-                {} if timeout is None else {"connection_timeout": timeout, "network_timeout": timeout}))
-            self._per_request: dict[str, Any] = {}
-        else:
-            import tritonclient.grpc as mod
-            self.client = mod.InferenceServerClient(url)
-            self._per_request = {} if timeout is None else {"client_timeout": timeout}
-        self._mod = mod
+        self._mod, self.client, self._per_request = connect(url, protocol, timeout)
         self.model = model
         self.file_model = file_model
 

@@ -151,27 +151,20 @@ def _compare_tree(res: Any, ref: Any, check: Callable, kind: type) -> None:
         assert res == ref
 
 
-_TYPES = {np.dtype(np.uint8): "UINT8", np.dtype(np.float32): "FP32", np.dtype(np.int32): "INT32"}
-
-
 def infer(url: str, protocol: str, model: str, inputs: dict[str, np.ndarray],
           outputs: tuple[str, ...] = ("BLURRED", "MASK"), parameters: dict | None = None,
           timeout: float = 60.0) -> dict[str, np.ndarray]:
     """One request through tritonclient (http or grpc), failing after ``timeout`` s:
     {output name: array}."""
-    import tritonclient.grpc as grpcclient
-    import tritonclient.http as httpclient
+    from tritonclient.utils import np_to_triton_dtype
 
-    if protocol == "http":
-        mod, per_request = httpclient, {}
-        client = mod.InferenceServerClient(url, connection_timeout=timeout, network_timeout=timeout)
-    else:
-        mod, per_request = grpcclient, {"client_timeout": timeout}
-        client = mod.InferenceServerClient(url)
+    from clients.api import connect
+
+    mod, client, per_request = connect(url, protocol, timeout)
     try:
         ins = []
         for name, arr in inputs.items():
-            i = mod.InferInput(name, list(arr.shape), _TYPES[arr.dtype])
+            i = mod.InferInput(name, list(arr.shape), np_to_triton_dtype(arr.dtype))
             i.set_data_from_numpy(np.ascontiguousarray(arr))
             ins.append(i)
         r = client.infer(model, ins, outputs=[mod.InferRequestedOutput(o) for o in outputs],
