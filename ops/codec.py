@@ -33,15 +33,14 @@ _PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 _OTHER_FORMATS = ((b"GIF8", "a GIF"), (b"BM", "a BMP"), (b"II*\0", "a TIFF"), (b"MM\0*", "a TIFF"),
                   (b"%PDF", "a PDF"), (b"\0\0\0\x0cjP  ", "a JPEG 2000"))
 _PNG_IEND = b"\x00\x00\x00\x00IEND\xaeB`\x82"
-# JPEG start-of-frame markers (SOF0..SOF15 less DHT C4, JPG C8 and DAC CC).
 # FF (and fill FFs), then a marker code: anything but 00 (a stuffed FF in entropy-coded
 # data), RST0-7 (restart markers inside it) and FF.
 _JPEG_MARKER = re.compile(rb"\xff+([^\x00\xd0-\xd7\xff])")
 # A photo has a few dozen segments (APPn, DQT, DHT, SOF, SOS; a progressive one a DHT per
 # scan); walking millions of 4-byte comments would cost seconds of Python.
 MAX_JPEG_SEGMENTS = 1000
+# JPEG start-of-frame markers (SOF0..SOF15 less DHT C4, JPG C8 and DAC CC).
 _SOF = {0xC0, 0xC1, 0xC2, 0xC3, 0xC5, 0xC6, 0xC7, 0xC9, 0xCA, 0xCB, 0xCD, 0xCE, 0xCF}
-_JPEG_KIND = {0xC0: "baseline", 0xC1: "extended", 0xC2: "progressive", 0xC3: "lossless"}
 
 
 class CodecError(ValueError):
@@ -302,9 +301,10 @@ PNG_LEVEL = 1
 def encode(images: Any, format: str = "jpeg", quality: int = 90) -> list[np.ndarray]:
     """RGB images (H, W, 3) or masks (H, W), uint8, as a batch or a list -> list of files,
     each a 1-D uint8 NumPy array on the host. format: jpeg (quality 1..100, 4:2:0 chroma),
-    png (lossless, zlib level 1; masks without row filters) or webp (quality 1..100, lossy). CuPy images are encoded
-    by nvImageCodec on their device; NumPy ones by OpenCV (``cv2.imencode`` of the BGR
-    image with IMWRITE_JPEG_QUALITY / IMWRITE_PNG_COMPRESSION / IMWRITE_WEBP_QUALITY)."""
+    png (lossless, zlib level 1; masks without row filters) or webp (quality 1..100, lossy).
+    CuPy images are encoded by nvImageCodec on their device; NumPy ones by OpenCV
+    (``cv2.imencode`` of the BGR image with IMWRITE_JPEG_QUALITY / IMWRITE_PNG_COMPRESSION /
+    IMWRITE_WEBP_QUALITY)."""
     if format not in FORMATS:
         raise ValueError(f"format: expected one of {', '.join(FORMATS)}, got {format!r}")
     if not 1 <= int(quality) <= 100:
