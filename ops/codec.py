@@ -285,12 +285,17 @@ def decode(files: Sequence[Any], on_device: bool = False, max_side: int | None =
 
 
 def _cv_decode(buf: np.ndarray) -> np.ndarray | None:
+    """OpenCV's RGB decode of one file, None for one it refuses (by returning None, or by
+    raising, as its size and format checks do: either is the file's fault, not the batch's)."""
     import cv2
 
     rgb = getattr(cv2, "IMREAD_COLOR_RGB", None)  # OpenCV 5; the same pixels as BGR + swap
-    if rgb is not None:
-        return cv2.imdecode(buf, rgb)
-    img = cv2.imdecode(buf, cv2.IMREAD_COLOR)
+    try:
+        if rgb is not None:
+            return cv2.imdecode(buf, rgb)
+        img = cv2.imdecode(buf, cv2.IMREAD_COLOR)
+    except cv2.error:
+        return None
     return None if img is None else cv2.cvtColor(img, cv2.COLOR_BGR2RGB)
 
 
