@@ -376,6 +376,8 @@ def test_foreground_server_stops_on_a_signal(tmp_path, when):
             if when == "once ready" and line.strip() == "ready":
                 break
         assert _tritonservers_on(ports[0]), "".join(lines)
+        if when == "once ready":  # "ready" means what a client sees, on this command's ports
+            assert _ready(f"127.0.0.1:{ports[0]}") == (True, True), "".join(lines)
         proc.send_signal(signal.SIGTERM if when == "while starting" else signal.SIGINT)
         rest, _ = proc.communicate(timeout=60)
     finally:
@@ -386,4 +388,4 @@ def test_foreground_server_stops_on_a_signal(tmp_path, when):
     assert _tritonservers_on(ports[0]) == [], out
     assert "A LINE FROM AN EARLIER RUN" not in out
     if when == "once ready":
-        assert "Started HTTPService" in out, out
+        assert f"Started HTTPService at 127.0.0.1:{ports[0]}" in out, out
