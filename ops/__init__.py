@@ -1,10 +1,13 @@
-"""triton-vision-ops operators: one function per op over NumPy (reference) or CuPy
-(CUDA kernel) arrays, single images, (N, H, W, C) batches or variable-shape lists.
+"""triton-vision-ops operators: one function per op over NumPy or CuPy arrays, single
+images, (N, H, W, C) batches or variable-shape lists. CuPy input runs the CUDA kernel,
+NumPy input OpenCV where it gives the identical result, else the NumPy reference, which
+defines the semantics (ops._dispatch; ``use_reference()`` or TVO_OPS_REFERENCE=1 asks for it).
 
 See docs/ops.md for the semantics of each op and its OpenCV equivalent.
 """
 from ._batch import poisoned
 from .blur import blur_background, gaussian_blur
+from ._dispatch import implementation, use_reference
 from .codec import FORMATS, CodecError, FileInfo, decode, encode, probe, sniff
 from .color import cvt_color
 from .composite import composite
@@ -25,6 +28,7 @@ __all__ = [
     "encode",
     "gaussian_blur",
     "image_to_tensor",
+    "implementation",
     "letterbox",
     "morphology",
     "pad",
@@ -33,4 +37,5 @@ __all__ = [
     "resize",
     "sniff",
     "tensor_to_mask",
+    "use_reference",
 ]

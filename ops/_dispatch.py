@@ -1,29 +1,88 @@
-"""The one place an op chooses between its NumPy reference and its CUDA kernel."""
+"""The one place an op chooses its implementation.
+
+Every op has the same semantics in up to three implementations:
+
+- ``cuda``: its CUDA kernel, for device arrays (CuPy, or the CPU kernel harness's
+  HostArray, which runs the same kernel source on the host);
+- ``opencv``: OpenCV, for NumPy arrays, where OpenCV gives the identical result;
+- ``reference``: the NumPy reference, which defines the semantics (docs/ops.md) and which
+  tests hold the other two to. NumPy arrays take it where an op has no OpenCV
+  implementation, inside ``use_reference()``, or when the environment variable
+  TVO_OPS_REFERENCE is 1.
+"""
 from __future__ import annotations
 
-from typing import Any, Callable, Sequence
+import contextlib
+import os
+from typing import Any, Callable, Iterator, Sequence
 
 import numpy as np
 
-from ._batch import Batch
+from ._batch import Batch, array_module
 from ._gpu import i32, image_table, launch
 
+ENV = "TVO_OPS_REFERENCE"
+IMPLEMENTATIONS = ("cuda", "opencv", "reference")
+_forced: bool | None = None  # use_reference()'s override of ENV
 
-def apply(b: Batch, reference: Callable[[np.ndarray], np.ndarray],
-          kernel: tuple[str, str], *, shapes: Sequence[tuple[int, int]] | None = None,
-          channels: int | None = None, dtype: Any = None, args: Sequence[Any] = (),
-          extra: Sequence[Batch] = ()) -> Batch:
-    """Run an op over a batch.
 
-    NumPy input: ``reference`` per (H, W, C) image. CuPy input: one launch of
-    kernels/<module>.cu:<name> over the largest output, with the standard kernel
-    signature ``(const long long* table, int n, int cin, int cout, *args)`` where the
-    table's slots are (source, destination, *extra).
+@contextlib.contextmanager
+def use_reference(on: bool = True) -> Iterator[None]:
+    """NumPy input runs the NumPy reference instead of OpenCV inside this block (on=False:
+    OpenCV again, whatever TVO_OPS_REFERENCE says). Process-wide, like poisoned()."""
+    global _forced
+    old, _forced = _forced, bool(on)
+    try:
+        yield
+    finally:
+        _forced = old
+
+
+def reference_forced() -> bool:
+    if _forced is not None:
+        return _forced
+    return os.environ.get(ENV, "").strip().lower() in ("1", "true", "yes", "on")
+
+
+def implementation(x: Batch | Any, has_opencv: bool = True) -> str:
+    """Which implementation an op runs for ``x`` (a Batch or an array): "cuda" for device
+    memory, else "opencv" unless the op has none or the reference is asked for."""
+    xp = x.xp if isinstance(x, Batch) else array_module(x)
+    if xp is not np:
+        return "cuda"
+    return "opencv" if has_opencv and not reference_forced() else "reference"
+
+
+def fork(x: Batch | Any, *, cuda: Callable[[], Any], reference: Callable[[], Any],
+         opencv: Callable[[], Any] | None = None) -> Any:
+    """Call the op's implementation for ``x`` (see implementation()); each is a thunk."""
+    impl = implementation(x, opencv is not None)
+    return cuda() if impl == "cuda" else opencv() if impl == "opencv" else reference()
+
+
+def per_image(b: Batch, fn: Callable[[np.ndarray], np.ndarray]) -> Batch:
+    """``fn`` over each (H, W, C) host image, the results in ``b``'s form. OpenCV drops
+    a 1-channel axis; it is put back."""
+    return b.like([out if out.ndim == 3 else out[:, :, None] for out in map(fn, b.images)])
+
+
+def apply(b: Batch, reference: Callable[[np.ndarray], np.ndarray], kernel: tuple[str, str], *,
+          opencv: Callable[[np.ndarray], np.ndarray] | None = None,
+          shapes: Sequence[tuple[int, int]] | None = None, channels: int | None = None,
+          dtype: Any = None, args: Sequence[Any] = (), extra: Sequence[Batch] = ()) -> Batch:
+    """Run a per-pixel op over a batch.
+
+    Host input: ``opencv`` or ``reference`` per (H, W, C) image (see fork()). Device input:
+    one launch of kernels/<module>.cu:<name> over the largest output, with the standard
+    kernel signature ``(const long long* table, int n, int cin, int cout, *args)`` where
+    the table's slots are (source, destination, *extra).
     """
-    if not b.on_device:
-        return b.like([reference(im) for im in b.images])
-    out = b.empty(shapes, channels, dtype)
-    h, w = out.max_hw()
-    launch(kernel[0], kernel[1], b.n, h, w,
-           (image_table(b, out, *extra), i32(b.n), i32(b.channels), i32(out.channels), *args))
-    return out
+    def cuda() -> Batch:
+        out = b.empty(shapes, channels, dtype)
+        h, w = out.max_hw()
+        launch(kernel[0], kernel[1], b.n, h, w,
+               (image_table(b, out, *extra), i32(b.n), i32(b.channels), i32(out.channels), *args))
+        return out
+
+    return fork(b, cuda=cuda, reference=lambda: per_image(b, reference),
+                opencv=None if opencv is None else lambda: per_image(b, opencv))
