@@ -131,13 +131,6 @@ def launch(module: str, kernel: str, n: int, height: int, width: int,
         get_kernel(module, kernel)(grid, block, tuple(args))
 
 
-def device_id(xp: Any) -> int:
-    """The current device of an array module (the CPU harness has one, 0)."""
-    if xp.__name__ == "cupy":
-        return xp.cuda.Device().id
-    return 0
-
-
 def i32(v: int) -> np.int32:
     return np.int32(v)
 
