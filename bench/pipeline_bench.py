@@ -30,11 +30,10 @@ def available_models(url: str) -> list[str]:
     import tritonclient.http as http
 
     client = http.InferenceServerClient(url)
-    try:
-        ready = {m["name"] for m in client.get_model_repository_index() if m.get("state") == "READY"}
+    try:  # readiness, not the repository index: that API is the supervisor's (docs/serving.md)
+        return [m for m in CANDIDATES if client.is_model_ready(m)]
     finally:
         client.close()
-    return [m for m in CANDIDATES if m in ready]
 
 
 def summarize(rows: list[dict], models: list[str]) -> list[dict]:
