@@ -7,11 +7,11 @@ therefore run the same kernel in one launch, one thread per output pixel, grid z
 """
 from __future__ import annotations
 
+import functools
 import math
 import re
-import threading
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any, Callable, Sequence
 
 import numpy as np
 
@@ -26,10 +26,6 @@ CHECKED_ARCHS = ("compute_70", "compute_75", "compute_80", "compute_90", "comput
 # No FMA contraction: kernels must round exactly like the NumPy reference.
 NVRTC_OPTIONS = ("--std=c++14", "--fmad=false")
 BLOCK = (32, 8, 1)
-
-_modules: dict[tuple[str, int], Any] = {}
-_lock = threading.Lock()
-
 
 def kernel_names() -> list[str]:
     """Names of all kernel modules (ops/kernels/*.cu)."""
@@ -56,6 +52,23 @@ def kernel_source(name: str) -> str:
     return expand((KERNEL_DIR / f"{name}.cu").read_text())
 
 
+def memoize_per_device(fn: Callable[..., Any]) -> Callable[..., Any]:
+    """``fn`` cached per (arguments, current CUDA device) by
+    ``cupy.memoize(for_each_device=True)``, created on the first call so that importing ops
+    does not import CuPy."""
+    cached: Callable[..., Any] | None = None
+
+    @functools.wraps(fn)
+    def call(*args: Any) -> Any:
+        nonlocal cached
+        if cached is None:
+            import cupy
+            cached = cupy.memoize(for_each_device=True)(fn)
+        return cached(*args)
+
+    return call
+
+
 def get_kernel(module: str, kernel: str) -> Any:
     """The compiled kernel ``kernel`` of kernels/<module>.cu for the current device.
 
@@ -64,19 +77,13 @@ def get_kernel(module: str, kernel: str) -> Any:
     return compiled_module(module).get_function(kernel)
 
 
+@memoize_per_device
 def compiled_module(module: str) -> Any:
-    """The RawModule of kernels/<module>.cu for the current device, compiled once and cached."""
+    """The RawModule of kernels/<module>.cu for the current device, compiled once."""
     import cupy
 
-    key = (module, cupy.cuda.Device().id)
-    mod = _modules.get(key)
-    if mod is None:
-        with _lock:
-            mod = _modules.get(key)
-            if mod is None:
-                mod = cupy.RawModule(code=kernel_source(module), options=NVRTC_OPTIONS)
-                mod.compile()
-                _modules[key] = mod
+    mod = cupy.RawModule(code=kernel_source(module), options=NVRTC_OPTIONS)
+    mod.compile()
     return mod
 
 
@@ -122,13 +129,6 @@ def launch(module: str, kernel: str, n: int, height: int, width: int,
         _cpu_kernels.launch(module, kernel, grid, block, args)
     else:
         get_kernel(module, kernel)(grid, block, tuple(args))
-
-
-def device_id(xp: Any) -> int:
-    """The current device of an array module (the CPU harness has one, 0)."""
-    if xp.__name__ == "cupy":
-        return xp.cuda.Device().id
-    return 0
 
 
 def i32(v: int) -> np.int32:

@@ -5,11 +5,13 @@ import functools
 import math
 from typing import Any
 
+import cv2
 import numpy as np
 
 from ._batch import Batch, as_batch
 from ._border import border_code, border_index
-from ._gpu import device_id, i32, image_table, launch
+from ._dispatch import fork, per_image
+from ._gpu import i32, image_table, launch, memoize_per_device
 from ._validate import check_choice, check_int, check_ksize, check_real, fail
 
 _BORDERS = ("reflect101", "reflect", "replicate", "constant")
@@ -89,24 +91,44 @@ def _gauss_ref(im: np.ndarray, kx: tuple[int, ...], ky: tuple[int, ...], border:
     return acc.astype(np.uint8)
 
 
-@functools.lru_cache(maxsize=64)
-def _device_taps(taps: tuple[int, ...], xp: Any, device: int) -> Any:
-    return xp.asarray(np.array(taps, np.int32))
+@memoize_per_device
+def _cuda_taps(taps: tuple[int, ...]) -> Any:
+    import cupy
+    return cupy.asarray(np.array(taps, np.int32))
 
 
-def _gaussian_batch(b: Batch, kx: tuple[int, ...], ky: tuple[int, ...], border: str) -> Batch:
-    if not b.on_device:
-        return b.like([_gauss_ref(im, kx, ky, border) for im in b.images])
-    key = (b.xp, device_id(b.xp))
-    tmp = b.empty(dtype=np.uint16)
-    out = b.empty()
-    h, w = b.max_hw()
-    code = i32(border_code(border))
-    launch("filter", "gauss_rows", b.n, h, w, (image_table(b, tmp), i32(b.n), i32(b.channels),
-           i32(b.channels), _device_taps(kx, *key), i32(len(kx)), code))
-    launch("filter", "gauss_cols", b.n, h, w, (image_table(tmp, out), i32(b.n), i32(b.channels),
-           i32(b.channels), _device_taps(ky, *key), i32(len(ky)), code))
-    return out
+def _device_taps(taps: tuple[int, ...], xp: Any) -> Any:
+    """The taps in the kernels' memory: cached per CUDA device; the CPU harness's are
+    host arrays, made per call."""
+    return _cuda_taps(taps) if xp.__name__ == "cupy" else xp.asarray(np.array(taps, np.int32))
+
+
+def _gauss_opencv(im: np.ndarray, kx: tuple[int, ...], ky: tuple[int, ...], border: str,
+                  sigma: float) -> np.ndarray:
+    # OpenCV derives the same taps from (ksize, sigma): its 8-bit path is the bit-exact one
+    # gaussian_kernel_q8 reproduces.
+    return cv2.GaussianBlur(im, (len(kx), len(ky)), sigmaX=sigma, sigmaY=sigma,
+                            borderType=border_code(border))
+
+
+def _gaussian_batch(b: Batch, ksize: tuple[int, int], sigma: float, border: str) -> Batch:
+    kh, kw = ksize
+    kx, ky = gaussian_kernel_q8(kw, sigma), gaussian_kernel_q8(kh, sigma)
+
+    def cuda() -> Batch:
+        tmp = b.empty(dtype=np.uint16)
+        out = b.empty()
+        h, w = b.max_hw()
+        code = i32(border_code(border))
+        launch("filter", "gauss_rows", b.n, h, w, (image_table(b, tmp), i32(b.n), i32(b.channels),
+               i32(b.channels), _device_taps(kx, b.xp), i32(len(kx)), code))
+        launch("filter", "gauss_cols", b.n, h, w, (image_table(tmp, out), i32(b.n), i32(b.channels),
+               i32(b.channels), _device_taps(ky, b.xp), i32(len(ky)), code))
+        return out
+
+    return fork(b, cuda=cuda,
+                reference=lambda: per_image(b, lambda im: _gauss_ref(im, kx, ky, border)),
+                opencv=lambda: per_image(b, lambda im: _gauss_opencv(im, kx, ky, border, sigma)))
 
 
 def gaussian_blur(img: Any, ksize: Any, sigma: float, border: str = "reflect101") -> Any:
@@ -127,9 +149,7 @@ def gaussian_blur(img: Any, ksize: Any, sigma: float, border: str = "reflect101"
             fail("sigma", "a number > 0 when ksize is 0", sigma)
         ksize = tuple(auto_ksize(sigma) if k == 0 else k for k in ksize)
     kh, kw = check_ksize(ksize)
-    b = as_batch(img, "img")
-    return _gaussian_batch(b, gaussian_kernel_q8(kw, sigma), gaussian_kernel_q8(kh, sigma),
-                           border).result()
+    return _gaussian_batch(as_batch(img, "img"), (kh, kw), sigma, border).result()
 
 
 def blur_background(img: Any, mask: Any, sigma: float, downscale: int = 1) -> Any:
@@ -148,8 +168,8 @@ def blur_background(img: Any, mask: Any, sigma: float, downscale: int = 1) -> An
     downscale = check_int(downscale, "downscale", 1)
     b = as_batch(img, "img")
     if downscale == 1:
-        blurred = _gaussian_batch(b, *(gaussian_kernel_q8(auto_ksize(sigma), sigma),) * 2,
-                                  "reflect101").result()
+        k = auto_ksize(sigma)
+        blurred = _gaussian_batch(b, (k, k), sigma, "reflect101").result()
     else:
         small = [(max(1, h // downscale), max(1, w // downscale)) for h, w in b.shapes]
         src = b.result()

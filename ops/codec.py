@@ -21,6 +21,7 @@ from typing import Any, Sequence
 import numpy as np
 
 from ._batch import is_cupy
+from ._dispatch import fork
 
 FORMATS = ("jpeg", "png", "webp")
 EXTENSIONS = {"jpeg": ".jpg", "png": ".png", "webp": ".webp"}
@@ -319,10 +320,16 @@ def encode(images: Any, format: str = "jpeg", quality: int = 90) -> list[np.ndar
         if im.dtype != np.uint8 or not (im.ndim == 2 or (im.ndim == 3 and im.shape[2] == 3)):
             raise ValueError(f"images[{k}]: expected (H, W, 3) RGB or (H, W) uint8, got dtype "
                              f"{im.dtype} shape {tuple(im.shape)}")
-    if items and is_cupy(items[0]):
+    if not items:
+        return []
+
+    def cuda() -> list[np.ndarray]:
         from . import _nvimgcodec
         return _nvimgcodec.encode(items, format, int(quality))
-    return [_cv_encode(np.asarray(im), format, int(quality)) for im in items]
+
+    # OpenCV is the codecs' reference: there is no NumPy one.
+    return fork(items[0], cuda=cuda,
+                reference=lambda: [_cv_encode(np.asarray(im), format, int(quality)) for im in items])
 
 
 def _cv_encode(img: np.ndarray, format: str, quality: int) -> np.ndarray:

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import cv2
 import numpy as np
 
 from ._batch import as_batch
@@ -14,6 +15,12 @@ _CODES = {"rgb2bgr": 0, "bgr2rgb": 0, "rgb2gray": 1, "bgr2gray": 2}
 # cv::cvtColor's 8-bit luma: 0.299, 0.587, 0.114 in 15-bit fixed point (bit-exact with
 # OpenCV 4.13; the older 14-bit table differs in ~0.3 % of pixels).
 _GRAY_RGB = np.array([9798, 19235, 3735], dtype=np.int32)
+
+# (code, input channels) -> cv2's code; alpha is dropped as in the reference.
+_CV_CODES = {("rgb2bgr", 3): cv2.COLOR_RGB2BGR, ("rgb2bgr", 4): cv2.COLOR_RGBA2BGR,
+             ("bgr2rgb", 3): cv2.COLOR_BGR2RGB, ("bgr2rgb", 4): cv2.COLOR_BGRA2RGB,
+             ("rgb2gray", 3): cv2.COLOR_RGB2GRAY, ("rgb2gray", 4): cv2.COLOR_RGBA2GRAY,
+             ("bgr2gray", 3): cv2.COLOR_BGR2GRAY, ("bgr2gray", 4): cv2.COLOR_BGRA2GRAY}
 
 
 def _reference(im: np.ndarray, code: str) -> np.ndarray:
@@ -36,4 +43,5 @@ def cvt_color(img: Any, code: str) -> Any:
     b = as_batch(img, "img", channels=(3, 4))
     out_c = 3 if _CODES[code] == 0 else 1
     return apply(b, lambda im: _reference(im, code), ("color", "cvt_color"),
+                 opencv=lambda im: cv2.cvtColor(im, _CV_CODES[code, im.shape[2]]),
                  channels=out_c, args=(i32(_CODES[code]),)).result()

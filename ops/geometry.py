@@ -4,15 +4,16 @@ from __future__ import annotations
 
 import math
 from numbers import Real
-from typing import Any, Sequence
+from typing import Any, Callable, Sequence
 
+import cv2
 import numpy as np
 
 from . import _resample as rs
 from ._batch import Batch, as_batch
 from ._border import border_code, border_index
-from ._dispatch import apply
-from ._gpu import i32
+from ._dispatch import apply, fork
+from ._gpu import i32, image_table, launch
 from ._validate import check_choice, check_int, check_roi, check_size, describe, fail
 
 
@@ -62,10 +63,17 @@ def resize(img: Any, size: Any, interpolation: str = "linear") -> Any:
     sizes = _sizes(size, b)
     if b.kind != "list" and len(set(sizes)) > 1:
         fail("size", "one size for an array input", sizes)
-    refs = iter(sizes)
+    refs, cvs = iter(sizes), iter(sizes)
     kernel = "resize_u8" if b.dtype == np.uint8 else "resize_f32"
     return apply(b, lambda im: rs.resize_image(im, *next(refs), interp), ("resize", kernel),
+                 # cv2's float32 arithmetic differs from the reference in the last bits.
+                 opencv=(lambda im: _resize_opencv(im, *next(cvs), interp)) if b.dtype == np.uint8 else None,
                  shapes=sizes, args=(i32(interp),)).result()
+
+
+def _resize_opencv(im: np.ndarray, h: int, w: int, interp: int) -> np.ndarray:
+    # INTER_* codes are ops._resample.INTERP's values.
+    return cv2.resize(im, (w, h), interpolation=interp)
 
 
 def letterbox_geometry(h: int, w: int, H: int, W: int) -> tuple[int, int, int, int]:
@@ -93,19 +101,26 @@ def letterbox(img: Any, size: Any, value: Any = 0) -> tuple[Any, Any]:
     vals = _value(value, b.channels)
     rois = [letterbox_geometry(h, w, H, W) for h, w in b.shapes]
     out_roi = rois if b.kind == "list" else rois[0]
-    if not b.on_device:
+
+    def host(resize_image: Callable, pad_image: Callable) -> Batch:
         outs = []
         for im, (x, y, nw, nh) in zip(b.images, rois):
-            r = rs.resize_image(im, nh, nw, 1)
-            outs.append(_pad_ref(r, y, H - nh - y, x, W - nw - x, "constant", vals))
-        return b.like(outs).result(), out_roi
-    from ._gpu import image_table, launch
-    out = b.empty([(H, W)] * b.n)
-    roi_arr = [np.array(col, dtype=np.int64) for col in zip(*rois)]
-    roi_dev = b.xp.asarray(np.stack(roi_arr).astype(np.int32))
-    v = [np.int32(int(round(min(max(x, 0), 255)))) for x in vals + [0] * (4 - len(vals))]
-    launch("resize", "letterbox_u8", b.n, H, W,
-           (image_table(b, out), i32(b.n), i32(b.channels), i32(b.channels), roi_dev, *v))
+            r = resize_image(im, nh, nw, 1)
+            r = r if r.ndim == 3 else r[:, :, None]  # OpenCV drops a 1-channel axis
+            p = pad_image(r, y, H - nh - y, x, W - nw - x, "constant", vals)
+            outs.append(p if p.ndim == 3 else p[:, :, None])
+        return b.like(outs)
+
+    def cuda() -> Batch:
+        out = b.empty([(H, W)] * b.n)
+        roi_dev = b.xp.asarray(np.array(rois, dtype=np.int32).T.copy())
+        v = [np.int32(int(round(min(max(x, 0), 255)))) for x in vals + [0] * (4 - len(vals))]
+        launch("resize", "letterbox_u8", b.n, H, W,
+               (image_table(b, out), i32(b.n), i32(b.channels), i32(b.channels), roi_dev, *v))
+        return out
+
+    out = fork(b, cuda=cuda, reference=lambda: host(rs.resize_image, _pad_ref),
+               opencv=lambda: host(_resize_opencv, _pad_opencv))
     return out.result(), out_roi
 
 
@@ -122,6 +137,12 @@ def _pad_ref(im: np.ndarray, top: int, bottom: int, left: int, right: int, borde
         out = np.where(((ys < 0)[:, None] | (xs < 0)[None, :])[..., None],
                        const.astype(im.dtype), out)
     return np.ascontiguousarray(out)
+
+
+def _pad_opencv(im: np.ndarray, top: int, bottom: int, left: int, right: int, border: str,
+                vals: Sequence[float]) -> np.ndarray:
+    # cv2 rounds and saturates the value for uint8 as _pad_ref does (half to even).
+    return cv2.copyMakeBorder(im, top, bottom, left, right, border_code(border), value=list(vals))
 
 
 def pad(img: Any, top: int, bottom: int, left: int, right: int, border: str = "constant",
@@ -144,6 +165,7 @@ def pad(img: Any, top: int, bottom: int, left: int, right: int, border: str = "c
     kernel = "pad_u8" if b.dtype == np.uint8 else "pad_f32"
     v = [np.float32(x) for x in vals + [0.0] * (4 - len(vals))]
     return apply(b, lambda im: _pad_ref(im, t, bo, le, ri, border, vals), ("pad", kernel),
+                 opencv=lambda im: _pad_opencv(im, t, bo, le, ri, border, vals),
                  shapes=sizes, args=(i32(t), i32(le), i32(code), *v)).result()
 
 

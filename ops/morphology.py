@@ -3,9 +3,11 @@ from __future__ import annotations
 
 from typing import Any
 
+import cv2
 import numpy as np
 
 from ._batch import Batch, as_batch
+from ._dispatch import fork, per_image
 from ._gpu import i32, image_table, launch
 from ._validate import check_choice, check_ksize
 
@@ -13,10 +15,11 @@ _OPS = {"erode": ("erode",), "dilate": ("dilate",), "open": ("erode", "dilate"),
         "close": ("dilate", "erode")}
 
 
-def _pass_ref(im: np.ndarray, radius: int, axis: int, dilate: bool) -> np.ndarray:
-    """min/max over the in-image part of a (2 radius + 1) window along axis."""
+def _pass_ref(im: np.ndarray, radius: int, horizontal: bool, dilate: bool) -> np.ndarray:
+    """min/max over the in-image part of a (2 radius + 1) window along x (horizontal) or y."""
     if radius == 0:
         return im
+    axis = 1 if horizontal else 0  # of an (H, W, C) image
     fill = 0 if dilate else 255  # OpenCV's default border never wins
     pad = [(0, 0)] * im.ndim
     pad[axis] = (radius, radius)
@@ -30,15 +33,21 @@ def _pass_ref(im: np.ndarray, radius: int, axis: int, dilate: bool) -> np.ndarra
 
 
 def _morph(b: Batch, kh: int, kw: int, dilate: bool) -> Batch:
-    if not b.on_device:
-        return b.like([_pass_ref(_pass_ref(im, kw // 2, 1, dilate), kh // 2, 0, dilate)
-                       for im in b.images])
-    h, w = b.max_hw()
-    tmp, out = b.empty(), b.empty()
-    for src, dst, radius, axis in ((b, tmp, kw // 2, 0), (tmp, out, kh // 2, 1)):
-        launch("filter", "morph_pass", b.n, h, w, (image_table(src, dst), i32(b.n), i32(b.channels),
-               i32(b.channels), i32(radius), i32(axis), i32(int(dilate))))
-    return out
+    def cuda() -> Batch:
+        h, w = b.max_hw()
+        tmp, out = b.empty(), b.empty()
+        for src, dst, radius, horizontal in ((b, tmp, kw // 2, True), (tmp, out, kh // 2, False)):
+            launch("filter", "morph_pass", b.n, h, w, (image_table(src, dst), i32(b.n),
+                   i32(b.channels), i32(b.channels), i32(radius), i32(int(horizontal)),
+                   i32(int(dilate))))
+        return out
+
+    def reference(im: np.ndarray) -> np.ndarray:
+        return _pass_ref(_pass_ref(im, kw // 2, True, dilate), kh // 2, False, dilate)
+
+    element = np.ones((kh, kw), np.uint8)  # cv2's default border never wins, as above
+    return fork(b, cuda=cuda, reference=lambda: per_image(b, reference),
+                opencv=lambda: per_image(b, lambda im: (cv2.dilate if dilate else cv2.erode)(im, element)))
 
 
 def morphology(mask: Any, op: str, ksize: Any) -> Any:

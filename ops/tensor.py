@@ -7,6 +7,7 @@ import numpy as np
 
 from . import _resample as rs
 from ._batch import Batch, _poison, array_module, as_batch, is_cupy
+from ._dispatch import fork
 from ._gpu import i32, image_table, launch, f32
 from ._validate import check_choice, check_int, check_real, check_roi, check_size, describe, fail
 
@@ -56,17 +57,20 @@ def image_to_tensor(img: Any, mean: Any = 0.0, std: Any = 1.0, scale: float = 1 
     if swap_rb:
         order[[0, 2]] = [2, 0]
     h, w = b.shapes[0]
-    if not b.on_device:
-        out = np.stack([np.stack([lut[k][im[:, :, order[k]]] for k in range(c)])
-                        for im in b.images])
-        return out
-    xp = b.xp
-    out = _poison(xp.empty((b.n, c, h, w), dtype=dt))
-    launch("tensor", "to_tensor_f32" if dt == np.float32 else "to_tensor_f16", b.n, h, w,
-           (image_table(b), i32(b.n), i32(c), i32(c), xp.asarray(lut), out,
-            i32(1 if swap_rb else 0)))
-    return out
 
+    def reference() -> np.ndarray:
+        return np.stack([np.stack([lut[k][im[:, :, order[k]]] for k in range(c)])
+                         for im in b.images])
+
+    def cuda() -> Any:
+        out = _poison(b.xp.empty((b.n, c, h, w), dtype=dt))
+        launch("tensor", "to_tensor_f32" if dt == np.float32 else "to_tensor_f16", b.n, h, w,
+               (image_table(b), i32(b.n), i32(c), i32(c), b.xp.asarray(lut), out,
+                i32(1 if swap_rb else 0)))
+        return out
+
+    # A table lookup per channel: OpenCV would not be faster (cv2.LUT has no float16).
+    return fork(b, cuda=cuda, reference=reference)
 
 ACTIVATIONS = {"none": 0, "sigmoid": 1, "softmax": 2, "argmax": 3}
 
@@ -128,8 +132,8 @@ def tensor_to_mask(t: Any, roi: Any = None, size: Any = None, activation: str = 
     sizes = ([(h, w) for _, _, w, h in rois] if size is None
              else _per_image(size, n, "size", check_size))
     uniform = len(set(sizes)) == 1
-    xp = array_module(t)
-    if xp is np:
+
+    def reference() -> Any:
         masks = []
         for i, (x, y, w, h) in enumerate(rois):
             p = activate(t[i], act, channel)[y:y + h, x:x + w, None]
@@ -139,17 +143,23 @@ def tensor_to_mask(t: Any, roi: Any = None, size: Any = None, activation: str = 
             else:
                 masks.append(np.clip(np.rint(p * np.float32(255)), 0, 255).astype(np.uint8))
         return np.stack(masks) if uniform else masks
-    t = xp.ascontiguousarray(t)
-    if uniform:
-        arr = _poison(xp.empty((n, *sizes[0]), dtype=np.uint8))
-        out = Batch(list(arr[..., None]), arr[..., None], "batch", True, xp, 1, np.dtype(np.uint8))
-    else:
-        proto = Batch([None] * n, None, "list", True, xp, 1, np.dtype(np.uint8))
-        out = proto.empty(sizes, 1, np.uint8)
-    roi_dev = xp.asarray(np.array(rois, dtype=np.int32).T.copy())
-    H, W = max(h for h, _ in sizes), max(w for _, w in sizes)
-    launch("tensor", "tensor_to_mask", n, H, W,
-           (image_table(out), i32(n), i32(k), i32(1), t, i32(th), i32(tw),
-            i32(1 if t.dtype == np.float16 else 0), roi_dev, i32(ACTIVATIONS[act]), i32(channel),
-            f32(-1.0 if threshold is None else threshold)))
-    return arr if uniform else [im[..., 0] for im in out.images]
+
+    def cuda() -> Any:
+        xp = array_module(t)
+        tc = xp.ascontiguousarray(t)
+        if uniform:
+            arr = _poison(xp.empty((n, *sizes[0]), dtype=np.uint8))
+            out = Batch(list(arr[..., None]), arr[..., None], "batch", True, xp, 1, np.dtype(np.uint8))
+        else:
+            proto = Batch([None] * n, None, "list", True, xp, 1, np.dtype(np.uint8))
+            out = proto.empty(sizes, 1, np.uint8)
+        roi_dev = xp.asarray(np.array(rois, dtype=np.int32).T.copy())
+        H, W = max(h for h, _ in sizes), max(w for _, w in sizes)
+        launch("tensor", "tensor_to_mask", n, H, W,
+               (image_table(out), i32(n), i32(k), i32(1), tc, i32(th), i32(tw),
+                i32(1 if tc.dtype == np.float16 else 0), roi_dev, i32(ACTIVATIONS[act]),
+                i32(channel), f32(-1.0 if threshold is None else threshold)))
+        return arr if uniform else [im[..., 0] for im in out.images]
+
+    # cv2.resize's float32 arithmetic differs from the reference's in the last bits.
+    return fork(t, cuda=cuda, reference=reference)

@@ -37,18 +37,18 @@ extern "C" __global__ void gauss_cols(const long long* table, int n, int cin, in
     }
 }
 
-// Morphology pass along one axis (axis 0: rows/x, 1: columns/y): min (erode) or max
-// (dilate) over the in-image part of the window, as OpenCV's default border does.
+// Morphology pass along x (horizontal) or y: min (erode) or max (dilate) over the
+// in-image part of the window, as OpenCV's default border does.
 extern "C" __global__ void morph_pass(const long long* table, int n, int cin, int cout,
-                                      int radius, int axis, int dilate) {
+                                      int radius, int horizontal, int dilate) {
     PIXEL_PROLOGUE(table, n);
     u8* dr = row_ptr<u8>(d, y) + x * cout;
     for (int c = 0; c < cin; c++) {
         int v = dilate ? 0 : 255;
-        const int lo = max((axis ? y : x) - radius, 0);
-        const int hi = min((axis ? y : x) + radius, (axis ? s.h : s.w) - 1);
+        const int lo = max((horizontal ? x : y) - radius, 0);
+        const int hi = min((horizontal ? x : y) + radius, (horizontal ? s.w : s.h) - 1);
         for (int p = lo; p <= hi; p++) {
-            const int px = axis ? row_ptr<u8>(s, p)[x * cin + c] : row_ptr<u8>(s, y)[p * cin + c];
+            const int px = horizontal ? row_ptr<u8>(s, y)[p * cin + c] : row_ptr<u8>(s, p)[x * cin + c];
             v = dilate ? max(v, px) : min(v, px);
         }
         dr[c] = (u8)v;
