@@ -86,9 +86,12 @@ def test_bad_input(img, kwargs, exc, name, words):
 def test_backends_agree(backend, request, interp):
     rng = rng_for(request)
     for src, dst in CASES:
-        for c in CHANNELS:
+        # every channel count and float32, but 3 channels only for the largest sources (speed)
+        large = src[0] * src[1] > 300_000 and (src, dst) != ((480, 640), (473, 631))
+        for c in [3] if large else CHANNELS:
             kernel_matches_numpy(backend, ops.resize, random_image(rng, *src, c), dst, interp, check=exact)
-        kernel_matches_numpy(backend, ops.resize, random_float(rng, *src, 5), dst, interp, check=exact)
+        if not large:
+            kernel_matches_numpy(backend, ops.resize, random_float(rng, *src, 5), dst, interp, check=exact)
     kernel_matches_numpy(backend, ops.resize, random_batch(rng, 3, 40, 30), (20, 15), interp, check=exact)
     kernel_matches_numpy(backend, ops.resize, random_batch(rng, 4, 33, 65, 4), (66, 13), interp, check=exact)
     kernel_matches_numpy(backend, ops.resize, random_float(rng, 2, 31, 17, 2), (64, 9), interp, check=exact)
