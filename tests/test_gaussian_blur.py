@@ -23,7 +23,7 @@ CONFIGS = [(0, 0.8), (0, 2.3), (3, 0), (7, 0), (11, 0), ((5, 9), 1.7), (31, 6.0)
 def test_matches_opencv(request, impl, border, c, size):
     rng = rng_for(request)
     img = random_image(rng, *size, c)
-    configs = CONFIGS if size[0] * size[1] < 10000 else CONFIGS[::3]
+    configs = CONFIGS if size[0] * size[1] < 30000 else CONFIGS[::3]  # 480x640: 5 of them
     for ksize, sigma in configs:
         exact(host(impl, ops.gaussian_blur, img, ksize, sigma, border), cv_gaussian_blur(img, ksize, sigma, border),
               f"{size} c={c} {border} ksize={ksize} sigma={sigma}")
