@@ -7,7 +7,7 @@ ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-from tests.helpers import cuda_reason, ort_cuda_reason  # noqa: E402
+from tests.helpers import REPLAY, cuda_reason, ort_cuda_reason  # noqa: E402
 
 
 def pytest_collection_modifyitems(config, items):
@@ -23,6 +23,25 @@ def pytest_collection_modifyitems(config, items):
     ort = ort_cuda_reason() if needs_ort else None
     for item in needs_ort if ort else []:
         item.add_marker(pytest.mark.skip(reason=ort))
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(item, call):
+    """A failed test that drew data from tests.helpers.rng_for says how to replay it."""
+    report = yield
+    if report.failed and REPLAY in item.stash:
+        report.sections.append(("replay with the same data", item.stash[REPLAY]))
+    return report
+
+
+@pytest.fixture(params=["reference", "opencv"])
+def impl(request):
+    """The host implementation a test runs NumPy input through: "reference" (the NumPy
+    reference, inside ops.use_reference()) or "opencv" (OpenCV where the op has it,
+    forced with use_reference(False) whatever TVO_OPS_REFERENCE says)."""
+    import ops
+    with ops.use_reference(request.param == "reference"):
+        yield request.param
 
 
 @pytest.fixture(scope="session")

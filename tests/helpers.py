@@ -2,9 +2,15 @@
 from __future__ import annotations
 
 import functools
+import os
+import zlib
 from typing import Any, Callable
 
 import numpy as np
+import pytest
+
+# Where rng_for leaves a test's replay command for the failure report (tests/conftest.py).
+REPLAY = pytest.StashKey[str]()
 
 # Image sizes every op is checked on: odd sizes, 1-pixel wide/tall, small and large.
 SIZES = [(1, 1), (1, 7), (9, 1), (2, 3), (17, 31), (64, 48), (121, 203), (480, 640)]
@@ -66,16 +72,107 @@ def counter_delta(before: dict, after: dict) -> dict:
     return {k: v - before.get(k, 0) for k, v in after.items() if v != before.get(k, 0)}
 
 
+# TVO_TEST_SEED=<int> mixes another seed into every test's data (fuzzing runs); unset, a
+# test sees the same data on every run.
+SEED_ENV = "TVO_TEST_SEED"
+
+
+def env_seed() -> int | None:
+    """TVO_TEST_SEED as an int, None when unset (ValueError naming it when not an int)."""
+    raw = os.environ.get(SEED_ENV, "").strip()
+    if not raw:
+        return None
+    try:
+        return int(raw)
+    except ValueError:
+        raise ValueError(f"{SEED_ENV}: expected an integer, got {raw!r}") from None
+
+
+def seed_for(nodeid: str, extra: int | None = None) -> list[int]:
+    """The seed of a test: a stable hash of its id (zlib.crc32, unlike the salted hash()),
+    with ``extra`` (TVO_TEST_SEED) mixed in when given."""
+    base = zlib.crc32(nodeid.encode())
+    return [base] if extra is None else [base, extra % 2**63]
+
+
+def replay_command(nodeid: str, extra: int | None) -> str:
+    """The command that reruns one test on the same data."""
+    env = "" if extra is None else f"{SEED_ENV}={extra} "
+    quoted = "'" + nodeid.replace("'", "'\"'\"'") + "'"
+    return f"{env}.venv/bin/python -m pytest {quoted}"
+
+
 def rng_for(request: Any) -> np.random.Generator:
-    """A fresh seed per run, printed on failure through the test id."""
-    seed = int(np.random.SeedSequence().entropy % (2**32))
-    print(f"seed={seed}")
-    return np.random.default_rng(seed)
+    """The test's random generator, seeded from its id (and TVO_TEST_SEED): a rerun sees
+    the same data, and a failure prints the command that replays it (tests/conftest.py)."""
+    extra = env_seed()
+    request.node.stash[REPLAY] = replay_command(request.node.nodeid, extra)
+    return np.random.default_rng(seed_for(request.node.nodeid, extra))
 
 
 def random_image(rng: np.random.Generator, h: int, w: int, c: int | None = 3) -> np.ndarray:
+    """Random uint8 pixels, (h, w, c), or (h, w) for c None."""
     shape = (h, w) if c is None else (h, w, c)
     return rng.integers(0, 256, size=shape, dtype=np.uint8)
+
+
+def random_batch(rng: np.random.Generator, n: int, h: int, w: int, c: int | None = 3) -> np.ndarray:
+    """Random uint8 (n, h, w, c) batch ((n, h, w) for c None)."""
+    return rng.integers(0, 256, size=(n, h, w) if c is None else (n, h, w, c), dtype=np.uint8)
+
+
+def random_mask(rng: np.random.Generator, h: int, w: int, binary: bool = True) -> np.ndarray:
+    """A uint8 (h, w) mask: 0/255 at a random density, or any values (binary False)."""
+    if binary:
+        return ((rng.random((h, w)) < rng.uniform(0.2, 0.8)) * 255).astype(np.uint8)
+    return rng.integers(0, 256, (h, w), dtype=np.uint8)
+
+
+def random_float(rng: np.random.Generator, *shape: int) -> np.ndarray:
+    """Random float32 values in [0, 1) of ``shape``."""
+    return rng.random(shape, dtype=np.float32)
+
+
+def exact(ours: Any, ref: Any, what: str = "") -> None:
+    """Bit for bit (the check for kernel_matches_numpy where the op is exact)."""
+    np.testing.assert_array_equal(ours, ref, what)
+
+
+def host(impl: str, op: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
+    """``op(*args, **kwargs)`` on NumPy input under the ``impl`` fixture's implementation
+    ("reference" or "opencv"). Under "opencv" the result must also equal the NumPy
+    reference's bit for bit: the two host implementations may never diverge."""
+    import ops
+
+    out = op(*args, **kwargs)
+    if impl == "opencv":
+        with ops.use_reference():
+            ref = op(*args, **kwargs)
+        _equal_tree(out, ref)
+    return out
+
+
+def _equal_tree(out: Any, ref: Any) -> None:
+    if isinstance(ref, (list, tuple)):
+        assert isinstance(out, type(ref)) and len(out) == len(ref), \
+            f"opencv gave {type(out).__name__} of {len(out)}, reference {type(ref).__name__} of {len(ref)}"
+        for a, b in zip(out, ref):
+            _equal_tree(a, b)
+    elif isinstance(ref, np.ndarray):
+        np.testing.assert_array_equal(out, ref, "the OpenCV implementation differs from the NumPy "
+                                      "reference", strict=True)
+    else:
+        assert out == ref, f"opencv gave {out!r}, the reference {ref!r}"
+
+
+def assert_refused(exc: type, name: str, words: str, call: Callable[[], Any]) -> None:
+    """``call()`` raises ``exc`` whose message starts with the argument's name and says
+    ``words`` (what was wrong)."""
+    with pytest.raises(exc) as e:
+        call()
+    msg = str(e.value)
+    assert msg.startswith(f"{name}"), f"the message does not start with {name!r}: {msg}"
+    assert words in msg, f"{words!r} not in the message: {msg}"
 
 
 def assert_aligned(ours: np.ndarray, ref: np.ndarray, what: str = "") -> None:
@@ -125,12 +222,14 @@ def to_host(x: Any) -> Any:
 
 def kernel_matches_numpy(backend: str, op: Callable[..., Any], x: Any, *args: Any,
                          check: Callable | None = None, **kwargs: Any) -> None:
-    """Run ``op`` on NumPy input (its reference) and twice on ``backend``'s memory (its
-    CUDA kernel; outputs poisoned with 0 and 255 first): every kernel output must come back
-    in that memory and match the NumPy result, so a pixel left unwritten fails."""
+    """Run ``op`` on NumPy input under ``ops.use_reference()`` (its NumPy reference, not
+    OpenCV) and twice on ``backend``'s memory (its CUDA kernel; outputs poisoned with 0 and
+    255 first): every kernel output must come back in that memory and match the reference,
+    so a pixel left unwritten fails."""
     import ops
 
-    ref = op(x, *args, **kwargs)
+    with ops.use_reference():
+        ref = op(x, *args, **kwargs)
     kind = type(to_device(np.zeros(1, np.uint8), backend))
     check = check or assert_aligned
     for value in (0, 255):

@@ -1,64 +1,48 @@
+"""composite against the float64 alpha blend rounded to nearest (OpenCV has no single call;
+cv2.blendLinear blends in float32)."""
 import numpy as np
 import pytest
 
 import ops
-from tests.helpers import (CHANNELS, MEMORY, SIZES, kernel_matches_numpy, random_image, rng_for,
-                           to_device)
+from tests.cv_refs import cv_composite
+from tests.helpers import (CHANNELS, MEMORY, SIZES, assert_refused, exact, host, kernel_matches_numpy,
+                           random_batch, random_image, rng_for, to_device)
 
-
-def float_ref(fg, bg, mask):
-    """The real-valued blend in float64, rounded to nearest."""
-    a = mask.astype(np.float64) / 255.0
-    if fg.ndim == a.ndim + 1:
-        a = a[..., None]
-    return np.rint(fg * a + bg * (1.0 - a)).astype(np.uint8)
-
-
-def test_exhaustive_equals_float64_round():
-    """Every (fg, bg, m) triple: the integer formula is the exactly rounded real blend."""
-    v = np.arange(256, dtype=np.uint8)
-    fg = np.repeat(v, 256 * 256).reshape(256 * 256, 256, 1)
-    bg = np.tile(np.repeat(v, 256), 256).reshape(256 * 256, 256, 1)
-    m = np.tile(v, 256 * 256).reshape(256 * 256, 256)
-    out = ops.composite(fg, bg, m)
-    np.testing.assert_array_equal(out, float_ref(fg, bg, m))
-    assert (ops.composite(fg, bg, np.full_like(m, 255)) == fg).all()
-    assert (ops.composite(fg, bg, np.zeros_like(m)) == bg).all()
+COMPOSITE_SIZES = SIZES + [(1, 9), (7, 1), (5, 3), (120, 203)]
 
 
 @pytest.mark.parametrize("c", CHANNELS)
-@pytest.mark.parametrize("size", SIZES)
-def test_matches_float64(request, c, size):
+@pytest.mark.parametrize("size", COMPOSITE_SIZES, ids=str)
+def test_matches_opencv(request, impl, c, size):
     rng = rng_for(request)
     fg, bg = random_image(rng, *size, c), random_image(rng, *size, c)
     m = random_image(rng, *size, None)
-    np.testing.assert_array_equal(ops.composite(fg, bg, m), float_ref(fg, bg, m))
-    np.testing.assert_array_equal(ops.composite(fg, bg, m[..., None]), float_ref(fg, bg, m))
+    exact(host(impl, ops.composite, fg, bg, m), cv_composite(fg, bg, m))
+    exact(host(impl, ops.composite, fg, bg, m[..., None]), cv_composite(fg, bg, m))
 
 
-def test_forms(request):
+@pytest.mark.parametrize("c", CHANNELS)
+def test_input_forms(request, impl, c):
     rng = rng_for(request)
-    gray_fg, gray_bg = random_image(rng, 5, 7, None), random_image(rng, 5, 7, None)
-    m = random_image(rng, 5, 7, None)
-    out = ops.composite(gray_fg, gray_bg, m)
-    assert out.shape == (5, 7)
-    np.testing.assert_array_equal(out, float_ref(gray_fg, gray_bg, m))
-    fg = rng.integers(0, 256, (3, 9, 11, 4), dtype=np.uint8)
-    bg = rng.integers(0, 256, (3, 9, 11, 4), dtype=np.uint8)
-    masks = rng.integers(0, 256, (3, 9, 11), dtype=np.uint8)
+    if c == 1:
+        gray_fg, gray_bg, m = (random_image(rng, 5, 7, None) for _ in range(3))
+        out = host(impl, ops.composite, gray_fg, gray_bg, m)
+        assert out.shape == (5, 7)
+        exact(out, cv_composite(gray_fg, gray_bg, m))
+    fg, bg = random_batch(rng, 3, 9, 11, c), random_batch(rng, 3, 9, 11, c)
+    masks = random_batch(rng, 3, 9, 11, None)
     for mk in (masks, masks[..., None], list(masks)):
-        out = ops.composite(fg, bg, mk)
+        out = host(impl, ops.composite, fg, bg, mk)
         assert out.shape == fg.shape
-        np.testing.assert_array_equal(out, float_ref(fg, bg, masks))
-    sizes = [(1, 1), (40, 3), (9, 61)]
-    fgs = [random_image(rng, h, w, 3) for h, w in sizes]
-    bgs = [random_image(rng, h, w, 3) for h, w in sizes]
+        exact(out, cv_composite(fg, bg, masks))
+    sizes = [(1, 1), (40, 3), (9, 61), (4, 5)]
+    fgs, bgs = ([random_image(rng, h, w, c) for h, w in sizes] for _ in range(2))
     ms = [random_image(rng, h, w, None) for h, w in sizes]
     for mk in (ms, [x[..., None] for x in ms]):
-        outs = ops.composite(fgs, bgs, mk)
+        outs = host(impl, ops.composite, fgs, bgs, mk)
         assert isinstance(outs, list) and [o.shape for o in outs] == [f.shape for f in fgs]
         for o, f, b, x in zip(outs, fgs, bgs, ms):
-            np.testing.assert_array_equal(o, float_ref(f, b, x))
+            exact(o, cv_composite(f, b, x))
 
 
 Z3 = np.zeros((4, 5, 3), np.uint8)
@@ -80,14 +64,32 @@ Z2 = np.zeros((4, 5), np.uint8)
     (np.zeros((0, 5, 3), np.uint8), Z3, Z2, ValueError, "fg", "height and width > 0"),
     (np.zeros((2, 4, 5, 3), np.uint8), np.zeros((3, 4, 5, 3), np.uint8), np.zeros((2, 4, 5), np.uint8),
      ValueError, "bg", "2 images like fg"),
-    ([Z3, Z3[:2]], [Z3, Z3], [Z2, Z2], ValueError, r"bg\[1\]", "like fg"),
-    ([Z3, Z3], [Z3, Z3], [Z2, Z2[:, :3]], ValueError, r"mask\[1\]", "like fg"),
+    ([Z3, Z3[:2]], [Z3, Z3], [Z2, Z2], ValueError, "bg[1]", "like fg"),
+    ([Z3, Z3], [Z3, Z3], [Z2, Z2[:, :3]], ValueError, "mask[1]", "like fg"),
     (Z3, Z3, "mask", TypeError, "mask", "NumPy or CuPy array"),
-])
+], ids=repr)
 def test_bad_input(fg, bg, mask, exc, name, words):
-    with pytest.raises(exc, match=name) as e:
-        ops.composite(fg, bg, mask)
-    assert words in str(e.value)
+    assert_refused(exc, name, words, lambda: ops.composite(fg, bg, mask))
+
+
+@pytest.mark.parametrize("c", CHANNELS)
+def test_backends_agree(backend, request, c):
+    rng = rng_for(request)
+
+    def run(fg, bg, mask):
+        """kernel_matches_numpy for all three arguments moved to the backend's memory."""
+        kernel_matches_numpy(backend, lambda args: ops.composite(*args), [fg, bg, mask], check=exact)
+
+    run(random_image(rng, 121, 203, c), random_image(rng, 121, 203, c), random_image(rng, 121, 203, None))
+    run(random_batch(rng, 3, 9, 1, c), random_batch(rng, 3, 9, 1, c), random_batch(rng, 3, 9, 1, None))
+    sizes = [(1, 1), (50, 3), (7, 90)]
+    run([random_image(rng, h, w, c) for h, w in sizes], [random_image(rng, h, w, c) for h, w in sizes],
+        [random_image(rng, h, w, None)[..., None] for h, w in sizes])
+    # kernel_matches_numpy itself, with fg as the op's argument
+    bg, m = random_image(rng, 33, 17, c), random_image(rng, 33, 17, None)
+    on = (lambda a, fg: a if type(fg) is np.ndarray else to_device(a, backend))  # noqa: E731
+    kernel_matches_numpy(backend, lambda fg: ops.composite(fg, on(bg, fg), on(m, fg)),
+                         random_image(rng, 33, 17, c), check=exact)
 
 
 def test_mixed_arrays_rejected(backend):
@@ -100,24 +102,18 @@ def test_mixed_arrays_rejected(backend):
         ops.composite([Z3, g], [Z3, Z3], [Z2, Z2])
 
 
-@pytest.mark.parametrize("c", CHANNELS)
-def test_kernel_matches_numpy(backend, request, c):
-    rng = rng_for(request)
-    check = np.testing.assert_array_equal
+def test_exhaustive_equals_float64_round(impl):
+    """Every (fg, bg, m) triple: the integer formula is the exactly rounded real blend."""
+    v = np.arange(256, dtype=np.uint8)
+    fg = np.repeat(v, 256 * 256).reshape(256 * 256, 256, 1)
+    bg = np.tile(np.repeat(v, 256), 256).reshape(256 * 256, 256, 1)
+    m = np.tile(v, 256 * 256).reshape(256 * 256, 256)
+    exact(host(impl, ops.composite, fg, bg, m), cv_composite(fg, bg, m))
+    assert (ops.composite(fg, bg, np.full_like(m, 255)) == fg).all()
+    assert (ops.composite(fg, bg, np.zeros_like(m)) == bg).all()
 
-    def run(fg, bg, mask):
-        """kernel_matches_numpy for all three arguments moved to the backend's memory."""
-        kernel_matches_numpy(backend, lambda args: ops.composite(*args), [fg, bg, mask], check=check)
 
-    run(random_image(rng, 121, 203, c), random_image(rng, 121, 203, c), random_image(rng, 121, 203, None))
-    n = (3, 9, 1)
-    run(rng.integers(0, 256, (*n, c), dtype=np.uint8), rng.integers(0, 256, (*n, c), dtype=np.uint8),
-        rng.integers(0, 256, n, dtype=np.uint8))
-    sizes = [(1, 1), (50, 3), (7, 90)]
-    run([random_image(rng, h, w, c) for h, w in sizes], [random_image(rng, h, w, c) for h, w in sizes],
-        [random_image(rng, h, w, None)[..., None] for h, w in sizes])
-    # kernel_matches_numpy itself, with fg as the op's argument
-    bg, m = random_image(rng, 33, 17, c), random_image(rng, 33, 17, None)
-    on = (lambda a, fg: a if type(fg) is np.ndarray else to_device(a, backend))  # noqa: E731
-    kernel_matches_numpy(backend, lambda fg: ops.composite(fg, on(bg, fg), on(m, fg)),
-                         random_image(rng, 33, 17, c), check=check)
+def test_division_free_rounding_is_exact():
+    """The kernel's (w + 128) * 257 >> 16 is (w + 127) // 255 for every weighted sum."""
+    w = np.arange(0, 255 * 255 + 1, dtype=np.uint32)
+    np.testing.assert_array_equal(((w + 128) * 257) >> 16, (w + 127) // 255)

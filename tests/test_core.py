@@ -1,15 +1,20 @@
-"""The shared machinery: border mapping and input-form handling."""
+"""The shared machinery: border mapping, input-form handling, the implementation fork."""
+import os
+import subprocess
+import sys
+from pathlib import Path
+
 import cv2
 import numpy as np
 import pytest
 
 from ops._batch import as_batch
 from ops._border import BORDERS, border_index
+from tests.cv_refs import BORDER as CV_BORDERS
 from tests.helpers import MEMORY, to_device
 
-CV_BORDER = {"constant": cv2.BORDER_CONSTANT, "replicate": cv2.BORDER_REPLICATE,
-             "reflect": cv2.BORDER_REFLECT, "wrap": cv2.BORDER_WRAP,
-             "reflect101": cv2.BORDER_REFLECT_101}
+ROOT = Path(__file__).resolve().parents[1]
+
 
 
 @pytest.mark.parametrize("border", BORDERS)
@@ -20,9 +25,9 @@ def test_border_index_matches_opencv(border, length):
     if border == "reflect101" and length == 1:
         ref = [0] * len(ps)  # OpenCV asserts on this; a 1-pixel axis can only repeat
     else:
-        ref = [cv2.borderInterpolate(int(p), length, CV_BORDER[border]) for p in ps]
+        ref = [cv2.borderInterpolate(int(p), length, CV_BORDERS[border]) for p in ps]
     np.testing.assert_array_equal(ours, ref)
-    assert BORDERS[border] == CV_BORDER[border]
+    assert BORDERS[border] == CV_BORDERS[border]
 
 
 def test_forms_round_trip():
@@ -61,3 +66,28 @@ def test_bad_forms(bad, words):
     with pytest.raises((TypeError, ValueError), match="img") as e:
         as_batch(bad, "img")
     assert words in str(e.value)
+
+
+def test_implementation_fork(monkeypatch):
+    """ops.implementation: OpenCV for NumPy by default, the reference inside use_reference()
+    or with TVO_OPS_REFERENCE=1, the CUDA kernel for device memory (the harness's HostArray)."""
+    import ops
+    from ops._cpu_kernels import asarray
+
+    monkeypatch.delenv("TVO_OPS_REFERENCE", raising=False)
+    img = np.zeros((2, 2, 3), np.uint8)
+    assert ops.implementation(img) == "opencv"
+    assert ops.implementation(img, has_opencv=False) == "reference"
+    with ops.use_reference():
+        assert ops.implementation(img) == "reference"
+        with ops.use_reference(False):
+            assert ops.implementation(img) == "opencv"
+        assert ops.implementation(asarray(img)) == "cuda"
+    assert ops.implementation(img) == "opencv"
+    assert ops.implementation(asarray(img)) == "cuda"
+    code = ("import numpy, ops; x = numpy.zeros((2, 2, 3), numpy.uint8); print(ops.implementation(x))\n"
+            "with ops.use_reference(False): print(ops.implementation(x))")
+    env = {**os.environ, "TVO_OPS_REFERENCE": "1", "PYTHONPATH": str(ROOT)}
+    out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True,
+                         timeout=60, check=True).stdout
+    assert out.split() == ["reference", "opencv"]

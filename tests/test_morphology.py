@@ -1,53 +1,47 @@
-import cv2
+"""morphology against cv2.erode / cv2.dilate / cv2.morphologyEx (bit exact)."""
 import numpy as np
 import pytest
 
 import ops
-from tests.helpers import MEMORY, SIZES, kernel_matches_numpy, rng_for, to_device
+from tests.cv_refs import MORPH, cv_morphology
+from tests.helpers import (MEMORY, SIZES, assert_refused, exact, host, kernel_matches_numpy, random_mask,
+                           rng_for, to_device)
 
-OPS = ["erode", "dilate", "open", "close"]
-KSIZES = [1, 3, 5, (3, 7), (9, 1), 21]
-
-
-def cv_ref(mask, op, ksize):
-    kh, kw = (ksize, ksize) if isinstance(ksize, int) else ksize
-    k = np.ones((kh, kw), np.uint8)
-    if op == "erode":
-        return cv2.erode(mask, k)
-    if op == "dilate":
-        return cv2.dilate(mask, k)
-    return cv2.morphologyEx(mask, cv2.MORPH_OPEN if op == "open" else cv2.MORPH_CLOSE, k)
+KSIZES = [1, 3, 5, (3, 7), (9, 1), 21, (7, 3), 31]
+MORPH_SIZES = SIZES + [(1, 9), (7, 1), (5, 3), (120, 203)]
 
 
-def random_mask(rng, h, w, binary=True):
-    if binary:
-        return ((rng.random((h, w)) < rng.uniform(0.2, 0.8)) * 255).astype(np.uint8)
-    return rng.integers(0, 256, (h, w), dtype=np.uint8)
+def masks(rng, h, w):
+    """Binary, any values, and binary with one other level in 30 % of the pixels."""
+    levels = random_mask(rng, h, w)
+    levels[rng.random((h, w)) > 0.7] = rng.integers(0, 256)
+    return {"binary": random_mask(rng, h, w), "any": random_mask(rng, h, w, binary=False), "levels": levels}
 
 
-@pytest.mark.parametrize("op", OPS)
-@pytest.mark.parametrize("size", SIZES)
-def test_matches_opencv_bit_exact(request, op, size):
+@pytest.mark.parametrize("op", MORPH)
+@pytest.mark.parametrize("size", MORPH_SIZES, ids=str)
+def test_matches_opencv(request, impl, op, size):
     rng = rng_for(request)
-    for binary in (True, False):
-        mask = random_mask(rng, *size, binary)
+    for kind, mask in masks(rng, *size).items():
         for ksize in KSIZES:
-            np.testing.assert_array_equal(ops.morphology(mask, op, ksize),
-                                          cv_ref(mask, op, ksize), f"{op} {size} {ksize}")
+            exact(host(impl, ops.morphology, mask, op, ksize), cv_morphology(mask, op, ksize),
+                  f"{op} {size} {kind} {ksize}")
 
 
-def test_batch_and_list(request):
+@pytest.mark.parametrize("op", MORPH)
+def test_input_forms(request, impl, op):
     rng = rng_for(request)
-    batch = np.stack([random_mask(rng, 17, 29) for _ in range(3)])
-    out = ops.morphology(batch, "close", (5, 3))
-    assert out.shape == batch.shape
-    for i in range(3):
-        np.testing.assert_array_equal(out[i], cv_ref(batch[i], "close", (5, 3)))
-    masks = [random_mask(rng, h, w) for h, w in [(1, 1), (40, 3), (9, 61), (2, 5)]]
-    outs = ops.morphology(masks, "open", 7)
-    assert isinstance(outs, list) and [o.shape for o in outs] == [m.shape for m in masks]
-    for o, m in zip(outs, masks):
-        np.testing.assert_array_equal(o, cv_ref(m, "open", 7))
+    for ksize in (5, (7, 3), 31):
+        batch = np.stack([random_mask(rng, 17, 29) for _ in range(3)])
+        out = host(impl, ops.morphology, batch, op, ksize)
+        assert out.shape == batch.shape
+        for o, m in zip(out, batch):
+            exact(o, cv_morphology(m, op, ksize))
+        lst = [random_mask(rng, h, w) for h, w in [(1, 1), (40, 3), (9, 61), (2, 5)]] + [batch[1, :7, :9]]
+        outs = host(impl, ops.morphology, lst, op, ksize)
+        assert isinstance(outs, list) and [o.shape for o in outs] == [m.shape for m in lst]
+        for o, m in zip(outs, lst):
+            exact(o, cv_morphology(m, op, ksize))
 
 
 @pytest.mark.parametrize("kwargs, exc, name, words", [
@@ -60,27 +54,25 @@ def test_batch_and_list(request):
     (dict(ksize=0), ValueError, "ksize", "odd positive"),
     (dict(ksize=(3, -1)), ValueError, "ksize", "odd positive"),
     (dict(ksize="3"), TypeError, "ksize", "odd positive integer"),
-])
+], ids=repr)
 def test_bad_input(kwargs, exc, name, words):
     args = dict(mask=np.zeros((4, 4), np.uint8), op="erode", ksize=3)
     args.update(kwargs)
-    with pytest.raises(exc, match=name.replace("[", r"\[")) as e:
-        ops.morphology(**args)
-    assert words in str(e.value)
+    assert_refused(exc, name, words, lambda: ops.morphology(**args))
+
+
+@pytest.mark.parametrize("op", MORPH)
+@pytest.mark.parametrize("ksize", [1, 3, (5, 11), 31, 5, (7, 3)], ids=str)
+def test_backends_agree(backend, request, op, ksize):
+    rng = rng_for(request)
+    run = lambda x: kernel_matches_numpy(backend, ops.morphology, x, op, ksize, check=exact)  # noqa: E731
+    run(random_mask(rng, 121, 203))
+    run(np.stack([random_mask(rng, 9, 1, False) for _ in range(3)]))
+    run([random_mask(rng, h, w) for h, w in [(1, 1), (50, 3), (7, 90), (64, 48)]])
+    run([random_mask(rng, h, w) for h, w in [(1, 1), (40, 3), (64, 80)]])
+    run(np.stack([random_mask(rng, 64, 80) for _ in range(3)]))
 
 
 def test_mixed_list_rejected(backend):
     with pytest.raises(TypeError, match=f"mask.*mixing NumPy and {MEMORY[backend]}"):
         ops.morphology([np.zeros((4, 4), np.uint8), to_device(np.zeros((4, 4), np.uint8), backend)], "erode", 3)
-
-
-@pytest.mark.parametrize("op", OPS)
-@pytest.mark.parametrize("ksize", [1, 3, (5, 11), 31])
-def test_kernel_matches_numpy(backend, request, op, ksize):
-    rng = rng_for(request)
-    check = np.testing.assert_array_equal
-    kernel_matches_numpy(backend, ops.morphology, random_mask(rng, 121, 203), op, ksize, check=check)
-    kernel_matches_numpy(backend, ops.morphology, np.stack([random_mask(rng, 9, 1, False) for _ in range(3)]),
-                      op, ksize, check=check)
-    kernel_matches_numpy(backend, ops.morphology, [random_mask(rng, h, w) for h, w in
-                                       [(1, 1), (50, 3), (7, 90), (64, 48)]], op, ksize, check=check)

@@ -1,0 +1,86 @@
+"""tensor_to_mask against its OpenCV composition: the activation, the roi, cv2.resize
+(linear, float32), rint(p * 255)."""
+import numpy as np
+import pytest
+
+import ops
+from ops.tensor import activate
+from tests.cv_refs import cv_tensor_to_mask
+from tests.helpers import assert_aligned, assert_refused, host, kernel_matches_numpy, rng_for
+
+ACTIVATIONS = ["sigmoid", "softmax", "argmax", "none"]
+
+
+def aligned_97(ours, ref, what=""):
+    """argmax and none masks are 0/1 plateaus: bilinear values land exactly on k + 0.5 after
+    * 255, and the last-ulp differences between the float32 resize and OpenCV's SIMD one
+    flip ~1-2 % of those ties (never by more than 1)."""
+    d = np.abs(ours.astype(int) - ref)
+    assert d.max() <= 1 and (d == 0).mean() >= 0.97, f"{what}: {d.max()} {(d == 0).mean():.4f}"
+
+
+def logits(rng, *shape):
+    return (rng.standard_normal(shape) * 3).astype(np.float32)
+
+
+@pytest.mark.parametrize("act", ACTIVATIONS)
+def test_matches_opencv(request, impl, act):
+    rng = rng_for(request)
+    t = logits(rng, 2, 3, 40, 48)
+    roi, size = (4, 7, 40, 26), (117, 181)
+    out = host(impl, ops.tensor_to_mask, t, roi, size, act, channel=1)
+    assert out.shape == (2, 117, 181) and out.dtype == np.uint8
+    check = aligned_97 if act in ("argmax", "none") else assert_aligned
+    for o, x in zip(out, t):
+        check(o, cv_tensor_to_mask(x, act, 1, roi, size), act)
+    out16 = host(impl, ops.tensor_to_mask, t.astype(np.float16), roi, size, act, channel=1)
+    check(out16[0], cv_tensor_to_mask(t[0].astype(np.float16), act, 1, roi, size), act)
+    thr = host(impl, ops.tensor_to_mask, t, roi, size, act, channel=1, threshold=0.5)
+    assert set(np.unique(thr)) <= {0, 255}
+
+
+def test_input_forms(request, impl):
+    rng = rng_for(request)
+    t = rng.standard_normal((2, 1, 16, 16)).astype(np.float32)
+    assert host(impl, ops.tensor_to_mask, t).shape == (2, 16, 16)
+    single = host(impl, ops.tensor_to_mask, t[0])  # (K, h, w): one mask
+    assert single.shape == (1, 16, 16)
+    assert_aligned(single[0], cv_tensor_to_mask(t[0], "sigmoid", 0, (0, 0, 16, 16), (16, 16)))
+    rois, sizes = [(0, 2, 16, 12), (2, 0, 12, 16)], [(30, 40), (40, 30)]
+    outs = host(impl, ops.tensor_to_mask, t, rois, sizes)
+    assert isinstance(outs, list) and [o.shape for o in outs] == sizes
+    for o, x, r, s in zip(outs, t, rois, sizes):
+        assert_aligned(o, cv_tensor_to_mask(x, "sigmoid", 0, r, s))
+    same = host(impl, ops.tensor_to_mask, t, rois, [(20, 20), (20, 20)])  # one size: an array
+    assert isinstance(same, np.ndarray) and same.shape == (2, 20, 20)
+    np.testing.assert_array_equal(activate(t[0], "none", 0), np.clip(t[0, 0], 0, 1))
+
+
+T = np.zeros((1, 2, 4, 4), np.float32)
+
+
+@pytest.mark.parametrize("t, kwargs, exc, name, words", [
+    (T.astype(np.uint8), {}, TypeError, "t", "dtype float32 or float16"),
+    (np.zeros((4, 4), np.float32), {}, ValueError, "t", "(N, K, h, w)"),
+    ([T], {}, TypeError, "t", "a NumPy or CuPy array"),
+    (T, {"channel": 2}, ValueError, "channel", "< K = 2"),
+    (T, {"roi": (1, 1, 4, 1)}, ValueError, "roi", "inside the 4x4 tensor"),
+    (T, {"threshold": 1.0}, ValueError, "threshold", "in (0, 1)"),
+    (T, {"activation": "relu"}, ValueError, "activation", "'sigmoid'"),
+    (T, {"size": (0, 3)}, ValueError, "size", "both > 0"),
+    (np.zeros((2, 2, 4, 4), np.float32), {"size": [(3, 3)] * 3}, ValueError, "size", "2 entries"),
+], ids=repr)
+def test_bad_input(t, kwargs, exc, name, words):
+    assert_refused(exc, name, words, lambda: ops.tensor_to_mask(t, **kwargs))
+
+
+@pytest.mark.parametrize("act", ACTIVATIONS)
+def test_backends_agree(request, act, backend):
+    """Within one level, >= 99 % identical (expf differs from NumPy's exp in the last ulp)."""
+    rng = rng_for(request)
+    t = logits(rng, 3, 4, 40, 48)
+    for dt in (np.float32, np.float16):
+        kernel_matches_numpy(backend, ops.tensor_to_mask, t.astype(dt), (4, 7, 40, 26), (117, 181), act, 2)
+        kernel_matches_numpy(backend, ops.tensor_to_mask, t.astype(dt), None, (20, 24), act, 2)  # 2x: area path
+        kernel_matches_numpy(backend, ops.tensor_to_mask, t.astype(dt), [(0, 0, 48, 40), (1, 1, 3, 2), (4, 4, 1, 1)],
+                             [(40, 48), (300, 7), (5, 5)], act, 2, threshold=0.5)
