@@ -13,6 +13,7 @@ import pytest
 from serving import registry
 from serving.models import BlurModel, ResizeModel
 from serving.pipeline.cli import DEFAULT_REPO, DEFAULT_SPECS
+from serving.pipeline.docs import DOC, docs_files
 from serving.pipeline.operators import stale_operators
 from serving.pipeline.spec import load_spec, stale_files
 
@@ -89,3 +90,20 @@ def test_a_class_changed_without_regenerating_is_caught(monkeypatch):
 def test_a_repository_of_other_models_gets_none_of_ours(tmp_path):
     (tmp_path / "resize").mkdir()  # a folder without a model.py is not a model
     assert stale_operators(tmp_path) == []
+
+
+def test_the_docs_tables_are_generated_and_checked(tmp_path):
+    """docs/serving.md holds what the declarations generate; a hand edit inside a block is
+    undone by generate, and a block without its markers is an error naming the file."""
+    assert docs_files(ROOT) == {DOC: (ROOT / DOC).read_text()}
+    (tmp_path / "docs").mkdir()
+    edited = (ROOT / DOC).read_text().replace("| `blur` | `sigma` | `12` |", "| `blur` | `sigma` | `10` |")
+    (tmp_path / DOC).write_text(edited)
+    assert docs_files(tmp_path) == {DOC: (ROOT / DOC).read_text()}
+    (tmp_path / DOC).write_text(edited.replace("<!-- end generated: limits -->", ""))
+    with pytest.raises(ValueError, match=r"serving.md: no <!-- generated: limits"):
+        docs_files(tmp_path)
+    text = docs_files(ROOT)[DOC]
+    for name, cls in registry.MODELS.items():
+        tensors = [*cls.CONTRACT.inputs, *cls.CONTRACT.outputs]
+        assert all(f"`{t.name}` {t.dtype}" in text for t in tensors), name

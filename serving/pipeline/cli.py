@@ -25,7 +25,9 @@ from typing import Sequence
 from .spec import (PipelineSpec, SpecError, StepSpec, TensorSpec, load_spec,
                    remove_generated_copies, save_spec, stale_files, write_generated)
 from .. import registry
+from .docs import docs_files
 from .operators import stale_operators, write_operators
+from .repository import differing_files, write_files
 from .parameters import known_parameters
 from .validate import validate_repository
 
@@ -100,11 +102,13 @@ def cmd_generate(args: argparse.Namespace) -> int:
     stale = []
     if not args.spec:
         # Without specs named: the operator models' configs (from their classes) first, as
-        # the spec's step copies derive from the same declarations.
+        # the spec's step copies derive from the same declarations; with the project's own
+        # repository, the docs' tables too.
+        docs = docs_files(ROOT) if args.repository.resolve() == DEFAULT_REPO.resolve() else {}
         if args.check:
-            stale += stale_operators(args.repository)
+            stale += stale_operators(args.repository) + differing_files(ROOT, docs)
         else:
-            for p in write_operators(args.repository):
+            for p in write_operators(args.repository) + write_files(ROOT, docs):
                 print(f"wrote {p}")
     for path in paths:
         spec = load_spec(path)
@@ -115,16 +119,18 @@ def cmd_generate(args: argparse.Namespace) -> int:
                 print(f"wrote {p}")
     if args.check:
         for p in stale:
-            print(f"{p}: differs from what {_source(p)} generates; run "
+            print(f"{p}: differs from what {_source(p)}; run "
                   f"python -m serving.pipeline generate")
         return 1 if stale else 0
     return _report(validate_repository(args.repository, known_parameters), args.repository)
 
 
 def _source(path: Path) -> str:
-    """What a generated file comes from, in words: its model's class, or its spec."""
+    """What generates a file, in words: its model's class, its spec, or the declarations."""
+    if path.suffix == ".md":
+        return "the models' declarations generate"
     cls = registry.MODELS.get(path.parent.name)
-    return f"its class {cls.__module__}.{cls.__qualname__}" if cls is not None else "its spec"
+    return f"its class {cls.__module__}.{cls.__qualname__} generates" if cls is not None else "its spec generates"
 
 
 def cmd_new(args: argparse.Namespace) -> int:
