@@ -1,8 +1,8 @@
 """Run a segmentation ONNX model with onnxruntime on NumPy or CuPy batches.
 
-The model's contract (input size, normalisation, colour order, output activation) is a
-``ModelSpec`` read from config parameters, so another segmentation ONNX can be swapped in
-without code changes (docs/segmentation-model.md).
+The model's contract (input size, normalisation, colour order, output activation) is the
+pipeline steps' parameters around it, so another segmentation ONNX can be swapped in without
+code changes (docs/segmentation-model.md).
 """
 from __future__ import annotations
 
@@ -12,66 +12,14 @@ import io
 import logging
 import operator
 import threading
-from dataclasses import dataclass, fields
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any
 
 import numpy as np
 
 from ops._batch import is_cupy, to_device
 
 from .build import BUILD_COMMAND
-
-
-@dataclass(frozen=True)
-class ModelSpec:
-    """What a segmentation model expects and returns.
-
-    input = (pixel * scale - mean) / std, in ``channel_order``; ``activation`` is what the
-    pipeline must still apply to the output ("none" when the model ends in a sigmoid).
-    """
-    input_height: int = 256
-    input_width: int = 256
-    mean: tuple[float, float, float] = (0.0, 0.0, 0.0)
-    std: tuple[float, float, float] = (1.0, 1.0, 1.0)
-    scale: float = 1 / 255
-    channel_order: str = "RGB"
-    activation: str = "none"
-    person_channel: int = 0
-
-    @classmethod
-    def from_parameters(cls, params: Mapping[str, str]) -> "ModelSpec":
-        """From Triton config parameters (strings); unknown keys are ignored by the caller."""
-        kw: dict[str, Any] = {}
-        for f in fields(cls):
-            if f.name not in params:
-                continue
-            raw = str(params[f.name])
-            if f.name in ("mean", "std"):
-                vals = [float(v) for v in raw.replace(",", " ").split()]
-                kw[f.name] = tuple(vals * 3 if len(vals) == 1 else vals)
-            elif f.name == "scale":
-                kw[f.name] = float(eval_fraction(raw))
-            elif f.type in ("int", int):
-                kw[f.name] = int(raw)
-            else:
-                kw[f.name] = raw
-        spec = cls(**kw)
-        if spec.channel_order not in ("RGB", "BGR"):
-            raise ValueError(f"channel_order: expected RGB or BGR, got {spec.channel_order!r}")
-        if spec.activation not in ("none", "sigmoid", "softmax", "argmax"):
-            raise ValueError(f"activation: expected none, sigmoid, softmax or argmax, got {spec.activation!r}")
-        if len(spec.mean) != 3 or len(spec.std) != 3 or min(spec.std) <= 0:
-            raise ValueError(f"mean/std: expected 1 or 3 values, std > 0; got {spec.mean}, {spec.std}")
-        return spec
-
-
-def eval_fraction(text: str) -> float:
-    """'1/255' or '0.0039' -> float (config files read better with fractions)."""
-    if "/" in text:
-        a, b = text.split("/", 1)
-        return float(a) / float(b)
-    return float(text)
 
 
 class ModelFileError(FileNotFoundError):

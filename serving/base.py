@@ -28,6 +28,7 @@ import numpy as np
 
 from ops._batch import is_cupy
 
+from .contract import Contract
 from .malloc import apply_stub_settings
 from .placement import (Placement, PlacementCounters, PlacementError, Placer, decide, move,
                         triton_metric_family)
@@ -314,13 +315,16 @@ OUTSIDE_TRITON = Placement(False, 0, "outside Triton")
 
 
 class OpModel:
-    """Subclass and set INPUTS, OUTPUTS, PARAMETERS; implement compute (and validate).
+    """Subclass and set CONTRACT (serving.contract: tensors, batching; INPUTS and OUTPUTS are
+    its tensor names) and PARAMETERS; implement compute (and validate). The two are the
+    model's whole config.pbtxt, which ``python -m serving.pipeline generate`` writes.
 
     HOST_TENSORS are small, host-decided inputs/outputs (sizes, ROIs, encoded files) that
     stay on the host on every instance; an input the config declares ``optional`` reaches
     validate and compute as None when a request leaves it out; ENTRY_INPUTS may arrive in host memory even under require_device=gpu
     (the pipeline's entry, where a client's frame is uploaded once)."""
 
+    CONTRACT: Contract | None = None  # None: the config comes from elsewhere (a fused model)
     INPUTS: tuple[str, ...] = ()
     OUTPUTS: tuple[str, ...] = ()
     PARAMETERS: Mapping[str, Param] = {}
@@ -332,6 +336,8 @@ class OpModel:
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
         cls.PARAMETERS = {**COMMON_PARAMETERS, **cls.PARAMETERS}
+        if "CONTRACT" in vars(cls) and cls.CONTRACT is not None:
+            cls.INPUTS, cls.OUTPUTS = cls.CONTRACT.input_names, cls.CONTRACT.output_names
 
     # -- configuration ---------------------------------------------------------------
     @classmethod

@@ -1,23 +1,21 @@
 """The table of every model parameter's range, from the Params themselves: docs/serving.md
-(Request limits) holds its output, and a test keeps the two equal.
+(Request limits) holds it between markers, written by ``python -m serving.pipeline generate``
+(serving/pipeline/docs.py) and checked by ``generate --check``.
 
-    python -m serving.limits      (prints the table)
+    python -m serving.limits      (prints the parameter table)
 """
 from __future__ import annotations
 
-from .base import COMMON_PARAMETERS, OpModel
+from .base import COMMON_PARAMETERS, OpModel, Param
 from .fused import FusedModel
-from .models import (BlurModel, CenterCropModel, DecodeModel, EncodeMaskModel, EncodeModel,
-                     ImageToTensorModel, MorphologyModel, PadModel, ResizeModel, TensorToMaskModel,
-                     UnetModel)
+from .registry import FUSED_SUFFIX, MODELS
 
-# The models as the repository names them (the classification pipeline's copies share these).
-MODELS: dict[str, type[OpModel]] = {
-    "resize": ResizeModel, "pad": PadModel, "center_crop": CenterCropModel,
-    "image_to_tensor": ImageToTensorModel, "unet": UnetModel, "tensor_to_mask": TensorToMaskModel,
-    "blur": BlurModel, "morphology": MorphologyModel, "decode": DecodeModel,
-    "encode": EncodeModel, "encode_mask": EncodeMaskModel, "*_fused": FusedModel,
-}
+
+def op_models() -> dict[str, type[OpModel]]:
+    """The models whose parameters a request or config may set, as the docs name them: the
+    repository's operator models, and every fused model (``*_fused``)."""
+    ops = {name: cls for name, cls in MODELS.items() if issubclass(cls, OpModel)}
+    return {**ops, f"*{FUSED_SUFFIX}": FusedModel}
 
 
 def limits_table() -> str:
@@ -25,13 +23,13 @@ def limits_table() -> str:
     rows = ["| model | parameter | default | allowed values | per request | why that range |",
             "|---|---|---|---|---|---|"]
 
-    def row(model: str, name: str, p) -> None:
+    def row(model: str, name: str, p: Param) -> None:
         rows.append(f"| `{model}` | `{name}` | {f'`{p.default}`' if p.default else '(required)'} | {p.accepts} | "
                     f"{'yes' if p.overridable else 'no'} | {p.why or p.doc} |")
 
     for name, p in COMMON_PARAMETERS.items():
         row("every model", name, p)
-    for model, cls in MODELS.items():
+    for model, cls in op_models().items():
         for name, p in cls.PARAMETERS.items():
             if name not in COMMON_PARAMETERS:
                 row(model, name, p)

@@ -17,6 +17,7 @@ from segmentation.runner import DEVICES
 
 from .base import (MAX_ITEM_VALUES, MAX_SIDE, Bounds, OpModel, Param, RequestError, batch_or_list,
                    check_image, check_mask, flag, integer, number, numbers, options, path)
+from .contract import Contract, Tensor, encoded, image, mask
 from .placement import Placement
 
 # Caps on what a parameter may cost (docs/serving.md, Request limits: the measurements).
@@ -71,8 +72,10 @@ class UploadModel(OpModel):
     The pipeline's entry: on a GPU instance the one host->device copy of a client's frame,
     which every later step reads on the device (resize and blur both read the frame: without
     this step each would upload it); on a CPU instance a pass-through."""
-    INPUTS = ("IMAGE",)
-    OUTPUTS = ("UPLOADED",)
+    CONTRACT = Contract(
+        (image(ragged=True),), (image("UPLOADED"),),
+        "The pipeline's entry: a GPU instance uploads the client's frame once, and every later\n"
+        "step reads it on the device; a CPU instance passes it through.")
     ENTRY_INPUTS = frozenset({"IMAGE"})
 
     def validate(self, item, params):
@@ -84,8 +87,9 @@ class UploadModel(OpModel):
 
 class ResizeModel(OpModel):
     """IMAGE (H, W, 3) uint8 -> RESIZED and SRC_SIZE (h, w) of the input."""
-    INPUTS = ("IMAGE",)
-    OUTPUTS = ("RESIZED", "SRC_SIZE")
+    CONTRACT = Contract(
+        (image(ragged=True),), (image("RESIZED"), Tensor("SRC_SIZE", "INT32", (2,))),
+        "Resize to the DNN's input box: aspect kept (mode fit) by default.")
     HOST_TENSORS = frozenset({"SRC_SIZE"})
     PARAMETERS = {
         "height": _size("256", "target height (or the shorter side)"),
@@ -117,8 +121,9 @@ class ResizeModel(OpModel):
 
 class PadModel(OpModel):
     """IMAGE (h, w, 3) -> PADDED (height, width, 3), content centred; ROI (x, y, w, h)."""
-    INPUTS = ("IMAGE",)
-    OUTPUTS = ("PADDED", "ROI")
+    CONTRACT = Contract(
+        (image(ragged=True),), (image("PADDED"), Tensor("ROI", "INT32", (4,))),
+        "Pad to the DNN's input size, content centred; ROI says where the content is.")
     HOST_TENSORS = frozenset({"ROI"})
     PARAMETERS = {
         "height": _size("256", "output height"),
@@ -152,8 +157,7 @@ class PadModel(OpModel):
 
 class CenterCropModel(OpModel):
     """IMAGE -> CROPPED (height, width, 3), the centre of the image."""
-    INPUTS = ("IMAGE",)
-    OUTPUTS = ("CROPPED",)
+    CONTRACT = Contract((image(ragged=True),), (image("CROPPED"),), "Crop the centre of the image.")
     PARAMETERS = {
         "height": _size("224", "crop height"),
         "width": _size("224", "crop width"),
@@ -175,8 +179,8 @@ class CenterCropModel(OpModel):
 
 class ImageToTensorModel(OpModel):
     """IMAGE (H, W, 3) uint8 -> TENSOR (3, H, W) float32 = (img * scale - mean) / std."""
-    INPUTS = ("IMAGE",)
-    OUTPUTS = ("TENSOR",)
+    CONTRACT = Contract((image(ragged=True),), (Tensor("TENSOR", "FP32", (3, -1, -1)),),
+                        "uint8 HWC -> float32 CHW, (pixel * scale - mean) / std.")
     PARAMETERS = {
         "mean": numbers("0", "subtracted after scaling (one or per channel)", Bounds(-255, 255),
                         "a scaled pixel value: pixel * scale lies in [0, 255]"),
@@ -205,8 +209,10 @@ class ImageToTensorModel(OpModel):
 
 class UnetModel(OpModel):
     """INPUT (C, H, W) float32 -> OUTPUT (K, H, W): the segmentation DNN (onnxruntime)."""
-    INPUTS = ("INPUT",)
-    OUTPUTS = ("OUTPUT",)
+    # Not ragged: the network takes one size, so a batch is one (N, C, H, W) tensor.
+    CONTRACT = Contract(
+        (Tensor("INPUT", "FP32", (3, -1, -1)),), (Tensor("OUTPUT", "FP32", (-1, -1, -1)),),
+        "The person-segmentation DNN (ONNX, onnxruntime; docs/segmentation-model.md).")
     PARAMETERS = {
         "model_file": path("model.onnx", "ONNX file in the version folder",
                            "a file name (no folder) ending in .onnx",
@@ -260,8 +266,10 @@ class UnetModel(OpModel):
 
 class TensorToMaskModel(OpModel):
     """PROB (K, h, w) + ROI (x, y, w, h) + SRC_SIZE (H, W) -> MASK (H, W) uint8, denoised."""
-    INPUTS = ("PROB", "ROI", "SRC_SIZE")
-    OUTPUTS = ("MASK",)
+    CONTRACT = Contract(
+        (Tensor("PROB", "FP32", (-1, -1, -1), ragged=True), Tensor("ROI", "INT32", (4,)),
+         Tensor("SRC_SIZE", "INT32", (2,))), (mask(),),
+        "DNN output -> uint8 mask at the source size, letterbox cropped, denoised.")
     HOST_TENSORS = frozenset({"ROI", "SRC_SIZE"})
     PARAMETERS = {
         "activation": options("none", "applied to the DNN output first",
@@ -316,8 +324,8 @@ class TensorToMaskModel(OpModel):
 
 class BlurModel(OpModel):
     """IMAGE (H, W, 3) + MASK (H, W) -> BLURRED: Gaussian-blurred background under the mask."""
-    INPUTS = ("IMAGE", "MASK")
-    OUTPUTS = ("BLURRED",)
+    CONTRACT = Contract((image(ragged=True), mask(ragged=True)), (image("BLURRED"),),
+                        "Blur the background: Gaussian blur composited under the mask.")
     PARAMETERS = {
         "sigma": number("12", "Gaussian sigma of the background blur (pixels)",
                         Bounds(0, MAX_SIGMA, lo_open=True),
@@ -353,8 +361,8 @@ class BlurModel(OpModel):
 
 class MorphologyModel(OpModel):
     """MASK (H, W) uint8 -> RESULT: erode / dilate / open / close with a square element."""
-    INPUTS = ("MASK",)
-    OUTPUTS = ("RESULT",)
+    CONTRACT = Contract((mask(ragged=True),), (mask("RESULT"),),
+                        "Mask denoise: morphological open / close / erode / dilate.")
     PARAMETERS = {
         "op": options("close", "the operation", "open", "close", "erode", "dilate"),
         "ksize": integer("5", "odd element size", 1, MAX_KSIZE,
@@ -379,8 +387,11 @@ class DecodeModel(OpModel):
 
     The entry of an encoded pipeline: on a GPU instance nvImageCodec decodes the batch
     straight into device memory (the compressed bytes cross PCIe, not the pixels)."""
-    INPUTS = ("ENCODED",)
-    OUTPUTS = ("IMAGE",)
+    CONTRACT = Contract(
+        (encoded(ragged=True),), (image(),),
+        "Decode one JPEG, PNG or WebP file per batch item to an RGB image (EXIF orientation applied).\n"
+        "A file is a UINT8 vector, not BYTES: Triton 2.51's Python stub breaks BYTES tensors under\n"
+        "NumPy 2 (docs/serving.md, Encoded images).")
     HOST_TENSORS = frozenset({"ENCODED"})
     MAX_DIMS = {"ENCODED": MAX_FILE_BYTES}
 
@@ -408,8 +419,10 @@ class DecodeModel(OpModel):
 class EncodeModel(OpModel):
     """IMAGE (H, W, 3) uint8 RGB [+ SOURCE, the file it was decoded from] -> ENCODED (L,)
     uint8, a JPEG, PNG or WebP file (format auto: SOURCE's format, JPEG without one)."""
-    INPUTS = ("IMAGE", "SOURCE")
-    OUTPUTS = ("ENCODED",)
+    CONTRACT = Contract(
+        (image(ragged=True), encoded("SOURCE", ragged=True, optional=True)), (encoded(),),
+        "Encode an RGB image as a JPEG, PNG or WebP file (a UINT8 vector, see decode's config).\n"
+        "SOURCE, the file the image came from, picks the format when format is auto.")
     HOST_TENSORS = frozenset({"SOURCE", "ENCODED"})
     MAX_DIMS = {"SOURCE": MAX_FILE_BYTES}
     PARAMETERS = {
@@ -452,8 +465,8 @@ class EncodeModel(OpModel):
 class EncodeMaskModel(OpModel):
     """MASK (H, W) uint8 -> ENCODED (L,) uint8, a grayscale PNG (lossless: JPEG would smear
     a mask's edges)."""
-    INPUTS = ("MASK",)
-    OUTPUTS = ("ENCODED",)
+    CONTRACT = Contract((mask(ragged=True),), (encoded(),),
+                        "Encode a mask as a grayscale PNG file (a UINT8 vector, see decode's config).")
     HOST_TENSORS = frozenset({"ENCODED"})
 
     def validate(self, item, params):

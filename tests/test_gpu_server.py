@@ -1,7 +1,7 @@
 """The real server on a GPU (part of the GPU check, docs/gpu.md; skipped without a GPU).
 
 The ensembles and the fused model must return, byte for byte, what the CPU path returns
-(``serving.reference.background_blur`` with NumPy ops and onnxruntime on the CPU, in this
+(``tests.reference.background_blur`` with NumPy ops and onnxruntime on the CPU, in this
 process), over HTTP and gRPC, for the astronaut and for mixed sizes (1080p, odd sizes, one
 pixel), one at a time and concurrently (ragged batches). The placement counters must show
 the frame crossing PCIe once, at the entry, and nothing else moving except at the DNN
@@ -96,7 +96,7 @@ _REFS: dict[tuple, tuple[np.ndarray, np.ndarray]] = {}
 
 def cpu_path(img: np.ndarray, runner: Any) -> tuple[np.ndarray, np.ndarray]:
     """(BLURRED, MASK) of the CPU path (NumPy ops, onnxruntime CPU), cached per image."""
-    from serving import reference
+    from tests import reference
     key = (img.shape, img.tobytes()[:4096], int(img.sum()))
     if key not in _REFS:
         _REFS[key] = reference.background_blur(img, runner)
@@ -209,24 +209,12 @@ def test_encoded_equals_cpu_path(gpu_server, cpu_runner, model):
 
 
 def _chain(img: np.ndarray, runner: Any) -> dict[str, dict[str, np.ndarray]]:
-    """Each step's inputs and expected outputs, by the NumPy chain of serving.reference."""
-    import ops
-    from ops.geometry import letterbox_geometry
-    from serving.reference import DEFAULTS as P
+    """Each step's inputs and expected outputs, by the NumPy chain of tests.reference."""
+    from tests import reference
 
-    h, w = img.shape[:2]
-    s = P["size"]
-    x, y, nw, nh = letterbox_geometry(h, w, s, s)
-    small = ops.resize(img, (nh, nw))
-    padded = ops.pad(small, y, s - nh - y, x, s - nw - x)
-    tensor = ops.image_to_tensor(padded, mean=0.0, std=1.0, scale=1 / 255)[0]   # (3, s, s)
-    prob = runner.run(tensor[None])[0]                                           # (1, s, s)
-    mask = ops.tensor_to_mask(prob[None], roi=(x, y, nw, nh), size=(h, w), activation="none",
-                              threshold=P["threshold"])[0]
-    if P["morph_ksize"] > 1:
-        mask = ops.morphology(mask, P["morph_op"], P["morph_ksize"])
-    blurred = ops.blur_background(img, mask, P["sigma"], downscale=P["downscale"])
-    roi, size = np.array([x, y, nw, nh], np.int32), np.array([h, w], np.int32)
+    c = reference.chain(img, runner)
+    small, padded, tensor, prob, mask = c["resized"], c["padded"], c["tensor"], c["prob"], c["mask"]
+    roi, size = np.array(c["roi"], np.int32), np.array(c["size"], np.int32)
     return {
         "upload": {"in": {"IMAGE": img}, "out": {"UPLOADED": img}},
         "resize": {"in": {"IMAGE": img}, "out": {"RESIZED": small, "SRC_SIZE": size}},
@@ -234,7 +222,7 @@ def _chain(img: np.ndarray, runner: Any) -> dict[str, dict[str, np.ndarray]]:
         "image_to_tensor": {"in": {"IMAGE": padded}, "out": {"TENSOR": tensor}},
         "unet": {"in": {"INPUT": tensor}, "out": {"OUTPUT": prob}},
         "tensor_to_mask": {"in": {"PROB": prob, "ROI": roi, "SRC_SIZE": size}, "out": {"MASK": mask}},
-        "blur": {"in": {"IMAGE": img, "MASK": mask}, "out": {"BLURRED": blurred}},
+        "blur": {"in": {"IMAGE": img, "MASK": mask}, "out": {"BLURRED": c["blurred"]}},
     }
 
 

@@ -6,7 +6,7 @@ import tritonclient.grpc as grpcclient
 from skimage import data
 
 import ops
-from serving.fused import fused_files
+from serving.pipeline.fuse import fused_files
 from serving.pipeline.cli import DEFAULT_REPO, DEFAULT_SPECS
 from serving.pipeline.spec import load_spec
 

@@ -12,7 +12,7 @@ from skimage import data
 import segmentation.runner as runner_module
 from segmentation.build import ROOT, build, expected_onnx_sha256, fetch_tflite, sha256
 from segmentation.overlay import person_probability, stretch_to
-from segmentation.runner import CudaProviderError, ModelFileError, ModelSpec, SegmentationRunner
+from segmentation.runner import CudaProviderError, ModelFileError, SegmentationRunner
 from segmentation.tflite_to_onnx import same_pads
 from tests.helpers import cuda_reason
 
@@ -148,16 +148,6 @@ def test_missing_model_names_the_build_command(tmp_path, device):
 def test_bad_input_rejected(runner):
     with pytest.raises(ValueError, match="x: expected"):
         runner.run(np.zeros((3, 256, 256), np.float32))
-
-
-def test_model_spec_from_parameters():
-    spec = ModelSpec.from_parameters({"scale": "1/255", "mean": "0.485 0.456 0.406",
-                                      "std": "0.229,0.224,0.225", "channel_order": "BGR",
-                                      "input_height": "144"})
-    assert spec.input_height == 144 and spec.channel_order == "BGR"
-    assert spec.mean == (0.485, 0.456, 0.406) and spec.std == (0.229, 0.224, 0.225)
-    with pytest.raises(ValueError, match="channel_order"):
-        ModelSpec.from_parameters({"channel_order": "rgb"})
 
 
 def providers_own_reason(ort_log: str) -> str | None:

@@ -14,7 +14,7 @@ from clients.api import BlurClient, RequestRefused
 from ops.codec import sniff
 from segmentation.build import DEFAULT_OUT
 from segmentation.runner import SegmentationRunner
-from serving import reference
+from tests import reference
 from serving.server import free_port
 from tests.helpers import cpu_instances, infer
 

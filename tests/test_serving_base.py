@@ -62,8 +62,8 @@ def test_parse_floats():
 # -- request limits (docs/serving.md, Request limits) ------------------------------------------
 
 def every_param():
-    from serving.limits import MODELS
-    return [(cls, name, p) for cls in MODELS.values() for name, p in cls.PARAMETERS.items()]
+    from serving.limits import op_models
+    return [(cls, name, p) for cls in op_models().values() for name, p in cls.PARAMETERS.items()]
 
 
 def outside(p):

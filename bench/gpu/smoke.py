@@ -22,7 +22,7 @@ def main() -> int:
     from clients.perf.sweep import Config, run_perf_analyzer
     from segmentation.build import DEFAULT_OUT
     from segmentation.runner import SegmentationRunner
-    from serving import reference
+    from tests import reference
     from serving.server import EmbeddedServer
     from tests.helpers import infer, placement_counters
 

@@ -1,7 +1,8 @@
 """Command line of the pipeline tools: python -m serving.pipeline COMMAND.
 
     validate [REPO]                      check every ensemble of a model repository
-    generate [SPEC...] [--check]         (re)generate config.pbtxt files from specs
+    generate [SPEC...] [--check]         (re)generate config.pbtxt files: without SPEC the
+                                         operator models' (from their classes) and every spec's
     new NAME [--from SPEC] [--input N:DTYPE:DIMS ...] [--output ...]
     add-step SPEC --model M --input K=V ... --output K=V ... [--param K=V ...] [--at I]
              [--reroute TENSOR]
@@ -23,6 +24,10 @@ from typing import Sequence
 
 from .spec import (PipelineSpec, SpecError, StepSpec, TensorSpec, load_spec,
                    remove_generated_copies, save_spec, stale_files, write_generated)
+from .. import registry
+from .docs import docs_files
+from .operators import stale_operators, write_operators
+from .repository import differing_files, write_files
 from .parameters import known_parameters
 from .validate import validate_repository
 
@@ -95,6 +100,16 @@ def cmd_validate(args: argparse.Namespace) -> int:
 def cmd_generate(args: argparse.Namespace) -> int:
     paths = [resolve_spec(s, args.specs) for s in args.spec] or sorted(args.specs.glob("*.yaml"))
     stale = []
+    if not args.spec:
+        # Without specs named: the operator models' configs (from their classes) first, as
+        # the spec's step copies derive from the same declarations; with the project's own
+        # repository, the docs' tables too.
+        docs = docs_files(ROOT) if args.repository.resolve() == DEFAULT_REPO.resolve() else {}
+        if args.check:
+            stale += stale_operators(args.repository) + differing_files(ROOT, docs)
+        else:
+            for p in write_operators(args.repository) + write_files(ROOT, docs):
+                print(f"wrote {p}")
     for path in paths:
         spec = load_spec(path)
         if args.check:
@@ -104,9 +119,18 @@ def cmd_generate(args: argparse.Namespace) -> int:
                 print(f"wrote {p}")
     if args.check:
         for p in stale:
-            print(f"{p}: differs from what its spec generates; run python -m serving.pipeline generate")
+            print(f"{p}: differs from what {_source(p)}; run "
+                  f"python -m serving.pipeline generate")
         return 1 if stale else 0
     return _report(validate_repository(args.repository, known_parameters), args.repository)
+
+
+def _source(path: Path) -> str:
+    """What generates a file, in words: its model's class, its spec, or the declarations."""
+    if path.suffix == ".md":
+        return "the models' declarations generate"
+    cls = registry.MODELS.get(path.parent.name)
+    return f"its class {cls.__module__}.{cls.__qualname__} generates" if cls is not None else "its spec generates"
 
 
 def cmd_new(args: argparse.Namespace) -> int:
@@ -167,7 +191,7 @@ def cmd_set_param(args: argparse.Namespace) -> int:
 
 
 def cmd_fuse(args: argparse.Namespace) -> int:
-    from ..fused import write_fused
+    from .fuse import write_fused
 
     spec = load_spec(resolve_spec(args.spec, args.specs))
     for p in write_fused(spec, args.repository, args.name):

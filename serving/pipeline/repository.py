@@ -51,3 +51,20 @@ def load_repository(repo: Path) -> tuple[dict[str, ModelEntry], list[str]]:
                           f"{cfg.parent.name!r} (Triton requires them equal)")
         models[name] = ModelEntry(name, cfg, config)
     return models, errors
+
+
+def write_files(repo: Path, files: dict[Path, str]) -> list[Path]:
+    """Write generated files (path relative to the repository -> text), folders included."""
+    written = []
+    for rel, text in files.items():
+        p = Path(repo) / rel
+        p.parent.mkdir(parents=True, exist_ok=True)
+        p.write_text(text)
+        written.append(p)
+    return written
+
+
+def differing_files(repo: Path, files: dict[Path, str]) -> list[Path]:
+    """The generated files that are missing from the repository or differ from their text."""
+    return [Path(repo) / rel for rel, text in files.items()
+            if not (Path(repo) / rel).exists() or (Path(repo) / rel).read_text() != text]

@@ -25,7 +25,8 @@ from typing import Any
 import yaml
 from tritonclient.grpc import model_config_pb2 as mc
 
-from .repository import config_text, load_config
+from .operators import declared_config
+from .repository import config_text, differing_files, load_config, write_files
 
 DTYPES = sorted(n.removeprefix("TYPE_") for n in mc.DataType.keys() if n != "TYPE_INVALID")
 GENERATED_HEADER = "# Generated from {spec} by `python -m serving.pipeline generate`; edit the spec, not this file.\n"
@@ -156,11 +157,15 @@ def ensemble_config(spec: PipelineSpec) -> mc.ModelConfig:
 
 
 def step_model_config(spec: PipelineSpec, step: StepSpec, repo: Path) -> mc.ModelConfig:
-    """Config of the generated copy of a step's model, with the step's parameters."""
-    base = repo / step.model / "config.pbtxt"
-    if not base.exists():
-        raise SpecError(f"{spec.path}: step model {step.model!r} has no {base}")
-    cfg = load_config(base)
+    """Config of the generated copy of a step's model, with the step's parameters: the
+    declaration of one of the repository's own models (serving.registry), else the model's
+    config.pbtxt as it is (a model the repository holds without a class of ours)."""
+    cfg = declared_config(step.model)
+    if cfg is None:
+        base = repo / step.model / "config.pbtxt"
+        if not base.exists():
+            raise SpecError(f"{spec.path}: step model {step.model!r} has no {base}")
+        cfg = load_config(base)
     cfg.name = spec.step_model_name(step)
     for k, v in step.parameters.items():
         cfg.parameters[k].string_value = v
@@ -190,12 +195,7 @@ def _rel(path: Path | None) -> str:
 
 def write_generated(spec: PipelineSpec, repo: Path) -> list[Path]:
     """Write a spec's files into the repository (plus the ensemble's empty version folder)."""
-    written = []
-    for rel, text in generated_files(spec, repo).items():
-        p = repo / rel
-        p.parent.mkdir(parents=True, exist_ok=True)
-        p.write_text(text)
-        written.append(p)
+    written = write_files(repo, generated_files(spec, repo))
     version = repo / spec.name / "1"
     version.mkdir(exist_ok=True)
     keep = version / ".gitkeep"
@@ -206,8 +206,7 @@ def write_generated(spec: PipelineSpec, repo: Path) -> list[Path]:
 
 def stale_files(spec: PipelineSpec, repo: Path) -> list[Path]:
     """Generated files that are missing or differ from what the spec generates now."""
-    return [repo / rel for rel, text in generated_files(spec, repo).items()
-            if not (repo / rel).exists() or (repo / rel).read_text() != text]
+    return differing_files(repo, generated_files(spec, repo))
 
 
 def remove_generated_copies(spec: PipelineSpec, repo: Path, keep: set[str]) -> None:

@@ -1,0 +1,78 @@
+"""The config.pbtxt of each of the repository's own models, generated from its class's
+declaration (serving.contract.Contract in ``CONTRACT``, plus ``PARAMETERS``' defaults).
+
+Generated rather than completed by the Python backend's ``auto_complete_config`` at load:
+the files stay readable in the repository, the static validator and the ensembles read them
+without a running stub, and Triton 2.51's auto-complete cannot add parameters
+(docs/serving.md, The models).
+"""
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Mapping
+
+from tritonclient.grpc import model_config_pb2 as mc
+
+from .. import registry
+from ..base import COMMON_PARAMETERS
+from ..contract import Contract
+from .repository import config_text, differing_files, write_files
+
+HEADER = ("# Generated from {cls} (CONTRACT, PARAMETERS) by `python -m serving.pipeline "
+          "generate`; edit the class, not this file.\n")
+
+
+def contract_config(contract: Contract, name: str, parameters: Mapping[str, str]) -> mc.ModelConfig:
+    """A Python-backend ModelConfig: the contract's tensors, batching and instance groups,
+    its fixed parameters, then ``parameters`` (name -> config string)."""
+    cfg = mc.ModelConfig(name=name, backend="python", max_batch_size=contract.max_batch_size)
+    for t in contract.inputs:
+        cfg.input.add(name=t.name, data_type=mc.DataType.Value("TYPE_" + t.dtype), dims=t.dims,
+                      allow_ragged_batch=t.ragged, optional=t.optional)
+    for t in contract.outputs:
+        cfg.output.add(name=t.name, data_type=mc.DataType.Value("TYPE_" + t.dtype), dims=t.dims)
+    if contract.queue_delay_us is not None:
+        cfg.dynamic_batching.max_queue_delay_microseconds = contract.queue_delay_us
+    for kind, count in contract.instances:
+        cfg.instance_group.add(kind=mc.ModelInstanceGroup.Kind.Value(kind), count=count)
+    for k, v in {**contract.fixed_parameters, **parameters}.items():
+        cfg.parameters[k].string_value = v
+    return cfg
+
+
+def model_config(cls: type, name: str) -> mc.ModelConfig:
+    """The config of a model served by ``cls``: its contract, every parameter at its default
+    (require_device and the other common ones stay out: their default is the model's own)."""
+    defaults = {k: p.default for k, p in cls.PARAMETERS.items() if k not in COMMON_PARAMETERS}
+    return contract_config(cls.CONTRACT, name, defaults)
+
+
+def model_text(cls: type, name: str) -> str:
+    """The config.pbtxt text of a model served by ``cls``: header, the contract's comment,
+    Triton's canonical text of the config."""
+    comment = "".join(f"# {line}\n" for line in cls.CONTRACT.comment.splitlines())
+    return (HEADER.format(cls=f"{cls.__module__}.{cls.__qualname__}") + comment
+            + config_text(model_config(cls, name)))
+
+
+def declared_config(model: str) -> mc.ModelConfig | None:
+    """The config the repository's own model ``model`` is generated with, None for another."""
+    cls = registry.MODELS.get(model)
+    return None if cls is None else model_config(cls, model)
+
+
+def operator_files(repo: Path) -> dict[Path, str]:
+    """Relative path -> text of the config of every registry model the repository holds (a
+    folder with 1/model.py): a repository of other models gets none of ours."""
+    return {Path(name) / "config.pbtxt": model_text(cls, name)
+            for name, cls in registry.MODELS.items() if (repo / name / "1" / "model.py").exists()}
+
+
+def write_operators(repo: Path) -> list[Path]:
+    """Write the registry models' configs into the repository."""
+    return write_files(repo, operator_files(repo))
+
+
+def stale_operators(repo: Path) -> list[Path]:
+    """Registry models' configs that are missing or differ from what their class generates."""
+    return differing_files(repo, operator_files(repo))

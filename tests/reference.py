@@ -1,0 +1,60 @@
+"""The background_blur ensemble's chain called in-process through ops (no Triton, no model
+classes): what the ensemble must return byte for byte. An independent statement of the
+pipeline for the tests and bench/gpu/smoke.py (the fused model runs the steps' own classes,
+not this); only its parameters come from the code: the steps' Param defaults with the
+background_blur spec's step parameters applied."""
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Mapping
+
+import ops
+from ops.geometry import letterbox_geometry
+from serving import registry
+from serving.pipeline.spec import load_spec
+
+SPEC = Path(__file__).resolve().parents[1] / "pipelines" / "background_blur.yaml"
+
+
+def step_parameters(spec_path: Path = SPEC) -> dict[str, dict[str, Any]]:
+    """Each step's typed config parameters: its class's defaults, the spec's values over them."""
+    return {s.model: registry.model_class(s.model).parse_parameters(s.parameters)
+            for s in load_spec(spec_path).steps}
+
+
+STEP = step_parameters()
+# The per-request overridable ones by their request names (and the letterbox size).
+DEFAULTS = {"size": STEP["pad"]["height"], "threshold": STEP["tensor_to_mask"]["threshold"],
+            "morph_op": STEP["tensor_to_mask"]["morph_op"],
+            "morph_ksize": STEP["tensor_to_mask"]["morph_ksize"], "sigma": STEP["blur"]["sigma"],
+            "downscale": STEP["blur"]["downscale"]}
+# The chain below is written for these (the letterbox of a square box): say so if they change.
+assert STEP["resize"]["mode"] == "fit" and STEP["pad"]["value"] == (0.0,), STEP
+assert {STEP[m][k] for m in ("resize", "pad") for k in ("height", "width")} == {DEFAULTS["size"]}, STEP
+
+
+def chain(img: Any, runner: Any, **overrides: Any) -> dict[str, Any]:
+    """Every intermediate of one RGB uint8 (H, W, 3) image through the chain, by name."""
+    p: Mapping[str, Any] = {**DEFAULTS, **overrides}
+    t, m = STEP["image_to_tensor"], STEP["tensor_to_mask"]
+    s = p["size"]
+    h, w = img.shape[:2]
+    x, y, nw, nh = letterbox_geometry(h, w, s, s)
+    small = ops.resize(img, (nh, nw), STEP["resize"]["interpolation"])
+    padded = ops.pad(small, y, s - nh - y, x, s - nw - x)
+    tensor = ops.image_to_tensor(padded, mean=t["mean"], std=t["std"], scale=t["scale"],
+                                 swap_rb=t["swap_rb"])
+    prob = runner.run(tensor)
+    mask = ops.tensor_to_mask(prob, roi=(x, y, nw, nh), size=(h, w), activation=m["activation"],
+                              channel=m["channel"], threshold=p["threshold"])[0]
+    if p["morph_ksize"] > 1:
+        mask = ops.morphology(mask, p["morph_op"], p["morph_ksize"])
+    blurred = ops.blur_background(img, mask, p["sigma"], downscale=p["downscale"])
+    return {"roi": (x, y, nw, nh), "size": (h, w), "resized": small, "padded": padded,
+            "tensor": tensor[0], "prob": prob[0], "mask": mask, "blurred": blurred}
+
+
+def background_blur(img: Any, runner: Any, **overrides: Any) -> tuple[Any, Any]:
+    """(blurred, mask) of one RGB uint8 (H, W, 3) image with the ensemble's defaults."""
+    c = chain(img, runner, **overrides)
+    return c["blurred"], c["mask"]
