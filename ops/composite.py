@@ -27,7 +27,12 @@ def _reference(fg: np.ndarray, bg: np.ndarray, m: np.ndarray) -> np.ndarray:
 def _opencv(fg: np.ndarray, bg: np.ndarray, m: np.ndarray) -> np.ndarray:
     """The reference's formula in OpenCV's multithreaded arithmetic: uint16 products, then
     v / 255 rounded (convertScaleAbs rounds to nearest; v / 255 is never a tie). Equal to
-    the reference for all 256^3 (fg, bg, m) (tests/test_composite.py)."""
+    the reference for all 256^3 (fg, bg, m) (tests/test_composite.py). A binary mask (only 0
+    and 255, as a thresholded one is) takes fg or bg as they are: a masked copy, 50x faster."""
+    if cv2.countNonZero(cv2.inRange(m, 1, 254)) == 0:
+        out = bg.copy()
+        cv2.copyTo(fg, m, out)
+        return out
     a = cv2.merge([m] * fg.shape[2]) if fg.shape[2] > 1 else m
     v = cv2.multiply(fg, a, dtype=cv2.CV_16U)
     v = cv2.add(v, cv2.multiply(bg, cv2.bitwise_not(a), dtype=cv2.CV_16U))
