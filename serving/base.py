@@ -19,16 +19,15 @@ import contextlib
 import ctypes
 import json
 import math
-import re
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable, Mapping, Sequence
+from typing import Any, Mapping, Sequence
 
 import numpy as np
 
 from ops._batch import is_cupy
 
 from .contract import Contract
+from .params import Param, options
 from .malloc import apply_stub_settings
 from .placement import (Placement, PlacementCounters, PlacementError, Placer, decide, move,
                         triton_metric_family)
@@ -39,159 +38,6 @@ MAX_SIDE = 4096
 
 class RequestError(ValueError):
     """A request the model cannot serve; its message goes back to that client."""
-
-
-@dataclass(frozen=True)
-class Bounds:
-    """The numbers a parameter allows: [lo, hi], with either end open."""
-    lo: float
-    hi: float
-    lo_open: bool = False
-    hi_open: bool = False
-
-    def __contains__(self, v: Any) -> bool:
-        # nan compares false both ways, inf lies beyond every hi: both are outside.
-        above = v > self.lo if self.lo_open else v >= self.lo
-        below = v < self.hi if self.hi_open else v <= self.hi
-        return bool(above and below)
-
-    def __str__(self) -> str:
-        return (f"{'(' if self.lo_open else '['}{self.lo:g}, {self.hi:g}"
-                f"{')' if self.hi_open else ']'}")
-
-
-_BAD = object()
-
-
-@dataclass(frozen=True)
-class Param:
-    """A config parameter: parser from the config's string, default, meaning, and the values
-    it allows (``expected``, with ``{range}`` standing for ``bounds``) and why. The same
-    check refuses a config value at load and a request value per request (``value``)."""
-    parse: Callable[[str], Any]
-    default: str
-    doc: str
-    overridable: bool = False  # a request parameter of the same name may override it
-    expected: str = "a string"
-    bounds: Bounds | None = None  # every number of the value lies inside
-    why: str = ""
-
-    @property
-    def accepts(self) -> str:
-        """What a valid value is, e.g. 'a number in (0, 128]'."""
-        return self.expected.format(range=self.bounds)
-
-    def value(self, given: Any) -> Any:
-        """A config string or a request value (a JSON string, number or bool) -> the typed
-        value, or ValueError 'expected <accepts>, got <given>'."""
-        try:
-            v = self.parse(given if isinstance(given, str) else str(given))
-        except (ValueError, TypeError, ArithmeticError):
-            v = _BAD
-        if v is _BAD or not self._inside(v):
-            raise ValueError(f"expected {self.accepts}, got {given!r}")
-        return v
-
-    def _inside(self, v: Any) -> bool:
-        if self.bounds is None or v is None or isinstance(v, (str, bool)):
-            return True
-        return all(x in self.bounds for x in (v if isinstance(v, tuple) else (v,)))
-
-
-def parse_bool(text: str) -> bool:
-    t = str(text).strip().lower()
-    if t in ("1", "true", "yes", "on"):
-        return True
-    if t in ("0", "false", "no", "off"):
-        return False
-    raise ValueError(f"expected true or false, got {text!r}")
-
-
-def parse_floats(text: str) -> tuple[float, ...]:
-    """'0.485 0.456 0.406', '0.5,0.5' or '1/255' -> floats."""
-    out = []
-    for part in str(text).replace(",", " ").split():
-        a, _, b = part.partition("/")
-        out.append(float(a) / float(b) if b else float(a))
-    if not out:
-        raise ValueError(f"expected one or more numbers, got {text!r}")
-    return tuple(out)
-
-
-def parse_float(text: str) -> float:
-    vals = parse_floats(text)
-    if len(vals) != 1:
-        raise ValueError(f"expected one number, got {text!r}")
-    return vals[0]
-
-
-def parse_optional_float(text: str) -> float | None:
-    return None if str(text).strip().lower() in ("", "none", "off") else parse_float(text)
-
-
-def choice(*options: str) -> Callable[[str], str]:
-    def parse(text: str) -> str:
-        if text not in options:
-            raise ValueError(f"expected one of {', '.join(options)}, got {text!r}")
-        return text
-    return parse
-
-
-def parse_int(text: str) -> int:
-    """'5' -> 5 (digits only, an optional sign: not '5.0', '1e3' or 'True')."""
-    if not re.fullmatch(r"\s*[-+]?\d+\s*", text):
-        raise ValueError(f"expected an integer, got {text!r}")
-    return int(text)
-
-
-# The kinds of parameter (what ``Param.parse`` turns a string into, and how its range reads).
-def number(default: str, doc: str, bounds: Bounds, why: str, overridable: bool = False,
-           none: str = "") -> Param:
-    """A number in bounds; with ``none``, also the word none (off, or '') meaning that."""
-    if none:
-        return Param(parse_optional_float, default, doc, overridable,
-                     f"a number in {{range}} or none ({none})", bounds, why)
-    return Param(parse_float, default, doc, overridable, "a number in {range}", bounds, why)
-
-
-def integer(default: str, doc: str, lo: int, hi: int, why: str, overridable: bool = False,
-            odd: bool = False, off: bool = False) -> Param:
-    """An integer in [lo, hi]; odd: only odd ones (off: 0 too, meaning off)."""
-    def parse(text: str) -> int:
-        v = parse_int(text)
-        if odd and v % 2 == 0 and not (off and v == 0):
-            raise ValueError(f"expected an odd integer, got {v}")
-        return v
-    kind = "an odd integer" if odd else "an integer"
-    return Param(parse, default, doc, overridable,
-                 ("0 (off) or " if off else "") + kind + " in {range}", Bounds(lo, hi), why)
-
-
-def numbers(default: str, doc: str, bounds: Bounds, why: str) -> Param:
-    """One number, or three (one per channel), each in bounds."""
-    def parse(text: str) -> tuple[float, ...]:
-        vals = parse_floats(text)
-        if len(vals) not in (1, 3):
-            raise ValueError(f"expected one or three numbers, got {len(vals)}")
-        return vals
-    return Param(parse, default, doc, False, "one or three numbers, each in {range}", bounds, why)
-
-
-def options(default: str, doc: str, *names: str, overridable: bool = False, why: str = "") -> Param:
-    return Param(choice(*names), default, doc, overridable, "one of " + ", ".join(names), None, why)
-
-
-def flag(default: str, doc: str) -> Param:
-    return Param(parse_bool, default, doc, False, "true or false")
-
-
-def path(default: str, doc: str, expected: str, ok: Callable[[str], bool], why: str) -> Param:
-    """A file name or path that ``ok`` accepts (config only: it names what the model loads)."""
-    def parse(text: str) -> str:
-        if not ok(text):
-            raise ValueError(f"expected {expected}, got {text!r}")
-        return text
-    return Param(parse, default, doc, False, expected, None, why)
 
 
 def stack(items: Sequence[Any]) -> Any:

@@ -11,7 +11,8 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any, Mapping
 
-from .base import OpModel, RequestError, as_items, path
+from .base import OpModel, RequestError, as_items
+from .params import path
 from .pipeline.parameters import model_instance
 from .pipeline.repository import ModelEntry, load_config
 from .pipeline.spec import load_spec, step_model_config

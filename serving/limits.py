@@ -6,7 +6,8 @@
 """
 from __future__ import annotations
 
-from .base import COMMON_PARAMETERS, OpModel, Param
+from .base import COMMON_PARAMETERS, OpModel
+from .params import Param
 from .fused import FusedModel
 from .registry import FUSED_SUFFIX, MODELS
 

@@ -3,7 +3,8 @@ test_serving.py against the real server)."""
 import numpy as np
 import pytest
 
-from serving.base import MAX_SIDE, RequestError, check_image, parse_floats
+from serving.base import MAX_SIDE, RequestError, check_image
+from serving.params import parse_floats
 from serving.models import BlurModel, ResizeModel, TensorToMaskModel, resize_target
 
 
@@ -68,7 +69,7 @@ def every_param():
 
 def outside(p):
     """Config strings each Param must refuse: out of its range, not finite, of another type."""
-    from serving.base import Bounds
+    from serving.params import Bounds
     bad = ["nan", "inf", "-inf", "[1, 2]", "five"]
     bad += [] if p.expected == "true or false" else ["True"]
     bad += [] if "or none" in p.expected else [""]  # '' reads as none there
