@@ -22,7 +22,6 @@ from ._batch import Batch, array_module
 from ._gpu import i32, image_table, launch
 
 ENV = "TVO_OPS_REFERENCE"
-IMPLEMENTATIONS = ("cuda", "opencv", "reference")
 _forced: bool | None = None  # use_reference()'s override of ENV
 
 

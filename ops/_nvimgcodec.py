@@ -17,6 +17,8 @@ from typing import Any, Sequence
 
 import numpy as np
 
+from ._gpu import memoize_per_device
+
 # One Decoder/Encoder per device, used under a lock: nvImageCodec does not promise that one
 # instance is safe from several threads (its own tests use one per thread).
 _LOCK = threading.Lock()
@@ -35,22 +37,15 @@ def unavailable() -> str | None:
         return why
 
 
-@functools.cache
-def _coders() -> Any:
-    """kind -> that nvImageCodec object for the current device (made once per device)."""
+@memoize_per_device
+def _coder(kind: str) -> Any:
+    """The nvImageCodec decoder or encoder for the current device (made once per device)."""
     import cupy
 
     from nvidia import nvimgcodec as nv
 
-    @cupy.memoize(for_each_device=True)
-    def make(kind: str) -> Any:
-        device = cupy.cuda.Device().id
-        return nv.Decoder(device_id=device) if kind == "decoder" else nv.Encoder(device_id=device)
-    return make
-
-
-def _coder(kind: str) -> Any:
-    return _coders()(kind)
+    device = cupy.cuda.Device().id
+    return nv.Decoder(device_id=device) if kind == "decoder" else nv.Encoder(device_id=device)
 
 
 def decode(files: Sequence[bytes], infos: Sequence[Any]) -> list:
