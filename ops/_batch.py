@@ -90,7 +90,7 @@ class Batch:
     @property
     def on_device(self) -> bool:
         """Images in device memory (CuPy, or the CPU harness's HostArray): the op runs its
-        CUDA kernel; else its NumPy reference."""
+        CUDA kernel; else OpenCV or its NumPy reference (ops/_dispatch.py)."""
         return self.xp is not np
 
     @property

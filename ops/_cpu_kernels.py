@@ -5,8 +5,9 @@ kernels/cpu/cuda_on_cpu.h (CUDA's qualifiers, built-ins and intrinsics, a portab
 of the inline PTX, and a grid runner), with one generated launcher per ``extern "C"
 __global__`` function. Ops reach it through ``ops._gpu.launch``, with the same arguments
 as a CUDA launch, whenever their arrays are :class:`HostArray`: host memory that ops
-treat as device memory. So one op call runs its NumPy reference (NumPy input), its
-kernel on the GPU (CuPy input) or the same kernel here (HostArray input).
+treat as device memory. So one op call runs its host implementation (NumPy input: OpenCV or the NumPy
+reference, ops/_dispatch.py), its kernel on the GPU (CuPy input) or the same kernel here
+(HostArray input).
 
 What the harness shows and what it cannot: docs/ops.md, "How the kernels are verified".
 """

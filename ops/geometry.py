@@ -1,5 +1,6 @@
 """Geometric ops: resize, letterbox, pad, crop, center_crop (cv2.resize, cv2.copyMakeBorder,
-slicing). NumPy reference in ops/_resample.py, CUDA in kernels/resize.cu and pad.cu."""
+slicing). NumPy reference in ops/_resample.py, CUDA in kernels/resize.cu and pad.cu; NumPy
+input runs OpenCV itself where it equals the reference (uint8 resize, letterbox, pad)."""
 from __future__ import annotations
 
 import math
