@@ -138,6 +138,11 @@ def exact(ours: Any, ref: Any, what: str = "") -> None:
     np.testing.assert_array_equal(ours, ref, what)
 
 
+# For ops (or dtypes) without an OpenCV implementation, whose NumPy input always runs the
+# reference: the impl fixture's "opencv" variant would only compare the reference with itself.
+reference_only = pytest.mark.parametrize("impl", ["reference"], indirect=True)
+
+
 def host(impl: str, op: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
     """``op(*args, **kwargs)`` on NumPy input under the ``impl`` fixture's implementation
     ("reference" or "opencv"). Under "opencv" the result must also equal the NumPy

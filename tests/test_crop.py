@@ -5,7 +5,7 @@ import pytest
 import ops
 from tests.cv_refs import cv_center_crop, cv_crop
 from tests.helpers import (CHANNELS, SIZES, assert_refused, exact, host, kernel_matches_numpy,
-                           random_batch, random_float, random_image, rng_for)
+                           random_batch, random_float, random_image, reference_only, rng_for)
 
 
 def random_roi(rng, h, w):
@@ -13,6 +13,7 @@ def random_roi(rng, h, w):
     return x, y, int(rng.integers(1, w - x + 1)), int(rng.integers(1, h - y + 1))
 
 
+@reference_only
 @pytest.mark.parametrize("c", CHANNELS)
 @pytest.mark.parametrize("size", SIZES, ids=str)
 def test_matches_opencv(request, impl, size, c):
@@ -28,6 +29,7 @@ def test_matches_opencv(request, impl, size, c):
     exact(host(impl, ops.crop, f, roi), cv_crop(f, roi))
 
 
+@reference_only
 def test_input_forms(request, impl):
     rng = rng_for(request)
     img = random_image(rng, 11, 8, 3)

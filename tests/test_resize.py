@@ -5,7 +5,7 @@ import pytest
 import ops
 from tests.cv_refs import INTER, cv_resize
 from tests.helpers import (CHANNELS, assert_aligned, assert_float_close, assert_refused, exact, host,
-                           kernel_matches_numpy, random_batch, random_float, random_image, rng_for)
+                           kernel_matches_numpy, random_batch, random_float, random_image, reference_only, rng_for)
 
 # (src h, w) -> (dst h, w): odd sizes, 1-pixel axes, same size, exact 2x/3x (area fast
 # path), large factors both ways, near-identity.
@@ -101,6 +101,7 @@ def test_backends_agree(backend, request, interp):
     kernel_matches_numpy(backend, ops.resize, imgs, [(3, 3), (25, 2), (14, 45), (240, 320)], interp, check=exact)
 
 
+@reference_only
 @pytest.mark.parametrize("interp", ["linear", "nearest"])
 @pytest.mark.parametrize("src, dst", CASES[:8], ids=str)
 def test_float32_near_float64_opencv(request, impl, interp, src, dst):

@@ -6,7 +6,7 @@ import pytest
 import ops
 from ops.tensor import activate
 from tests.cv_refs import cv_tensor_to_mask
-from tests.helpers import assert_aligned, assert_refused, host, kernel_matches_numpy, rng_for
+from tests.helpers import assert_aligned, assert_refused, host, kernel_matches_numpy, reference_only, rng_for
 
 ACTIVATIONS = ["sigmoid", "softmax", "argmax", "none"]
 
@@ -23,6 +23,7 @@ def logits(rng, *shape):
     return (rng.standard_normal(shape) * 3).astype(np.float32)
 
 
+@reference_only
 @pytest.mark.parametrize("act", ACTIVATIONS)
 def test_matches_opencv(request, impl, act):
     rng = rng_for(request)
@@ -39,6 +40,7 @@ def test_matches_opencv(request, impl, act):
     assert set(np.unique(thr)) <= {0, 255}
 
 
+@reference_only
 def test_input_forms(request, impl):
     rng = rng_for(request)
     t = rng.standard_normal((2, 1, 16, 16)).astype(np.float32)
