@@ -59,10 +59,14 @@ def fork(x: Batch | Any, *, cuda: Callable[[], Any], reference: Callable[[], Any
     return cuda() if impl == "cuda" else opencv() if impl == "opencv" else reference()
 
 
+def hwc(im: np.ndarray) -> np.ndarray:
+    """An (H, W, C) image: OpenCV returns a 1-channel result as (H, W); the axis is put back."""
+    return im if im.ndim == 3 else im[:, :, None]
+
+
 def per_image(b: Batch, fn: Callable[[np.ndarray], np.ndarray]) -> Batch:
-    """``fn`` over each (H, W, C) host image, the results in ``b``'s form. OpenCV drops
-    a 1-channel axis; it is put back."""
-    return b.like([out if out.ndim == 3 else out[:, :, None] for out in map(fn, b.images)])
+    """``fn`` over each (H, W, C) host image, the results (through hwc) in ``b``'s form."""
+    return b.like([hwc(out) for out in map(fn, b.images)])
 
 
 def apply(b: Batch, reference: Callable[[np.ndarray], np.ndarray], kernel: tuple[str, str], *,

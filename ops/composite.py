@@ -1,13 +1,13 @@
 """Alpha compositing by a uint8 mask."""
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Callable
 
 import cv2
 import numpy as np
 
-from ._batch import as_batch, same_form
-from ._dispatch import apply, fork
+from ._batch import Batch, as_batch, same_form
+from ._dispatch import apply, fork, hwc
 from ._validate import describe, fail
 
 
@@ -36,8 +36,7 @@ def _opencv(fg: np.ndarray, bg: np.ndarray, m: np.ndarray) -> np.ndarray:
     a = cv2.merge([m] * fg.shape[2]) if fg.shape[2] > 1 else m
     v = cv2.multiply(fg, a, dtype=cv2.CV_16U)
     v = cv2.add(v, cv2.multiply(bg, cv2.bitwise_not(a), dtype=cv2.CV_16U))
-    out = cv2.convertScaleAbs(v, alpha=1 / 255)
-    return out if out.ndim == 3 else out[:, :, None]
+    return cv2.convertScaleAbs(v, alpha=1 / 255)
 
 
 def _drop_channel_axis(mask: Any, fg: Any) -> Any:
@@ -72,8 +71,8 @@ def composite(fg: Any, bg: Any, mask: Any) -> Any:
     same_form(f, b, "fg", "bg")
     m = as_batch(_drop_channel_axis(mask, fg), "mask", mask=True)
     same_form(f, m, "fg", "mask", channels=False)
+    def host(fn: Callable[[np.ndarray, np.ndarray, np.ndarray], np.ndarray]) -> Batch:
+        return f.like([hwc(fn(x, y, z)) for x, y, z in zip(f.images, b.images, m.images)])
+
     return fork(f, cuda=lambda: apply(f, None, ("filter", "composite"), extra=(b, m)),
-                reference=lambda: f.like([_reference(x, y, z) for x, y, z in
-                                          zip(f.images, b.images, m.images)]),
-                opencv=lambda: f.like([_opencv(x, y, z) for x, y, z in
-                                       zip(f.images, b.images, m.images)])).result()
+                reference=lambda: host(_reference), opencv=lambda: host(_opencv)).result()

@@ -13,7 +13,7 @@ import numpy as np
 from . import _resample as rs
 from ._batch import Batch, as_batch
 from ._border import border_code, border_index
-from ._dispatch import apply, fork
+from ._dispatch import apply, fork, hwc
 from ._gpu import i32, image_table, launch
 from ._validate import check_choice, check_int, check_roi, check_size, describe, fail
 
@@ -64,11 +64,11 @@ def resize(img: Any, size: Any, interpolation: str = "linear") -> Any:
     sizes = _sizes(size, b)
     if b.kind != "list" and len(set(sizes)) > 1:
         fail("size", "one size for an array input", sizes)
-    refs, cvs = iter(sizes), iter(sizes)
+    todo = iter(sizes)  # per image, in order: only one host implementation runs
     kernel = "resize_u8" if b.dtype == np.uint8 else "resize_f32"
-    return apply(b, lambda im: rs.resize_image(im, *next(refs), interp), ("resize", kernel),
+    return apply(b, lambda im: rs.resize_image(im, *next(todo), interp), ("resize", kernel),
                  # cv2's float32 arithmetic differs from the reference in the last bits.
-                 opencv=(lambda im: _resize_opencv(im, *next(cvs), interp)) if b.dtype == np.uint8 else None,
+                 opencv=(lambda im: _resize_opencv(im, *next(todo), interp)) if b.dtype == np.uint8 else None,
                  shapes=sizes, args=(i32(interp),)).result()
 
 
@@ -106,10 +106,8 @@ def letterbox(img: Any, size: Any, value: Any = 0) -> tuple[Any, Any]:
     def host(resize_image: Callable, pad_image: Callable) -> Batch:
         outs = []
         for im, (x, y, nw, nh) in zip(b.images, rois):
-            r = resize_image(im, nh, nw, 1)
-            r = r if r.ndim == 3 else r[:, :, None]  # OpenCV drops a 1-channel axis
-            p = pad_image(r, y, H - nh - y, x, W - nw - x, "constant", vals)
-            outs.append(p if p.ndim == 3 else p[:, :, None])
+            r = hwc(resize_image(im, nh, nw, 1))
+            outs.append(hwc(pad_image(r, y, H - nh - y, x, W - nw - x, "constant", vals)))
         return b.like(outs)
 
     def cuda() -> Batch:
