@@ -13,6 +13,8 @@ from ._validate import check_choice, check_ksize
 
 _OPS = {"erode": ("erode",), "dilate": ("dilate",), "open": ("erode", "dilate"),
         "close": ("dilate", "erode")}
+_CV_OPS = {"erode": cv2.MORPH_ERODE, "dilate": cv2.MORPH_DILATE, "open": cv2.MORPH_OPEN,
+           "close": cv2.MORPH_CLOSE}
 
 
 def _pass_ref(im: np.ndarray, radius: int, horizontal: bool, dilate: bool) -> np.ndarray:
@@ -32,22 +34,15 @@ def _pass_ref(im: np.ndarray, radius: int, horizontal: bool, dilate: bool) -> np
     return out
 
 
-def _morph(b: Batch, kh: int, kw: int, dilate: bool) -> Batch:
-    def cuda() -> Batch:
-        h, w = b.max_hw()
-        tmp, out = b.empty(), b.empty()
-        for src, dst, radius, horizontal in ((b, tmp, kw // 2, True), (tmp, out, kh // 2, False)):
-            launch("filter", "morph_pass", b.n, h, w, (image_table(src, dst), i32(b.n),
-                   i32(b.channels), i32(b.channels), i32(radius), i32(int(horizontal)),
-                   i32(int(dilate))))
-        return out
-
-    def reference(im: np.ndarray) -> np.ndarray:
-        return _pass_ref(_pass_ref(im, kw // 2, True, dilate), kh // 2, False, dilate)
-
-    element = np.ones((kh, kw), np.uint8)  # cv2's default border never wins, as above
-    return fork(b, cuda=cuda, reference=lambda: per_image(b, reference),
-                opencv=lambda: per_image(b, lambda im: (cv2.dilate if dilate else cv2.erode)(im, element)))
+def _morph_cuda(b: Batch, kh: int, kw: int, dilate: bool) -> Batch:
+    """One erosion or dilation: two separable launches (along x, then y)."""
+    h, w = b.max_hw()
+    tmp, out = b.empty(), b.empty()
+    for src, dst, radius, horizontal in ((b, tmp, kw // 2, True), (tmp, out, kh // 2, False)):
+        launch("filter", "morph_pass", b.n, h, w, (image_table(src, dst), i32(b.n),
+               i32(b.channels), i32(b.channels), i32(radius), i32(int(horizontal)),
+               i32(int(dilate))))
+    return out
 
 
 def morphology(mask: Any, op: str, ksize: Any) -> Any:
@@ -60,6 +55,20 @@ def morphology(mask: Any, op: str, ksize: Any) -> Any:
     op = check_choice(op, "op", _OPS)
     kh, kw = check_ksize(ksize)
     b = as_batch(mask, "mask", mask=True)
-    for step in _OPS[op]:
-        b = _morph(b, kh, kw, step == "dilate")
-    return b.result()
+    dilates = [step == "dilate" for step in _OPS[op]]
+
+    def cuda() -> Batch:
+        out = b
+        for dilate in dilates:
+            out = _morph_cuda(out, kh, kw, dilate)
+        return out
+
+    def reference(im: np.ndarray) -> np.ndarray:
+        for dilate in dilates:
+            im = _pass_ref(_pass_ref(im, kw // 2, True, dilate), kh // 2, False, dilate)
+        return im
+
+    element = np.ones((kh, kw), np.uint8)  # cv2's default border never wins, as above
+    return fork(b, cuda=cuda, reference=lambda: per_image(b, reference),
+                opencv=lambda: per_image(b, lambda im: cv2.morphologyEx(im, _CV_OPS[op], element))
+                ).result()
