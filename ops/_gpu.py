@@ -69,6 +69,27 @@ def memoize_per_device(fn: Callable[..., Any]) -> Callable[..., Any]:
     return call
 
 
+def device_constant(xp: Any, table: np.ndarray) -> Any:
+    """A small constant table (filter taps, a lookup table) in the kernels' memory. On a CUDA
+    device it is uploaded once per (content, device) and kept, up to CONSTANTS_KEPT of them:
+    a bounded cache, since request parameters (a sigma) choose the content. The CPU
+    harness's is a host array, made per call."""
+    if xp.__name__ != "cupy":
+        return xp.asarray(table)
+    return _cuda_constant(table.tobytes(), table.dtype.str, table.shape, xp.cuda.Device().id)
+
+
+CONSTANTS_KEPT = 256
+
+
+@functools.lru_cache(maxsize=CONSTANTS_KEPT)
+def _cuda_constant(data: bytes, dtype: str, shape: tuple[int, ...], device: int) -> Any:
+    import cupy
+
+    with cupy.cuda.Device(device):
+        return cupy.asarray(np.frombuffer(data, dtype).reshape(shape))
+
+
 def get_kernel(module: str, kernel: str) -> Any:
     """The compiled kernel ``kernel`` of kernels/<module>.cu for the current device.
 

@@ -11,7 +11,7 @@ import numpy as np
 from ._batch import Batch, as_batch
 from ._border import border_code, border_index
 from ._dispatch import fork, per_image
-from ._gpu import i32, image_table, launch, memoize_per_device
+from ._gpu import device_constant, i32, image_table, launch
 from ._validate import check_choice, check_int, check_ksize, check_real, fail
 
 _BORDERS = ("reflect101", "reflect", "replicate", "constant")
@@ -91,18 +91,6 @@ def _gauss_ref(im: np.ndarray, kx: tuple[int, ...], ky: tuple[int, ...], border:
     return acc.astype(np.uint8)
 
 
-@memoize_per_device
-def _cuda_taps(taps: tuple[int, ...]) -> Any:
-    import cupy
-    return cupy.asarray(np.array(taps, np.int32))
-
-
-def _device_taps(taps: tuple[int, ...], xp: Any) -> Any:
-    """The taps in the kernels' memory: cached per CUDA device; the CPU harness's are
-    host arrays, made per call."""
-    return _cuda_taps(taps) if xp.__name__ == "cupy" else xp.asarray(np.array(taps, np.int32))
-
-
 def _gauss_opencv(im: np.ndarray, kx: tuple[int, ...], ky: tuple[int, ...], border: str,
                   sigma: float) -> np.ndarray:
     # OpenCV derives the same taps from (ksize, sigma): its 8-bit path is the bit-exact one
@@ -121,9 +109,9 @@ def _gaussian_batch(b: Batch, ksize: tuple[int, int], sigma: float, border: str)
         h, w = b.max_hw()
         code = i32(border_code(border))
         launch("filter", "gauss_rows", b.n, h, w, (image_table(b, tmp), i32(b.n), i32(b.channels),
-               i32(b.channels), _device_taps(kx, b.xp), i32(len(kx)), code))
+               i32(b.channels), device_constant(b.xp, np.array(kx, np.int32)), i32(len(kx)), code))
         launch("filter", "gauss_cols", b.n, h, w, (image_table(tmp, out), i32(b.n), i32(b.channels),
-               i32(b.channels), _device_taps(ky, b.xp), i32(len(ky)), code))
+               i32(b.channels), device_constant(b.xp, np.array(ky, np.int32)), i32(len(ky)), code))
         return out
 
     return fork(b, cuda=cuda,

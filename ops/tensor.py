@@ -8,7 +8,7 @@ import numpy as np
 from . import _resample as rs
 from ._batch import Batch, _poison, array_module, as_batch, is_cupy
 from ._dispatch import fork
-from ._gpu import i32, image_table, launch, f32
+from ._gpu import device_constant, f32, i32, image_table, launch
 from ._validate import check_choice, check_int, check_real, check_roi, check_size, describe, fail
 
 
@@ -65,7 +65,7 @@ def image_to_tensor(img: Any, mean: Any = 0.0, std: Any = 1.0, scale: float = 1 
     def cuda() -> Any:
         out = _poison(b.xp.empty((b.n, c, h, w), dtype=dt))
         launch("tensor", "to_tensor_f32" if dt == np.float32 else "to_tensor_f16", b.n, h, w,
-               (image_table(b), i32(b.n), i32(c), i32(c), b.xp.asarray(lut), out,
+               (image_table(b), i32(b.n), i32(c), i32(c), device_constant(b.xp, lut), out,
                 i32(1 if swap_rb else 0)))
         return out
 

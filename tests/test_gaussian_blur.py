@@ -145,3 +145,15 @@ def test_taps_are_opencvs(impl):
         exact(host(impl, ops.gaussian_blur, img, (1, ksize), sigma)[0],
               cv_gaussian_blur(img, (1, ksize), sigma)[0])
     assert auto_ksize(12.0) == 73 and auto_ksize(1.0) == 7
+
+
+@pytest.mark.gpu
+def test_device_taps_stay_bounded():
+    """Each request's sigma chooses the taps uploaded to the device; what is kept is bounded."""
+    import cupy
+
+    from ops import _gpu
+    img = cupy.zeros((4, 4, 3), cupy.uint8)
+    for i in range(_gpu.CONSTANTS_KEPT + 20):
+        ops.gaussian_blur(img, 5, 0.5 + i / 100)
+    assert _gpu._cuda_constant.cache_info().currsize <= _gpu.CONSTANTS_KEPT
