@@ -89,7 +89,8 @@ def decode(files: Sequence[bytes], infos: Sequence[Any]) -> list:
 
 
 def encode(images: Sequence[Any], format: str, quality: int) -> list[np.ndarray]:
-    """(H, W, 3) RGB or (H, W) CuPy uint8 images -> files as 1-D uint8 NumPy arrays."""
+    """(H, W, 3) RGB or (H, W) CuPy uint8 images -> files as 1-D uint8 NumPy arrays; what
+    nvImageCodec fails (or every image, when it raises) is encoded by OpenCV from the host."""
     import cupy
 
     from .codec import PNG_LEVEL, _cv_encode
@@ -104,9 +105,14 @@ def encode(images: Sequence[Any], format: str, quality: int) -> list[np.ndarray]
             params = nv.EncodeParams(quality_type=nv.QualityType.QUALITY,
                                      quality_value=float(quality))
         arrays = [cupy.ascontiguousarray(im if im.ndim == 3 else im[..., None]) for im in images]
-        with _LOCK:
-            coded = _coder("encoder").encode(arrays, format, params=params,
-                                             cuda_stream=cupy.cuda.get_current_stream().ptr)
+        try:
+            with _LOCK:
+                coded = _coder("encoder").encode(arrays, format, params=params,
+                                                 cuda_stream=cupy.cuda.get_current_stream().ptr)
+        except Exception as e:  # noqa: BLE001 - the batch goes to OpenCV instead, as in decode
+            print(f"ops.codec: nvImageCodec failed to encode a batch of {len(arrays)} "
+                  f"({type(e).__name__}: {e}); encoded by OpenCV", file=sys.stderr, flush=True)
+            coded = [None] * len(arrays)
         for k, cs in enumerate(coded):
             if cs is not None:
                 files[k] = np.frombuffer(bytes(cs), np.uint8)
