@@ -306,3 +306,38 @@ def test_a_file_only_the_decoder_refuses_fails_alone_in_one_batch(model, monkeyp
     for i, r in enumerate(responses):
         if i != 3:
             assert r.error is None and len(r.tensors) == len(m.OUTPUTS), (i, r.error and r.error.message)
+
+
+@pytest.mark.parametrize("model", ["decode", "background_blur_encoded_fused"])
+def test_each_file_header_is_read_once_and_a_bomb_is_refused_before_decoding(model, monkeypatch):
+    """validate and compute of a request's files together probe each header once (ops.decode
+    does, before it allocates a pixel); a decompression bomb and a file of another format
+    are client errors naming ENCODED, and only the good files reach the decoder."""
+    import ops
+    import ops.codec as codec
+    import serving.base as base
+    from serving.placement import Placer, PlacementCounters
+    from tests.codec_cases import PHOTOS, pil_file, png_with_header
+
+    m = repository_model(model)
+    m.placer = Placer(base.OUTSIDE_TRITON, PlacementCounters(model, "0"), m.HOST_TENSORS, m.ENTRY_INPUTS)
+    probed, real_probe = [], codec.probe
+    monkeypatch.setattr(codec, "probe", lambda b, *a, **kw: probed.append(len(b)) or real_probe(b, *a, **kw))
+    decoded, real_decode = [], codec._cv_decode
+    monkeypatch.setattr(codec, "_cv_decode", lambda buf: decoded.append(len(buf)) or real_decode(buf))
+    monkeypatch.setattr(base, "to_triton", lambda pb_utils, name, value: (name, tuple(value.shape)))
+    good = [pil_file(ops.resize(PHOTOS["coffee"], (60 + i, 80)), "JPEG") for i in range(3)]
+    files = good[:1] + [png_with_header(100_000, 100_000), b"GIF89a" + bytes(32)] + good[1:]
+    params = m.request_params({})
+    reqs = [(i, [{"ENCODED": np.frombuffer(f, np.uint8)}]) for i, f in enumerate(files)]
+    for _, items in reqs:
+        m.validate(items[0], params)
+    responses = [None] * len(reqs)
+    m._respond(FakeResponses, params, reqs, responses)
+    assert sorted(probed) == sorted(map(len, files))
+    assert sorted(decoded) == sorted(map(len, good))
+    for i, words in ((1, "over the size limit"), (2, "a GIF")):
+        e = responses[i].error
+        assert e.code == "INVALID_ARG" and "ENCODED" in e.message and words in e.message, e.message
+    for i in (0, 3, 4):
+        assert responses[i].error is None, responses[i].error.message
