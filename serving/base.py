@@ -27,7 +27,7 @@ import numpy as np
 from ops._batch import is_cupy
 
 from .contract import Contract
-from .params import Param, options
+from .params import Param, options, parse_all
 from .malloc import apply_stub_settings
 from .placement import (Placement, PlacementCounters, PlacementError, Placer, decide, move,
                         triton_metric_family)
@@ -189,17 +189,7 @@ class OpModel:
     @classmethod
     def parse_parameters(cls, raw: Mapping[str, str], where: str = "config") -> dict[str, Any]:
         """Typed parameters from config strings; unknown names are an error."""
-        unknown = sorted(set(raw) - set(cls.PARAMETERS) - {"FORCE_CPU_ONLY_INPUT_TENSORS"})
-        if unknown:
-            raise ValueError(f"{cls.__name__} {where}: unknown parameter(s) {', '.join(unknown)}; "
-                             f"known: {', '.join(sorted(cls.PARAMETERS))}")
-        out = {}
-        for name, p in cls.PARAMETERS.items():
-            try:
-                out[name] = p.value(raw.get(name, p.default))
-            except ValueError as e:
-                raise ValueError(f"{cls.__name__} {where}: parameter {name}: {e}") from None
-        return out
+        return parse_all(cls.PARAMETERS, raw, f"{cls.__name__} {where}")
 
     @classmethod
     def from_config(cls, config: Mapping[str, Any], model_dir: Path | None = None,

@@ -14,6 +14,7 @@ from .base import _error, request_tensors, to_triton
 from .contract import Contract, image, mask
 from .malloc import apply_stub_settings
 from .models import BlurModel, ResizeModel, TensorToMaskModel
+from .params import parse_all
 
 
 class BaselineCpuPipeline:
@@ -38,15 +39,14 @@ class BaselineCpuPipeline:
 
         self.cv2 = cv2
         cfg = self.config = json.loads(args["model_config"])
-        p = {k: v["string_value"] for k, v in cfg.get("parameters", {}).items()}
+        raw = {k: v["string_value"] for k, v in cfg.get("parameters", {}).items()}
         # The ranges of the same parameters of the op models (docs/serving.md, Request limits).
-        self.sigma = self.PARAMETERS["sigma"].value(p["sigma"])
-        self.threshold = self.PARAMETERS["threshold"].value(p["threshold"])
+        p = parse_all(self.PARAMETERS, raw, "baseline_cpu_pipeline config")
+        self.sigma, self.threshold = p["sigma"], p["threshold"]
         if self.threshold is None:  # the op model's "none" (a soft mask); the baseline is binary
             raise ValueError("baseline_cpu_pipeline: config parameter threshold: expected a "
                              "number in (0, 1), got 'none'")
-        self.ksize = self.PARAMETERS["morph_ksize"].value(p["morph_ksize"])
-        self.size = self.PARAMETERS["input_size"].value(p["input_size"])
+        self.ksize, self.size = p["morph_ksize"], p["input_size"]
         onnx = Path(args["model_repository"]).parent / "unet" / "1" / "model.onnx"
         self.runner = SegmentationRunner(onnx, device="auto")
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from typing import Any, Callable
+from typing import Any, Callable, Mapping
 
 
 @dataclass(frozen=True)
@@ -112,6 +112,26 @@ def parse_int(text: str) -> int:
     if not re.fullmatch(r"\s*[-+]?\d+\s*", text):
         raise ValueError(f"expected an integer, got {text!r}")
     return int(text)
+
+
+# Parameters the Python backend itself reads; a model's config may carry them.
+BACKEND_PARAMETERS = frozenset({"FORCE_CPU_ONLY_INPUT_TENSORS", "EXECUTION_ENV_PATH"})
+
+
+def parse_all(params: Mapping[str, Param], raw: Mapping[str, str], where: str) -> dict[str, Any]:
+    """Every parameter typed from its config string (its default when absent); an unknown
+    name or a bad value is a ValueError that starts with ``where``."""
+    unknown = sorted(set(raw) - set(params) - BACKEND_PARAMETERS)
+    if unknown:
+        raise ValueError(f"{where}: unknown parameter(s) {', '.join(unknown)}; "
+                         f"known: {', '.join(sorted(params))}")
+    out = {}
+    for name, p in params.items():
+        try:
+            out[name] = p.value(raw.get(name, p.default))
+        except ValueError as e:
+            raise ValueError(f"{where}: parameter {name}: {e}") from None
+    return out
 
 
 # The kinds of parameter (what ``Param.parse`` turns a string into, and how its range reads).

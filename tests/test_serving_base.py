@@ -341,3 +341,28 @@ def test_each_file_header_is_read_once_and_a_bomb_is_refused_before_decoding(mod
         assert e.code == "INVALID_ARG" and "ENCODED" in e.message and words in e.message, e.message
     for i in (0, 3, 4):
         assert responses[i].error is None, responses[i].error.message
+
+
+@pytest.mark.parametrize("params, words", [
+    ({"sigma": "12", "sigmaa": "3"}, "unknown parameter(s) sigmaa"),
+    ({"sigma": "0"}, "parameter sigma"),
+    ({"threshold": "none"}, "got 'none'"),
+])
+def test_baseline_config_is_checked_like_the_op_models(params, words):
+    """The baseline's config goes through the op models' parameter parsing: an unknown name
+    or a value out of range fails its load, naming it."""
+    import json
+
+    from segmentation.build import DEFAULT_OUT
+    from serving.baseline import BaselineCpuPipeline
+    from serving.pipeline.operators import model_config
+    from google.protobuf import json_format
+
+    config = json_format.MessageToDict(model_config(BaselineCpuPipeline, "baseline_cpu_pipeline"),
+                                       preserving_proto_field_name=True)
+    config["parameters"].update({k: {"string_value": v} for k, v in params.items()})
+    args = {"model_config": json.dumps(config),
+            "model_repository": str(DEFAULT_OUT.parents[2] / "baseline_cpu_pipeline")}
+    with pytest.raises(ValueError, match="baseline_cpu_pipeline") as e:
+        BaselineCpuPipeline().initialize(args)
+    assert words in str(e.value)

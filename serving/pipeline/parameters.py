@@ -5,10 +5,9 @@ from __future__ import annotations
 from typing import Any
 
 from .. import registry
+from ..params import BACKEND_PARAMETERS
 from .repository import ModelEntry
 
-# Parameters Triton's Python backend itself reads.
-BACKEND_PARAMETERS = {"FORCE_CPU_ONLY_INPUT_TENSORS", "EXECUTION_ENV_PATH"}
 
 
 def model_class(entry: ModelEntry) -> type | None:
