@@ -26,6 +26,7 @@ from bench.pipeline_bench import measure, steps_markdown  # noqa: E402
 import ops  # noqa: E402
 from clients.perf.inputs import frames, write_input_data  # noqa: E402
 from clients.perf.sweep import Config, server_urls, write_csv  # noqa: E402
+from tests.helpers import infer  # noqa: E402
 
 RAW, ENCODED = "background_blur", "background_blur_encoded"
 OUTPUTS = ("BLURRED", "MASK")
@@ -34,20 +35,11 @@ OUTPUTS = ("BLURRED", "MASK")
 def wire_bytes(grpc_url: str, model: str, input_name: str, items: list[np.ndarray]) -> tuple[int, int]:
     """Mean (request, response) tensor bytes per request over ``items``, each sent once
     through tritonclient: the input's bytes, and the bytes of the outputs that came back."""
-    import tritonclient.grpc as grpc
-
-    client = grpc.InferenceServerClient(grpc_url)
     sent, received = [], []
-    try:
-        for item in items:
-            inp = grpc.InferInput(input_name, [1, *item.shape], "UINT8")
-            inp.set_data_from_numpy(np.ascontiguousarray(item[None]))
-            r = client.infer(model, [inp], outputs=[grpc.InferRequestedOutput(o) for o in OUTPUTS],
-                             client_timeout=120)
-            sent.append(item.nbytes)
-            received.append(sum(r.as_numpy(o).nbytes for o in OUTPUTS))
-    finally:
-        client.close()
+    for item in items:
+        out = infer(grpc_url, "grpc", model, {input_name: item[None]}, OUTPUTS, timeout=120)
+        sent.append(item.nbytes)
+        received.append(sum(a.nbytes for a in out.values()))
     return round(np.mean(sent)), round(np.mean(received))
 
 

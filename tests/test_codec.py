@@ -16,7 +16,7 @@ from PIL import Image, ImageOps
 import ops
 from ops.codec import CodecError
 from tests.codec_cases import (FILES, HOSTILE, PHOTOS, cv_reference, jpeg_with_frame, pil_file,
-                               png_with_header)
+                               png_chunk, png_with_header)
 
 @pytest.mark.parametrize("name", FILES)
 def test_decode_matches_opencv(name):
@@ -42,14 +42,20 @@ def test_decode_semantics_against_pillow():
     assert np.abs(ops.decode([FILES["jpeg-cmyk"]])[0].astype(int) - cmyk).max() <= 2
 
 
-@pytest.mark.parametrize("orientation", range(1, 9))
-@pytest.mark.parametrize("fmt", ["JPEG", "PNG"])
-def test_exif_orientation_is_applied(orientation, fmt):
+def exif_file(fmt: str, orientation: int) -> bytes:
+    """A 96x160 crop of the astronaut as a JPEG (quality 95) or PNG whose EXIF says
+    ``orientation``."""
     img = np.ascontiguousarray(PHOTOS["astronaut"][:96, :160])
     exif = Image.Exif()
     exif[0x0112] = orientation
     kw = {"quality": 95} if fmt == "JPEG" else {}
-    f = pil_file(img, fmt, exif=exif.tobytes(), **kw)
+    return pil_file(img, fmt, exif=exif.tobytes(), **kw)
+
+
+@pytest.mark.parametrize("orientation", range(1, 9))
+@pytest.mark.parametrize("fmt", ["JPEG", "PNG"])
+def test_exif_orientation_is_applied(orientation, fmt):
+    f = exif_file(fmt, orientation)
     want = np.asarray(ImageOps.exif_transpose(Image.open(io.BytesIO(f))).convert("RGB"))
     got = ops.decode([f])[0]
     assert got.shape == want.shape
@@ -164,14 +170,7 @@ JPEG_P999_TOLERANCE = 8     # 99.9th percentile of |GPU - libjpeg-turbo|
 
 
 def exif_files() -> dict[str, bytes]:
-    img = np.ascontiguousarray(PHOTOS["astronaut"][:96, :160])
-    out = {}
-    for orientation in range(1, 9):
-        exif = Image.Exif()
-        exif[0x0112] = orientation
-        out[f"jpeg-exif{orientation}"] = pil_file(img, "JPEG", quality=95, exif=exif.tobytes())
-        out[f"png-exif{orientation}"] = pil_file(img, "PNG", exif=exif.tobytes())
-    return out
+    return {f"{fmt.lower()}-exif{o}": exif_file(fmt, o) for o in range(1, 9) for fmt in ("JPEG", "PNG")}
 
 
 @pytest.mark.gpu
@@ -218,16 +217,14 @@ def test_png_text_and_profile_bombs_cost_nothing():
     """Metadata chunks may be compressed bombs too (512 MB of zeros in ~0.5 MB): libpng caps
     what it inflates of them, and the pixels are what the header says."""
     import resource
-    import struct
 
-    def chunk(kind: bytes, body: bytes) -> bytes:
-        return struct.pack(">I", len(body)) + kind + body + struct.pack(">I", zlib.crc32(kind + body))
     z = zlib.compressobj(9)
     zeros = b"".join(z.compress(bytes(1 << 24)) for _ in range(32)) + z.flush()
     img = PHOTOS["coffee"][:8, :8]
     png = pil_file(img, "PNG")
     i = png.index(b"IDAT") - 4
-    bomb = png[:i] + chunk(b"zTXt", b"Comment\0\0" + zeros) + chunk(b"iCCP", b"icc\0\0" + zeros) + png[i:]
+    bomb = (png[:i] + png_chunk(b"zTXt", b"Comment\0\0" + zeros)
+            + png_chunk(b"iCCP", b"icc\0\0" + zeros) + png[i:])
     before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     np.testing.assert_array_equal(ops.decode([bomb])[0], img)
     assert resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - before < 64 * 1024  # KiB

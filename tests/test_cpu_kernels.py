@@ -12,10 +12,9 @@ import pytest
 import ops
 from ops import _cpu_kernels as ck
 from ops._gpu import KERNEL_DIR
-from tests.helpers import kernel_matches_numpy, random_image, rng_for
+from tests.helpers import exact, kernel_matches_numpy, random_image, rng_for
 
 pytestmark = pytest.mark.kernels
-exact = np.testing.assert_array_equal
 
 
 def kernel_copy(tmp_path: Path, file: str = "", old: str = "", new: str = "") -> Path:

@@ -1,5 +1,4 @@
 """The README's curl example, run as written against the real server."""
-import io
 import os
 import re
 import shutil
@@ -9,10 +8,10 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from PIL import Image
 from skimage import data
 
 from ops.codec import sniff
+from tests.codec_cases import cv_reference, pil_file
 from tests.helpers import infer
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -34,11 +33,6 @@ def run_example(shell: str, server, cwd: Path, img: Path, out: Path) -> subproce
                           timeout=120)
 
 
-def pixels(file: bytes) -> np.ndarray:
-    import cv2
-    return cv2.imdecode(np.frombuffer(file, np.uint8), cv2.IMREAD_COLOR)
-
-
 def test_example_uses_only_shell_and_curl():
     script = curl_example()
     for tool in ("jq", "python", "base64", "xxd", "perl"):
@@ -48,9 +42,7 @@ def test_example_uses_only_shell_and_curl():
 
 @pytest.mark.parametrize("shell", SHELLS)
 def test_readme_curl_example_saves_the_blurred_jpeg(server, tmp_path, shell):
-    buf = io.BytesIO()
-    Image.fromarray(data.astronaut()[::2, ::2]).save(buf, "JPEG", quality=92)
-    photo = buf.getvalue()
+    photo = pil_file(data.astronaut()[::2, ::2], "JPEG", quality=92)
     (tmp_path / "photo.jpg").write_bytes(photo)
     out = tmp_path / "blurred.jpg"
     r = run_example(shell, server, tmp_path, tmp_path / "photo.jpg", out)
@@ -62,7 +54,7 @@ def test_readme_curl_example_saves_the_blurred_jpeg(server, tmp_path, shell):
                 {"ENCODED": np.frombuffer(photo, np.uint8)[None]}, outputs=("BLURRED",))
     ref = ref["BLURRED"][0].tobytes()
     assert sniff(ref) == "jpeg"
-    np.testing.assert_array_equal(pixels(got), pixels(ref))
+    np.testing.assert_array_equal(cv_reference(got), cv_reference(ref))
     assert got == ref
 
 

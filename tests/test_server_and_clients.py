@@ -16,6 +16,7 @@ from segmentation.build import DEFAULT_OUT
 from segmentation.runner import SegmentationRunner
 from tests import reference
 from serving.server import free_port
+from tests.codec_cases import pil_file
 from tests.helpers import cpu_instances, infer
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -101,12 +102,10 @@ def raw_reference(server, data: bytes, **parameters) -> tuple[np.ndarray, np.nda
 
 
 def photo_file(fmt: str, image: np.ndarray | None = None) -> bytes:
-    import io
-    buf = io.BytesIO()
+    """A file of ``fmt`` written by Pillow (quality 92 for JPEG and WebP); the astronaut at
+    256x256 unless ``image``."""
     image = data.astronaut()[::2, ::2] if image is None else image
-    Image.fromarray(image).save(buf, {"jpeg": "JPEG", "png": "PNG", "webp": "WEBP"}[fmt],
-                                **({} if fmt == "png" else {"quality": 92}))
-    return buf.getvalue()
+    return pil_file(image, fmt.upper(), **({} if fmt == "png" else {"quality": 92}))
 
 
 @cpu_instances  # OpenCV's codecs, byte for byte; a GPU server's are nvImageCodec's
