@@ -5,7 +5,7 @@ import pytest
 import ops
 from tests.cv_refs import cv_image_to_tensor
 from tests.helpers import (assert_float_close, assert_refused, exact, host, kernel_matches_numpy,
-                           random_batch, random_image, reference_only, rng_for)
+                           random_batch, random_image, rng_for)
 
 # (channels, swap_rb): swapping needs channels 0 and 2.
 LAYOUTS = [(1, False), (3, False), (3, True), (4, False), (4, True)]
@@ -15,7 +15,6 @@ def blob_close(ours, ref):
     np.testing.assert_allclose(ours, ref, rtol=1e-5, atol=1e-5)
 
 
-@reference_only
 @pytest.mark.parametrize("c, swap", LAYOUTS)
 @pytest.mark.parametrize("size", [(33, 45), (1, 1), (9, 1), (121, 203)], ids=str)
 def test_matches_opencv(request, impl, size, c, swap):
@@ -30,7 +29,6 @@ def test_matches_opencv(request, impl, size, c, swap):
                cv_image_to_tensor(img, mean, 0.226, scale=1.0, swap_rb=swap))
 
 
-@reference_only
 def test_input_forms(request, impl):
     rng = rng_for(request)
     mean, std = (0.485, 0.456, 0.406), 0.226
@@ -86,7 +84,6 @@ def ref64(img, mean, std, scale, swap):
     return ((x * scale - np.asarray(mean, float)) / np.asarray(std, float)).transpose(0, 3, 1, 2)
 
 
-@reference_only
 @pytest.mark.parametrize("c, swap", LAYOUTS)
 def test_float64_formula(request, impl, c, swap):
     """Per-channel std too (blobFromImage takes one): float32 within 1e-5, float16 exactly
