@@ -99,41 +99,81 @@ def move(x: Any, placement: Placement, host: bool = False) -> tuple[Any, str]:
     return x, "none"
 
 
+# How often an instance adds its counts to the Triton metrics (docs/serving.md, Placement).
+EXPORT_INTERVAL_S = 1.0
+
+
 class PlacementCounters:
     """Per (direction, tensor, found, move) counts of one model instance's tensors
     (direction "in" for inputs, "out" for outputs), and the same numbers as the Triton
     metric ``tvo_tensors_total{model, instance, direction, tensor, found, move}`` on the
-    server's metrics endpoint when running inside Triton."""
+    server's metrics endpoint when running inside Triton.
 
-    def __init__(self, model: str, instance: str, metric_family: Any = None):
+    Counting is in the process; ``start`` exports on a timer (every ``interval`` s, one
+    increment per label set), so the metrics lag the counts by at most that. Each increment
+    is a round trip to the server: made in every execute, it was most of a small step's
+    Python time (bench/results/step_profile_upload_cpu-2core_before.md)."""
+
+    def __init__(self, model: str, instance: str, metric_family: Any = None,
+                 interval: float = EXPORT_INTERVAL_S):
         self.model, self.instance = model, instance
         self.counts: dict[tuple[str, str, str, str], int] = {}
+        self.interval = interval
         self._family = metric_family
         self._metrics: dict[tuple[str, str, str, str], Any] = {}
-        self._pending: dict[tuple[str, str, str, str], int] = {}
-        self._lock = threading.Lock()
+        self._exported: dict[tuple[str, str, str, str], int] = {}
+        self._lock = threading.Lock()  # one export at a time (the timer, close)
+        self._stop = threading.Event()
+        self._exporter: threading.Thread | None = None
 
     def count(self, direction: str, tensor: str, found: str, moved: str) -> None:
-        key = (direction, tensor, found, moved)
-        with self._lock:
-            self.counts[key] = self.counts.get(key, 0) + 1
-            self._pending[key] = self._pending.get(key, 0) + 1
+        # One writer (the thread that runs execute), no lock: an export copies the dict in
+        # one step under the GIL and adds what grew since the last one.
+        counts, key = self.counts, (direction, tensor, found, moved)
+        counts[key] = counts.get(key, 0) + 1
+
+    def start(self) -> None:
+        """Export on a timer, from a thread of its own, until ``close``."""
+        if self._family is None or self._exporter is not None:
+            return
+        self._exporter = threading.Thread(target=self._export_loop, daemon=True,
+                                          name=f"tvo-counters-{self.instance}")
+        self._exporter.start()
+
+    def _export_loop(self) -> None:
+        while not self._stop.wait(self.interval):
+            try:
+                self.flush()
+            except Exception as e:  # noqa: BLE001 - a metrics failure must not stop serving
+                print(f"{self.instance}: placement counters not exported: {e}", flush=True)
+
+    def close(self) -> None:
+        """Stop the timer and export what is left."""
+        self._stop.set()
+        if self._exporter is not None:
+            self._exporter.join(timeout=2 * self.interval + 5)
+            self._exporter = None
+        self.flush()
 
     def flush(self) -> None:
         """Add what was counted since the last flush to the Triton metrics: one increment per
-        label set and execute() call, not per tensor (each is a round trip to the server)."""
+        label set."""
         with self._lock:
-            pending, self._pending = self._pending, {}
-        if self._family is None:
-            return
-        for key, n in pending.items():
-            metric = self._metrics.get(key)
-            if metric is None:
-                direction, tensor, found, moved = key
-                metric = self._metrics[key] = self._family.Metric(labels={
-                    "model": self.model, "instance": self.instance, "direction": direction,
-                    "tensor": tensor, "found": found, "move": moved})
-            metric.increment(n)
+            for key, n in dict(self.counts).items():
+                grown = n - self._exported.get(key, 0)
+                if grown:
+                    if self._family is not None:
+                        self._metric(key).increment(grown)
+                    self._exported[key] = n  # after the increment: a failed one is retried
+
+    def _metric(self, key: tuple[str, str, str, str]) -> Any:
+        metric = self._metrics.get(key)
+        if metric is None:
+            direction, tensor, found, moved = key
+            metric = self._metrics[key] = self._family.Metric(labels={
+                "model": self.model, "instance": self.instance, "direction": direction,
+                "tensor": tensor, "found": found, "move": moved})
+        return metric
 
 
 METRIC_NAME = "tvo_tensors_total"
@@ -169,6 +209,9 @@ class Placer:
 
     def _place(self, direction: str, name: str, x: Any, guard: bool) -> Any:
         host = name in self.host_tensors
+        if not self.placement.gpu and not is_cupy(x):  # a CPU instance, a host tensor: stays
+            self.counters.count(direction, name, DECLARED_HOST if host else HOST, "none")
+            return x
         found = DECLARED_HOST if host and not is_cupy(x) else where(x)
         if guard and self.placement.gpu and found == HOST:
             self.counters.count(direction, name, found, "refused")

@@ -59,10 +59,13 @@ def blur_steps() -> tuple[str, ...]:
 
 
 def placement_counters(server: Any) -> dict[tuple[str, ...], float]:
-    """The placement counters of a running EmbeddedServer (its metrics endpoint)."""
+    """The placement counters of a running EmbeddedServer (its metrics endpoint), once
+    every instance has exported what it counted so far (each does on a timer)."""
+    import time
     import urllib.request
 
-    from serving.placement import read_counters
+    from serving.placement import EXPORT_INTERVAL_S, read_counters
+    time.sleep(2 * EXPORT_INTERVAL_S)
     with urllib.request.urlopen(f"http://{server.metrics_url}/metrics", timeout=10) as r:
         return read_counters(r.read().decode())
 
