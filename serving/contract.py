@@ -41,7 +41,7 @@ class Contract:
     outputs: tuple[Tensor, ...]
     comment: str = ""
     max_batch_size: int = 16
-    queue_delay_us: int | None = 200
+    queue_delay_us: int | None = 0
     instances: tuple[tuple[str, int], ...] = ()
     fixed_parameters: Mapping[str, str] = field(default_factory=lambda: dict(ON_DEVICE))
 

@@ -32,6 +32,7 @@ def contract_config(contract: Contract, name: str, parameters: Mapping[str, str]
     for t in contract.outputs:
         cfg.output.add(name=t.name, data_type=mc.DataType.Value("TYPE_" + t.dtype), dims=t.dims)
     if contract.queue_delay_us is not None:
+        cfg.dynamic_batching.SetInParent()  # present even with a delay of 0
         cfg.dynamic_batching.max_queue_delay_microseconds = contract.queue_delay_us
     for kind, count in contract.instances:
         cfg.instance_group.add(kind=mc.ModelInstanceGroup.Kind.Value(kind), count=count)
