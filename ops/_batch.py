@@ -41,7 +41,8 @@ def _poison(arr: Any) -> Any:
 
 
 def is_cupy(x: object) -> bool:
-    return type(x).__module__.split(".")[0] == "cupy"
+    module = type(x).__module__
+    return module == "cupy" or module.startswith("cupy.")
 
 
 def to_device(x: Any, device_id: int) -> Any:
@@ -135,7 +136,9 @@ class Batch:
         """Wrap per-image results (list of HWC arrays, or an NHWC array) in this form."""
         if not isinstance(images, list):
             images = list(images)
-        arr = self.xp.stack(images) if self.kind != "list" else None
+        # One image: a view of it (it is this op's own new array), not a copy.
+        arr = (None if self.kind == "list" else images[0][None] if len(images) == 1
+               else self.xp.stack(images))
         return Batch(list(arr) if arr is not None else images, arr, self.kind,
                      self.squeeze, self.xp, images[0].shape[2], images[0].dtype)
 

@@ -41,7 +41,9 @@ class RequestError(ValueError):
 
 
 def stack(items: Sequence[Any]) -> Any:
-    """(N, ...) array of equally shaped items (NumPy or CuPy)."""
+    """(N, ...) array of equally shaped items (NumPy or CuPy); one item is a view of it."""
+    if len(items) == 1:
+        return items[0][None]
     if is_cupy(items[0]):
         import cupy
         return cupy.stack(items)
@@ -91,6 +93,8 @@ DTYPES = {"TYPE_UINT8": np.uint8, "TYPE_FP32": np.float32, "TYPE_FP16": np.float
           "TYPE_INT32": np.int32}
 # Values per request item: a MAX_SIDE x MAX_SIDE image of up to 4 values per pixel.
 MAX_ITEM_VALUES = 4 * MAX_SIDE * MAX_SIDE
+# Distinct request-parameter texts an instance keeps parsed (OpModel.parameters_of).
+PARAMETER_CACHE = 64
 
 
 def check_request_shapes(config: Mapping[str, Any], shapes: Mapping[str, Sequence[int] | None],
@@ -144,16 +148,70 @@ def check_request_shapes(config: Mapping[str, Any], shapes: Mapping[str, Sequenc
                                f"limit of {MAX_ITEM_VALUES} (4 x {MAX_SIDE} x {MAX_SIDE})")
 
 
-def request_tensors(pb_utils: Any, request: Any, config: Mapping[str, Any], names: Sequence[str],
-                    max_dims: Mapping[str, int] | None = None) -> dict[str, Any]:
-    """A request's inputs as NumPy (host) or CuPy (device) arrays, None for an optional one
-    it leaves out. The declared shapes are checked first (check_request_shapes): nothing
-    reads the data of a shape the config refuses. Triton itself refuses a dtype other than
-    the config's (400, naming the input)."""
-    raw = {n: pb_utils.get_input_tensor_by_name(request, n) for n in names}
-    check_request_shapes(config, {n: None if t is None else t.shape() for n, t in raw.items()},
-                         max_dims)
-    return {n: None if t is None else from_triton(t) for n, t in raw.items()}
+class ShapeRules:
+    """check_request_shapes for one model config, compiled once: ``fits`` answers in a few
+    integer comparisons per dim, and only a refused shape pays for the message."""
+
+    def __init__(self, config: Mapping[str, Any], max_dims: Mapping[str, int] | None = None):
+        self.config, self.max_dims = config, max_dims
+        self.max_batch = int(config.get("max_batch_size", 0))
+        self.inputs = {t["name"]: (tuple(int(d) for d in t.get("dims", [])), bool(t.get("optional")),
+                                   (max_dims or {}).get(t["name"], MAX_SIDE))
+                       for t in config.get("input", [])}
+
+    def fits(self, shapes: Mapping[str, Sequence[int] | None]) -> bool:
+        """Whether check_request_shapes would let these shapes through (it never refuses
+        what this accepts)."""
+        batch = None
+        for name, shape in shapes.items():
+            rule = self.inputs.get(name)
+            if shape is None:
+                if rule is None or not rule[1]:
+                    return False
+                continue
+            if rule is None:
+                continue
+            dims, _, limit = rule
+            item = shape
+            if self.max_batch:
+                if len(shape) != len(dims) + 1 or not 1 <= shape[0] <= self.max_batch \
+                        or (batch is not None and shape[0] != batch):
+                    return False
+                batch, item = shape[0], shape[1:]
+            elif len(shape) != len(dims):
+                return False
+            values = 1
+            for got, want in zip(item, dims):
+                if (want >= 0 and got != want) or not 0 < got <= limit:
+                    return False
+                values *= got
+            if values > MAX_ITEM_VALUES:
+                return False
+        return True
+
+    def check(self, shapes: Mapping[str, Sequence[int] | None]) -> None:
+        """Refuse (RequestError, check_request_shapes's message) what does not fit."""
+        if not self.fits(shapes):
+            check_request_shapes(self.config, shapes, self.max_dims)
+
+
+def request_inputs(request: Any, rules: ShapeRules, names: Sequence[str]) -> dict[str, Any]:
+    """A request's input tensors (pb_utils.Tensor) by name, None for an optional one it
+    leaves out, their declared shapes checked (``rules``, check_request_shapes) before
+    anything reads their data. Triton itself refuses a dtype other than the config's (400,
+    naming the input)."""
+    # One pass over the request's inputs (pb_utils.get_input_tensor_by_name lists them all
+    # again for every name).
+    arrived = {t.name(): t for t in request.inputs()}
+    raw = {n: arrived.get(n) for n in names}
+    rules.check({n: None if t is None else t.shape() for n, t in raw.items()})
+    return raw
+
+
+def request_tensors(request: Any, rules: ShapeRules, names: Sequence[str]) -> dict[str, Any]:
+    """request_inputs as NumPy (host) or CuPy (device) arrays, zero copy (from_triton)."""
+    return {n: None if t is None else from_triton(t)
+            for n, t in request_inputs(request, rules, names).items()}
 
 
 # Placement outside Triton (tests, the steps inside a fused model before it places them).
@@ -179,9 +237,18 @@ class OpModel:
     # Limits other than MAX_SIDE on an input's variable dims (check_request_shapes).
     MAX_DIMS: Mapping[str, int] = {}
 
+    # Every request parameter of every model of ours, by name (filled as the classes are
+    # defined): each model checks the values of all of them (request_params).
+    REQUEST_PARAMETERS: dict[str, Param] = {}
+
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
         cls.PARAMETERS = {**COMMON_PARAMETERS, **cls.PARAMETERS}
+        for name, p in cls.PARAMETERS.items():
+            if p.overridable and OpModel.REQUEST_PARAMETERS.setdefault(name, p) is not p:
+                raise TypeError(f"{cls.__name__}: request parameter {name} is another model's "
+                                f"too, with another meaning; every step checks each by one "
+                                f"definition (OpModel.request_params)")
         if "CONTRACT" in vars(cls) and cls.CONTRACT is not None:
             cls.INPUTS, cls.OUTPUTS = cls.CONTRACT.input_names, cls.CONTRACT.output_names
 
@@ -206,9 +273,12 @@ class OpModel:
         self.model_dir = model_dir
         raw = {k: v["string_value"] for k, v in config.get("parameters", {}).items()}
         self.params = self.parse_parameters(raw, f"model {self.name}")
+        self._request_params: dict[str, tuple[dict[str, Any], str]] = {}
         self.placement = placement
         with device_scope(placement):
             self.setup()
+        # After setup: a fused model learns its steps' limits there.
+        self.shape_rules = ShapeRules(self.model_config, self.MAX_DIMS)
 
     def setup(self) -> None:
         """Load what the model needs once (override). ``self.placement`` says where the
@@ -267,6 +337,7 @@ class OpModel:
         self.placer = Placer(self.placement,
                              PlacementCounters(self.name, instance, triton_metric_family(pb_utils)),
                              self.HOST_TENSORS, self.ENTRY_INPUTS)
+        self.placer.counters.start()
         print(f"{instance}: placement {self.placement.label} ({self.placement.why})", flush=True)
         if self.placement.gpu:
             self.warm_up()
@@ -287,82 +358,125 @@ class OpModel:
                 cupy.cuda.Device(self.placement.device_id).synchronize()
 
     def request_params(self, overrides: Mapping[str, Any]) -> dict[str, Any]:
-        """Config parameters with this request's overrides applied (overridable ones only;
-        other names are ignored because an ensemble may pass them on to every step).
-        require_device may be tightened by a request, never relaxed."""
+        """Config parameters with this request's overrides applied (overridable ones only).
+        An ensemble passes every request parameter on to every step, so a step also checks
+        the values of the other models' request parameters (REQUEST_PARAMETERS) and ignores
+        only names no model of ours takes: a pipeline's first step refuses any bad value,
+        before two steps of the request can run at once (a step that fails beside another
+        can crash Triton 2.51: docs/pipelines.md, Triton behaviour). require_device may be
+        tightened by a request, never relaxed."""
         params = dict(self.params)
         for name, value in overrides.items():
             p = self.PARAMETERS.get(name)
-            if p is None or not p.overridable:
-                continue
+            mine = p is not None and p.overridable
+            if not mine:
+                p = OpModel.REQUEST_PARAMETERS.get(name)
+                if p is None:
+                    continue
             try:
-                params[name] = p.value(value)
+                v = p.value(value)
             except ValueError as e:
                 raise RequestError(f"request parameter {name}: {e}") from None
+            if mine:
+                params[name] = v
         if self.params["require_device"] == "gpu":
             params["require_device"] = "gpu"
         return params
 
-    def _take_request(self, request: Any, pb_utils: Any) -> tuple[dict[str, Any], list[dict[str, Any]]]:
-        """One request's parameters and per-item inputs, validated, then placed."""
-        try:
-            overrides = json.loads(request.parameters() or "{}")
-        except ValueError as e:
-            raise RequestError(f"request parameters: not a JSON object ({e})") from None
-        params = self.request_params(overrides if isinstance(overrides, dict) else {})
+    def parameters_of(self, raw: str) -> tuple[dict[str, Any], str]:
+        """A request's parameters (its JSON, as Triton hands it over) applied to the config's,
+        and a key that is equal for equal parameters. Parsed once per distinct text: most
+        requests carry none, or the same few (a bounded cache; the result is read-only)."""
+        hit = self._request_params.get(raw)
+        if hit is None:
+            try:
+                overrides = json.loads(raw or "{}")
+            except ValueError as e:
+                raise RequestError(f"request parameters: not a JSON object ({e})") from None
+            params = self.request_params(overrides if isinstance(overrides, dict) else {})
+            hit = (params, json.dumps(params, sort_keys=True, default=str))
+            if len(self._request_params) >= PARAMETER_CACHE:
+                self._request_params.clear()
+            self._request_params[raw] = hit
+        return hit
+
+    def _take_request(self, request: Any) -> tuple[dict[str, Any], str, list[dict[str, Any]], list]:
+        """One request's parameters (and their key), per-item inputs, validated, then placed,
+        and its host inputs as (pb_utils.Tensor, array) pairs (an output that is one of them
+        is passed on, not copied: ``to_triton``)."""
+        params, key = self.parameters_of(request.parameters())
         guard = params["require_device"] == "gpu"
         if guard and not self.placement.gpu:
             raise RequestError(f"the request asks require_device=gpu, but this "
                                  f"instance works on the CPU ({self.placement.why})")
-        arrived = request_tensors(pb_utils, request, self.model_config, self.INPUTS, self.MAX_DIMS)
-        tensors = {name: t for name, t in arrived.items() if t is not None}
+        raw = request_inputs(request, self.shape_rules, self.INPUTS)
+        tensors, absent, host = {}, {}, []
+        for name, t in raw.items():
+            if t is None:
+                absent[name] = None  # an optional input the request leaves out
+            else:
+                tensors[name] = arr = from_triton(t)
+                if not is_cupy(arr):
+                    host.append((t, arr))
         n = int(next(iter(tensors.values())).shape[0])
-        absent = {name: None for name, t in arrived.items() if t is None}  # optional ones
         # Validate where the tensors arrived (shapes only): a refused request moves nothing.
         for j in range(n):
             self.validate({**absent, **{name: t[j] for name, t in tensors.items()}}, params)
         # One move per request tensor (a whole batch in one copy), then per-item views.
         placed = {name: self.placer.take(name, t, guard) for name, t in tensors.items()}
-        return params, [{**absent, **{name: t[j] for name, t in placed.items()}} for j in range(n)]
+        return params, key, [{**absent, **{name: t[j] for name, t in placed.items()}}
+                             for j in range(n)], host
 
     def execute(self, requests: list) -> list:
+        if self.placement.gpu:
+            with device_scope(self.placement):
+                return self._execute(requests)
+        return self._execute(requests)
+
+    def _execute(self, requests: list) -> list:
         import triton_python_backend_utils as pb_utils
 
         responses: list = [None] * len(requests)
-        groups: dict[str, tuple[dict, list[tuple[int, list]]]] = {}
-        with device_scope(self.placement):
-            for i, request in enumerate(requests):
-                try:
-                    params, items = self._take_request(request, pb_utils)
-                    key = json.dumps(params, sort_keys=True, default=str)
-                    groups.setdefault(key, (params, []))[1].append((i, items))
-                except Exception as e:  # noqa: BLE001 - this request's own error
-                    responses[i] = pb_utils.InferenceResponse(error=_error(pb_utils, self, e))
-            for params, reqs in groups.values():
-                self._respond(pb_utils, params, reqs, responses)
-        self.placer.counters.flush()
+        groups: dict[str, tuple[dict, list[tuple[int, list, list]]]] = {}
+        for i, request in enumerate(requests):
+            try:
+                params, key, items, host = self._take_request(request)
+                groups.setdefault(key, (params, []))[1].append((i, items, host))
+            except Exception as e:  # noqa: BLE001 - this request's own error
+                responses[i] = pb_utils.InferenceResponse(error=_error(pb_utils, self, e))
+        for params, reqs in groups.values():
+            self._respond(pb_utils, params, reqs, responses)
         return responses
 
-    def _respond(self, pb_utils: Any, params: dict[str, Any], reqs: list[tuple[int, list]],
+    def finalize(self) -> None:
+        """Triton unloads the instance: export the last counts."""
+        placer = getattr(self, "placer", None)
+        if placer is not None:
+            placer.counters.close()
+
+    def _respond(self, pb_utils: Any, params: dict[str, Any], reqs: list[tuple],
                  responses: list) -> None:
         """One compute for a group of requests sharing parameters, and their responses. What
         only compute finds wrong with one item (a corrupt file behind a valid header) is an
-        item error in its output: that request alone fails."""
+        item error in its output: that request alone fails. ``reqs``: (index, items, host
+        inputs) per request (_take_request)."""
         guard = params["require_device"] == "gpu"
         try:
-            outs = self.compute_items([it for _, its in reqs for it in its], params)
+            outs = self.compute_items([it for _, its, *_ in reqs for it in its], params)
         except Exception as e:  # noqa: BLE001 - the whole group failed
-            for i, _ in reqs:
+            for i, *_ in reqs:
                 responses[i] = pb_utils.InferenceResponse(error=_error(pb_utils, self, e))
             return
         k = 0
-        for i, its in reqs:
+        for i, its, *host in reqs:
+            inputs = host[0] if host else ()
             try:
                 failed = item_error(outs, self.OUTPUTS, k, len(its))
                 if failed is not None:
                     raise failed
                 responses[i] = pb_utils.InferenceResponse([
-                    to_triton(pb_utils, n, self.placer.give(n, request_slice(outs[n], k, len(its)), guard))
+                    to_triton(pb_utils, n, self.placer.give(n, request_slice(outs[n], k, len(its)), guard),
+                              inputs)
                     for n in self.OUTPUTS])
             except Exception as e:  # noqa: BLE001 - this request's outputs failed
                 responses[i] = pb_utils.InferenceResponse(error=_error(pb_utils, self, e))
@@ -427,6 +541,23 @@ def _error(pb_utils: Any, model: OpModel | str, e: Exception) -> Any:
     return pb_utils.TritonError(f"{name}: {kind}{e}", code)
 
 
+class _HostCapsule:
+    """A host tensor's DLPack capsule as the object np.from_dlpack takes. The 2.51 stub's
+    own ``__dlpack__(stream)`` predates the versioned protocol: NumPy 2 first asks it with
+    ``max_version``, pybind11 refuses that call with a TypeError (its message formatted
+    with every signature), and NumPy asks again, for every input."""
+    __slots__ = ("capsule",)
+
+    def __init__(self, capsule: Any):
+        self.capsule = capsule
+
+    def __dlpack__(self, **_: Any) -> Any:
+        return self.capsule
+
+    def __dlpack_device__(self) -> tuple[int, int]:
+        return (1, 0)  # kDLCPU
+
+
 def from_triton(tensor: Any) -> Any:
     """A request tensor as a NumPy (host) or CuPy (device) array, zero copy, through DLPack.
 
@@ -434,7 +565,7 @@ def from_triton(tensor: Any) -> Any:
     predates NumPy 2 and hands out empty arrays under it (docs/serving.md); DLPack goes
     around the stub's NumPy API entirely."""
     if tensor.is_cpu():
-        return np.from_dlpack(tensor)
+        return np.from_dlpack(_HostCapsule(tensor.to_dlpack()))
     import cupy
     return cupy.from_dlpack(tensor)
 
@@ -448,8 +579,11 @@ _set_capsule_name.argtypes = [ctypes.py_object, ctypes.c_char_p]
 _USED_CAPSULE = b"used_dltensor"  # module-level: the name must outlive every capsule
 
 
-def to_triton(pb_utils: Any, name: str, value: Any) -> Any:
-    """An output array as a Triton tensor through DLPack, staying where it is."""
+def to_triton(pb_utils: Any, name: str, value: Any, inputs: Sequence[tuple[Any, Any]] = ()) -> Any:
+    """An output array as a Triton tensor through DLPack, staying where it is. ``inputs``:
+    the request's host inputs as (pb_utils.Tensor, array): an output that is the whole of
+    one of them is that tensor, passed on as Triton's examples do (no copy, and the stub
+    need not place a new one in shared memory)."""
     if is_cupy(value):
         import cupy
         # The array itself, not a capsule: the stub then passes its stream to __dlpack__
@@ -457,7 +591,13 @@ def to_triton(pb_utils: Any, name: str, value: Any) -> Any:
         # stub misreads.
         return pb_utils.Tensor.from_dlpack(name, cupy.ascontiguousarray(value))
     arr = np.ascontiguousarray(value)
-    if not arr.flags.writeable:  # NumPy refuses to export read-only arrays through DLPack
+    if not arr.flags.writeable:
+        # NumPy marks what it imports through DLPack read-only (a request's input, or a view
+        # of one) and refuses to export it again.
+        where = arr.__array_interface__["data"][0]
+        for tensor, a in inputs:
+            if a.shape == arr.shape and a.dtype == arr.dtype and a.__array_interface__["data"][0] == where:
+                return pb_utils.Tensor.from_dlpack(name, tensor.to_dlpack())
         arr = arr.copy()
     capsule = arr.__dlpack__()
     tensor = pb_utils.Tensor.from_dlpack(name, capsule)

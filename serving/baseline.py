@@ -10,7 +10,7 @@ import numpy as np
 
 from segmentation.runner import SegmentationRunner
 
-from .base import _error, request_tensors, to_triton
+from .base import ShapeRules, _error, request_tensors, to_triton
 from .contract import Contract, image, mask
 from .malloc import apply_stub_settings
 from .models import BlurModel, ResizeModel, TensorToMaskModel
@@ -39,6 +39,7 @@ class BaselineCpuPipeline:
 
         self.cv2 = cv2
         cfg = self.config = json.loads(args["model_config"])
+        self.shape_rules = ShapeRules(cfg)
         raw = {k: v["string_value"] for k, v in cfg.get("parameters", {}).items()}
         # The ranges of the same parameters of the op models (docs/serving.md, Request limits).
         p = parse_all(self.PARAMETERS, raw, "baseline_cpu_pipeline config")
@@ -77,7 +78,7 @@ class BaselineCpuPipeline:
         responses = []
         for request in requests:
             try:
-                batch = request_tensors(pb_utils, request, self.config, ["IMAGE"])["IMAGE"]
+                batch = request_tensors(request, self.shape_rules, ["IMAGE"])["IMAGE"]
                 outs = [self.blur_one(np.ascontiguousarray(img)) for img in batch]
                 responses.append(pb_utils.InferenceResponse([
                     to_triton(pb_utils, "BLURRED", np.stack([o for o, _ in outs])),

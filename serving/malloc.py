@@ -21,6 +21,11 @@ _STUB_MMAP = "TVO_STUB_MMAP_THRESHOLD"
 SERVER_ENV = {
     "MALLOC_ARENA_MAX": "2",
     "MALLOC_MMAP_THRESHOLD_": str(1 << 20),
+    # A fixed mmap threshold also fixes glibc's trim threshold at its 128 KiB default: the
+    # heap's top went back to the system and was faulted in again for every sub-MiB tensor
+    # an ensemble passes between steps (a 786 KB hop: 0.76 -> 0.41 ms with 16 MiB;
+    # docs/performance.md, Step overhead). What the heap may keep is bounded by it.
+    "MALLOC_TRIM_THRESHOLD_": str(16 << 20),
     _STUB_MMAP: str(32 << 20),  # glibc's DEFAULT_MMAP_THRESHOLD_MAX on 64-bit
 }
 

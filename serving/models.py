@@ -148,8 +148,14 @@ class PadModel(OpModel):
         # One launch per distinct input size (the padding amounts differ between sizes).
         for (h, w, _), idx in _by_shape(imgs).items():
             x, y = (W - w) // 2, (H - h) // 2
-            out = ops.pad(batch_or_list([imgs[k] for k in idx]), y, H - h - y, x, W - w - x,
-                          "constant", value)
+            if (h, w) == (H, W) and not is_cupy(imgs[idx[0]]):
+                # Nothing to pad: the images themselves, which the response passes on
+                # without a copy (host only: a device input handed back as an output has
+                # not run on a GPU yet, docs/gpu.md).
+                out = [imgs[k] for k in idx]
+            else:
+                out = ops.pad(batch_or_list([imgs[k] for k in idx]), y, H - h - y, x, W - w - x,
+                              "constant", value)
             for k, o in zip(idx, out):
                 padded[k] = o
                 rois[k] = np.asarray([x, y, w, h], dtype=np.int32)  # host, like SRC_SIZE

@@ -136,8 +136,11 @@ def test_limits_table_in_the_docs_is_the_code_s():
 class FakeTensor:
     """A pb_utils.Tensor as far as the shape check goes: its data must not be touched."""
 
-    def __init__(self, shape):
-        self._shape = shape
+    def __init__(self, shape, name=""):
+        self._shape, self._name = shape, name
+
+    def name(self):
+        return self._name
 
     def shape(self):
         return list(self._shape)
@@ -145,21 +148,19 @@ class FakeTensor:
     def is_cpu(self):
         raise AssertionError("the data was read before the shape was checked")
 
-    __dlpack__ = __dlpack_device__ = is_cpu
+    __dlpack__ = __dlpack_device__ = to_dlpack = is_cpu
 
 
 class FakeRequest:
-    def __init__(self, parameters="{}", **tensors):
-        self.tensors, self._parameters = tensors, parameters
+    def __init__(self, parameters="{}", **shapes):
+        self.tensors = [FakeTensor(s, n) for n, s in shapes.items()]
+        self._parameters = parameters
 
     def parameters(self):
         return self._parameters
 
-
-class FakeUtils:
-    @staticmethod
-    def get_input_tensor_by_name(request, name):
-        return request.tensors.get(name)
+    def inputs(self):
+        return list(self.tensors)
 
 
 def repository_model(name):
@@ -195,16 +196,16 @@ def repository_models():
 @pytest.mark.parametrize("case", SHAPES)
 def test_declared_shapes_are_refused_before_the_data_is_read(repository_models, case):
     model, shapes, words = SHAPES[case]
-    request = FakeRequest(**{n: FakeTensor(s) for n, s in shapes.items()})
+    request = FakeRequest(**shapes)
     with pytest.raises(RequestError) as e:
-        repository_models[model]._take_request(request, FakeUtils)
+        repository_models[model]._take_request(request)
     assert words in str(e.value)
 
 
 def test_request_parameters_that_are_not_json_are_a_client_error():
     m = repository_model("upload")
     with pytest.raises(RequestError, match="request parameters: not a JSON object"):
-        m._take_request(FakeRequest("{nope", IMAGE=FakeTensor([1, 8, 8, 3])), FakeUtils)
+        m._take_request(FakeRequest("{nope", IMAGE=[1, 8, 8, 3]))
 
 
 def test_per_image_ranges():
@@ -295,7 +296,7 @@ def test_a_file_only_the_decoder_refuses_fails_alone_in_one_batch(model, monkeyp
     m.placer = Placer(base.OUTSIDE_TRITON, PlacementCounters(model, "0"), m.HOST_TENSORS, m.ENTRY_INPUTS)
     calls, real = [], ops.decode
     monkeypatch.setattr(ops, "decode", lambda files, **kw: calls.append(len(files)) or real(files, **kw))
-    monkeypatch.setattr(base, "to_triton", lambda pb_utils, name, value: (name, tuple(value.shape)))
+    monkeypatch.setattr(base, "to_triton", lambda pb_utils, name, value, *_: (name, tuple(value.shape)))
     files = [pil_file(ops.resize(PHOTOS["coffee"], (60 + i, 80)), "JPEG") for i in range(7)]
     files.insert(3, CORRUPT_PNG)
     reqs = [(i, [{"ENCODED": np.frombuffer(f, np.uint8)}]) for i, f in enumerate(files)]
@@ -325,7 +326,7 @@ def test_each_file_header_is_read_once_and_a_bomb_is_refused_before_decoding(mod
     monkeypatch.setattr(codec, "probe", lambda b, *a, **kw: probed.append(len(b)) or real_probe(b, *a, **kw))
     decoded, real_decode = [], codec._cv_decode
     monkeypatch.setattr(codec, "_cv_decode", lambda buf: decoded.append(len(buf)) or real_decode(buf))
-    monkeypatch.setattr(base, "to_triton", lambda pb_utils, name, value: (name, tuple(value.shape)))
+    monkeypatch.setattr(base, "to_triton", lambda pb_utils, name, value, *_: (name, tuple(value.shape)))
     good = [pil_file(ops.resize(PHOTOS["coffee"], (60 + i, 80)), "JPEG") for i in range(3)]
     files = good[:1] + [png_with_header(100_000, 100_000), b"GIF89a" + bytes(32)] + good[1:]
     params = m.request_params({})
