@@ -8,6 +8,8 @@ test keeps the two in agreement. Generated models resolve through their names:
 - ``<pipeline>__<model>``, a pipeline step's copy with the step's parameters
   (serving/pipeline/spec.py names them so), is served by ``<model>``'s class: its
   model.py is a copy of ``<model>``'s;
+- ``<pipeline>__tee_<tensor>``, the step that copies a pipeline output a later step
+  also reads (serving/tee.py, serving/pipeline/spec.py), is a TeeModel;
 - ``<pipeline>_fused`` (what ``python -m serving.pipeline fuse`` names it unless told
   otherwise) is a FusedModel.
 """
@@ -28,6 +30,12 @@ MODELS: dict[str, type] = {
 }
 COPY_SEPARATOR = "__"  # <pipeline>__<model>
 FUSED_SUFFIX = "_fused"  # <pipeline>_fused
+TEE = COPY_SEPARATOR + "tee_"  # <pipeline>__tee_<tensor>
+
+
+def tee_name(pipeline: str, tensor: str) -> str:
+    """The name of the tee step that copies ``tensor`` to a pipeline output."""
+    return f"{pipeline}{TEE}{tensor}"
 
 
 def base_model(name: str) -> str:
@@ -43,4 +51,7 @@ def model_class(name: str) -> type | None:
     if name.endswith(FUSED_SUFFIX) and name not in MODELS:
         from .fused import FusedModel  # here: serving.fused imports the pipeline tools, which import this
         return FusedModel
+    if TEE in name and name not in MODELS:
+        from .tee import TeeModel
+        return TeeModel
     return MODELS.get(base_model(name))

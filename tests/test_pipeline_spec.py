@@ -113,3 +113,33 @@ def test_ensemble_config_round_trip():
     cfg = ensemble_config(parse_spec(SPEC))
     assert [t.name for t in cfg.input] == ["IMAGE"] and list(cfg.output[0].dims) == [-1, -1, 3]
     assert dict(cfg.ensemble_scheduling.step[0].input_map) == {"IMAGE": "IMAGE"}
+
+
+def test_an_output_a_later_step_reads_gets_a_tee(workspace):
+    """A spec whose output a later step also reads: its producer writes an internal tensor,
+    a generated tee step right after it hands that on as the output and as the tensor the
+    later step reads, and the repository validates (the hazard itself:
+    test_pipeline_validate.py; on a real server: test_output_subsets.py)."""
+    repo, specs = workspace
+    spec = {**SPEC, "outputs": SPEC["outputs"] + [{"name": "MID", "dtype": "UINT8", "dims": [-1, -1, 3]}],
+            "steps": [{**SPEC["steps"][0], "outputs": {"OUTPUT": "MID"}},
+                      {**SPEC["steps"][1], "inputs": {"IMAGE": "MID"}}]}
+    (specs / "chain.yaml").write_text(yaml.safe_dump(spec, sort_keys=False))
+    r = cli(workspace, "generate")
+    assert r.returncode == 0, r.stdout + r.stderr
+    cfg = load_config(repo / "chain" / "config.pbtxt")
+    steps = {s.model_name: s for s in cfg.ensemble_scheduling.step}
+    assert list(steps) == ["first", "chain__tee_MID", "chain__second"]
+    assert dict(steps["first"].output_map) == {"OUTPUT": "MID__produced"}
+    assert dict(steps["chain__tee_MID"].input_map) == {"INPUT": "MID__produced"}
+    assert dict(steps["chain__tee_MID"].output_map) == {"OUTPUT": "MID", "INTERNAL": "MID__internal"}
+    assert dict(steps["chain__second"].input_map) == {"IMAGE": "MID__internal"}
+    tee = load_config(repo / "chain__tee_MID" / "config.pbtxt")
+    assert [(t.name, list(t.dims)) for t in (*tee.input, *tee.output)] == [
+        ("INPUT", [-1, -1, 3]), ("OUTPUT", [-1, -1, 3]), ("INTERNAL", [-1, -1, 3])]
+    assert "serving.tee import TeeModel" in (repo / "chain__tee_MID" / "1" / "model.py").read_text()
+    # Once no step reads an output, its tee goes with the next edit.
+    (specs / "chain.yaml").write_text(yaml.safe_dump(SPEC, sort_keys=False))
+    r = cli(workspace, "set-param", "chain", "--index", "1", "--param", "strength=6")
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert not (repo / "chain__tee_MID").exists()

@@ -103,3 +103,21 @@ def test_unknown_parameter_of_a_real_model(tmp_path):
     cfg.write_text(cfg.read_text().replace('key: "sigma"', 'key: "sigmaa"'))
     problems = validate_repository(repo, known_parameters)
     assert problems == [f"{cfg}: parameter 'sigmaa' is not understood by blur (did you mean 'sigma'?)"]
+
+
+def test_an_output_that_a_later_step_reads_is_named_with_why_and_how(tmp_path):
+    """Triton prunes the step that makes an output a request leaves out, even when a later
+    step reads it (the request then deadlocks): the validator names the tensor, the step that
+    reads it, why and how to fix it."""
+    repo = make_repo(tmp_path, second_in="RESULT", second_out="other")
+    cfg = repo / "chain" / "config.pbtxt"
+    # first writes RESULT (an ensemble output), second reads it.
+    cfg.write_text(cfg.read_text().replace('value: "mid"', 'value: "RESULT"')
+                   .replace('output [{ name: "RESULT"', 'output [{ name: "other" data_type: '
+                            'TYPE_UINT8 dims: [-1, -1, 3] }, { name: "RESULT"'))
+    problems = validate_repository(repo)
+    text = "\n".join(problems)
+    assert len(problems) == 1, text
+    for words in ("output 'RESULT'", "is also read by step 1 (second)", "unexpected deadlock",
+                  "'RESULT__internal'", "serving.pipeline generate"):
+        assert words in text, f"{words!r} missing from:\n{text}"

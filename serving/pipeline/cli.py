@@ -77,7 +77,7 @@ def _step_index(spec: PipelineSpec, index: int | None, model: str | None) -> int
 def _commit(spec: PipelineSpec, path: Path, repo: Path) -> int:
     """Save an edited spec, regenerate its files, validate the repository."""
     save_spec(spec, path)
-    remove_generated_copies(spec, repo, {spec.step_model_name(s) for s in spec.steps})
+    remove_generated_copies(spec, repo, spec.generated_models())
     for p in write_generated(spec, repo):
         print(f"wrote {p}")
     return _report(validate_repository(repo, known_parameters), repo)

@@ -14,6 +14,13 @@ config of any step whose parameters it overrides) is generated.
 A step with parameters runs a generated copy of its model, named
 ``<pipeline>__<model>``, whose config is the model's with those parameters replaced
 (Triton gives ensemble steps no parameters of their own).
+
+A pipeline output that a later step also reads (background_blur's MASK, which blur reads)
+goes through a generated tee step, ``<pipeline>__tee_<OUTPUT>`` (serving/tee.py): the
+producing step writes ``<OUTPUT>__produced``, the tee gives it back as the output and as
+``<OUTPUT>__internal``, which the later steps read. Triton prunes the step that makes an
+output a request does not ask for, even when another step reads it, and the request then
+deadlocks (serving/pipeline/validate.py says why).
 """
 from __future__ import annotations
 
@@ -25,6 +32,9 @@ from typing import Any
 import yaml
 from tritonclient.grpc import model_config_pb2 as mc
 
+from ..contract import ON_DEVICE
+from ..registry import tee_name
+from ..tee import INPUT as TEE_INPUT, INTERNAL as TEE_INTERNAL, OUTPUT as TEE_OUTPUT
 from .operators import declared_config
 from .repository import config_text, differing_files, load_config, write_files
 
@@ -64,6 +74,29 @@ class PipelineSpec:
     def step_model_name(self, step: StepSpec) -> str:
         """The model a step runs: its own, or the generated copy carrying its parameters."""
         return f"{self.name}__{step.model}" if step.parameters else step.model
+
+    def tees(self) -> dict[str, tuple[str, str]]:
+        """Each pipeline output that a step also reads -> (the tensor its producing step
+        writes instead, the tensor the reading steps read instead); its tee step turns the
+        first into the output and the second."""
+        read = {t for s in self.steps for t in s.inputs.values()}
+        names = ({t.name for t in self.inputs + self.outputs}
+                 | {t for s in self.steps for t in (*s.inputs.values(), *s.outputs.values())})
+
+        def unused(name: str) -> str:
+            free, k = name, 2
+            while free in names:
+                free, k = f"{name}{k}", k + 1
+            names.add(free)
+            return free
+
+        return {t.name: (unused(f"{t.name}__produced"), unused(f"{t.name}__internal"))
+                for t in self.outputs if t.name in read}
+
+    def generated_models(self) -> set[str]:
+        """The models generated for this pipeline: step copies and tees."""
+        return ({self.step_model_name(s) for s in self.steps if s.parameters}
+                | {tee_name(self.name, t) for t in self.tees()})
 
     def to_dict(self) -> dict[str, Any]:
         d: dict[str, Any] = {"name": self.name}
@@ -145,14 +178,49 @@ def save_spec(spec: PipelineSpec, path: Path) -> None:
 
 
 def ensemble_config(spec: PipelineSpec) -> mc.ModelConfig:
-    """The ensemble's ModelConfig (Triton's schema)."""
+    """The ensemble's ModelConfig (Triton's schema): the spec's steps, an output that a step
+    also reads renamed to its internal tensor, and a tee step per such output."""
     cfg = mc.ModelConfig(name=spec.name, platform="ensemble", max_batch_size=spec.max_batch_size)
     for t, coll in [(t, cfg.input) for t in spec.inputs] + [(t, cfg.output) for t in spec.outputs]:
         coll.add(name=t.name, data_type=mc.DataType.Value("TYPE_" + t.dtype), dims=t.dims)
+    tees = spec.tees()
     for s in spec.steps:
         step = cfg.ensemble_scheduling.step.add(model_name=spec.step_model_name(s), model_version=-1)
-        step.input_map.update(s.inputs)
-        step.output_map.update(s.outputs)
+        step.input_map.update({k: tees[v][1] if v in tees else v for k, v in s.inputs.items()})
+        step.output_map.update({k: tees[v][0] if v in tees else v for k, v in s.outputs.items()})
+        for output in s.outputs.values():
+            if output in tees:  # the tee right after its producer, in the chain
+                tee = cfg.ensemble_scheduling.step.add(model_name=tee_name(spec.name, output),
+                                                       model_version=-1)
+                tee.input_map[TEE_INPUT] = tees[output][0]
+                tee.output_map[TEE_OUTPUT] = output
+                tee.output_map[TEE_INTERNAL] = tees[output][1]
+    return cfg
+
+
+TEE_MODEL_PY = '''"""Triton model: hands {pipeline}'s {tensor} to the client and to the steps that read it. See serving.tee."""
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[3]))  # the repository root
+
+from serving.tee import TeeModel as TritonPythonModel  # noqa: E402,F401
+'''
+
+
+def tee_config(spec: PipelineSpec, output: str) -> mc.ModelConfig:
+    """Config of the tee step of a pipeline output: the output's dtype and dims in and out,
+    batched as the pipeline, placed as every step (Triton's default instances)."""
+    t = next(t for t in spec.outputs if t.name == output)
+    dtype = mc.DataType.Value("TYPE_" + t.dtype)
+    cfg = mc.ModelConfig(name=tee_name(spec.name, output), backend="python",
+                         max_batch_size=spec.max_batch_size)
+    cfg.input.add(name=TEE_INPUT, data_type=dtype, dims=t.dims, allow_ragged_batch=True)
+    for name in (TEE_OUTPUT, TEE_INTERNAL):
+        cfg.output.add(name=name, data_type=dtype, dims=t.dims)
+    cfg.dynamic_batching.SetInParent()
+    for k, v in ON_DEVICE.items():
+        cfg.parameters[k].string_value = v
     return cfg
 
 
@@ -176,6 +244,10 @@ def generated_files(spec: PipelineSpec, repo: Path) -> dict[Path, str]:
     """Every file a spec generates, relative path -> text."""
     header = GENERATED_HEADER.format(spec=_rel(spec.path))
     files = {Path(spec.name) / "config.pbtxt": header + config_text(ensemble_config(spec))}
+    for output in spec.tees():
+        name = tee_name(spec.name, output)
+        files[Path(name) / "config.pbtxt"] = header + config_text(tee_config(spec, output))
+        files[Path(name) / "1" / "model.py"] = TEE_MODEL_PY.format(tensor=output, pipeline=spec.name)
     for s in spec.steps:
         if s.parameters:
             name = spec.step_model_name(s)

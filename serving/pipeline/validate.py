@@ -94,6 +94,18 @@ def check_ensemble(entry: ModelEntry, models: dict[str, ModelEntry]) -> list[Pro
 
     for t in cfg.output:
         where = f"output {t.name!r}"
+        readers = [f"step {i} ({steps[i].model_name})" for i, step in enumerate(steps)
+                   if t.name in step.input_map.values()]
+        if readers:
+            problem(where, f"is also read by {', '.join(readers)}: Triton skips the step that "
+                           f"produces an ensemble output a request does not ask for, even when "
+                           f"a later step reads it, so a request that leaves {t.name!r} out "
+                           f"fails with 'unexpected deadlock' (ensemble_scheduler.cc: Triton 2.51 "
+                           f"to the r26.06 sources). Fix: let the producing step write an internal "
+                           f"tensor, and a step of its own hand it on twice: as {t.name!r}, and as "
+                           f"another internal tensor (e.g. {t.name + '__internal'!r}) that those "
+                           f"steps read; `python -m serving.pipeline generate` does this for a "
+                           f"spec (a tee step, docs/pipelines.md)")
         got = produced.get(t.name)
         if got is None:
             problem(where, "is produced by no step" + suggest(t.name, produced))
