@@ -6,19 +6,31 @@
         jpeg = client.blur_file(open("photo.jpg", "rb").read())   # a file in, a file out
         jpeg, mask_png = client.blur_file(data, mask=True, quality=80)
 
+        # Many at once, in order, `concurrency` requests in flight (default 4):
+        for data, out in client.blur_files(files_bytes, mask=True):
+            ...  # out: (jpeg, mask_png), or the RequestRefused / error of that file alone
+
 ``blur`` sends raw RGB pixels to ``background_blur``; ``blur_file`` sends a JPEG, PNG or WebP
 file as it is to ``background_blur_encoded``, which decodes it on the server and answers
 the blurred photo as a file of the same format (or ``format=``), and the mask as a PNG.
 A request the server refuses as a client error (HTTP 400 / gRPC INVALID_ARGUMENT: a file
 that is not a JPEG, PNG or WebP, a corrupt one, a parameter out of range) raises
-``RequestRefused``, a ValueError carrying the server's message.
+``RequestRefused``, a ValueError carrying the server's message. ``blur_many`` and
+``blur_files`` keep ``concurrency`` requests in flight so that one client keeps a server
+busy; a BlurClient may also be shared by threads (each has its own connection).
 """
 from __future__ import annotations
 
-from typing import Any, Literal, overload
+import threading
+from typing import Any, Callable, Iterable, Iterator, Literal, TypeVar, overload
 
 import numpy as np
 from tritonclient.utils import InferenceServerException
+
+from .inflight import DEFAULT_CONCURRENCY, check_concurrency, in_order
+
+T = TypeVar("T")
+R = TypeVar("R")
 
 MODEL = "background_blur"
 FILE_MODEL = "background_blur_encoded"
@@ -51,13 +63,33 @@ class BlurClient:
     """Blurs image backgrounds through a Triton server (HTTP or gRPC)."""
 
     def __init__(self, url: str, protocol: str = "http", model: str = MODEL,
-                 timeout: float | None = None, file_model: str = FILE_MODEL):
+                 timeout: float | None = None, file_model: str = FILE_MODEL,
+                 concurrency: int = DEFAULT_CONCURRENCY):
         """model: the pipeline ``blur`` calls (raw pixels); file_model: the one ``blur_file``
         calls (encoded files). timeout: seconds one request may take before it fails
-        (default: tritonclient's, 60 s over HTTP and none over gRPC)."""
-        self._mod, self.client, self._per_request = connect(url, protocol, timeout)
+        (default: tritonclient's, 60 s over HTTP and none over gRPC). concurrency: requests
+        ``blur_many`` and ``blur_files`` keep in flight (1..256)."""
+        self.url, self.protocol, self.timeout = url, protocol, timeout
+        self.concurrency = check_concurrency(concurrency)
+        self._mod, client, self._per_request = connect(url, protocol, timeout)
+        self._local = threading.local()
+        self._local.client = client
+        self._clients = [client]  # every thread's, to close
+        self._lock = threading.Lock()
         self.model = model
         self.file_model = file_model
+
+    @property
+    def client(self) -> Any:
+        """This thread's tritonclient client (tritonclient's HTTP client is not thread-safe:
+        each thread gets its own connection)."""
+        client = getattr(self._local, "client", None)
+        if client is None:
+            _, client, _ = connect(self.url, self.protocol, self.timeout)
+            self._local.client = client
+            with self._lock:
+                self._clients.append(client)
+        return client
 
     def blur(self, image: np.ndarray, **parameters: Any) -> tuple[np.ndarray, np.ndarray]:
         """(blurred, mask) of one RGB uint8 (H, W, 3) image. Keyword parameters (sigma,
@@ -94,6 +126,22 @@ class BlurClient:
         files = tuple(r.as_numpy(o)[0].tobytes() for o in outputs)
         return files if mask else files[0]
 
+    def blur_many(self, images: Iterable[np.ndarray], **parameters: Any
+                  ) -> Iterator[tuple[np.ndarray, tuple[np.ndarray, np.ndarray] | Exception]]:
+        """``(image, (blurred, mask))`` for each image, in order, ``concurrency`` requests in
+        flight; an image that fails (RequestRefused, ValueError, a server error) has its
+        exception in place of the pair, and the others go on."""
+        return self._map(lambda image: self.blur(image, **parameters), images)
+
+    def blur_files(self, files: Iterable[bytes], *, mask: bool = False, **parameters: Any
+                   ) -> Iterator[tuple[bytes, bytes | tuple[bytes, bytes] | Exception]]:
+        """``(data, result)`` for each file's bytes, in order, ``concurrency`` requests in
+        flight: result is what ``blur_file`` returns, or the exception of that file alone."""
+        return self._map(lambda data: self.blur_file(data, mask=mask, **parameters), files)
+
+    def _map(self, fn: Callable[[T], R], items: Iterable[T]) -> Iterator[tuple[T, R | Exception]]:
+        return in_order(fn, items, self.concurrency)
+
     def _infer(self, model: str, name: str, batch: np.ndarray, outputs: tuple[str, ...],
                parameters: dict[str, Any]) -> Any:
         """One request of one uint8 input; a client error comes back as RequestRefused."""
@@ -109,7 +157,10 @@ class BlurClient:
             raise
 
     def close(self) -> None:
-        self.client.close()
+        with self._lock:
+            clients, self._clients = self._clients, []
+        for client in clients:
+            client.close()
 
     def __enter__(self) -> "BlurClient":
         return self

@@ -2,14 +2,15 @@
 
     python -m clients.blur IMAGE_OR_FOLDER... --out DIR [--url HOST:PORT] [--protocol http|grpc]
         [--sigma S] [--threshold T] [--mask] [--format jpeg|png|webp] [--quality Q]
-        [--raw] [--model PIPELINE]
+        [--raw] [--model PIPELINE] [--concurrency N]
 
 Without --url the embedded server is started for the run. By default each file is sent as
 it is (its bytes) to background_blur_encoded, which decodes it on the server and answers
 a file: DIR/<name> keeps the input's extension and format (JPEG in, JPEG out) unless
 --format asks for another; with --mask also DIR/<name>_mask.png. --raw decodes each file
 here with Pillow and sends its RGB pixels to background_blur: any format Pillow reads
-(BMP, TIFF, ...) in, DIR/<name>.png out.
+(BMP, TIFF, ...) in, DIR/<name>.png out. --concurrency requests (default 4) are in flight at
+once, so the server never waits for this client; the files are still written in order.
 """
 from __future__ import annotations
 
@@ -24,6 +25,7 @@ import numpy as np
 from ops.codec import EXTENSIONS, FORMATS, sniff
 
 from .api import FILE_MODEL, MODEL, BlurClient, RequestRefused
+from .inflight import DEFAULT_CONCURRENCY, check_concurrency, in_order
 
 IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp"}
 # The extensions that name each format the server writes (an input's own is kept).
@@ -130,35 +132,48 @@ def _blur_encoded(f: Path, client: BlurClient, save_mask: bool,
 
 def blur_files(files: Sequence[Path], out: Path, client: BlurClient, save_mask: bool = False,
                raw: bool = False, warn: Callable[[str], None] | None = None,
-               **parameters: Any) -> tuple[list[Path], list[Path]]:
+               concurrency: int | None = None, **parameters: Any) -> tuple[list[Path], list[Path]]:
     """Blurs each file into ``out``: (blurred files written, input files skipped). A file
     that cannot be blurred (unreadable, refused by the server as a client error, or whose
-    output another input of this run already wrote) is skipped and ``warn`` says why."""
+    output another input of this run already wrote) is skipped and ``warn`` says why.
+    ``concurrency`` files (default: the client's) are read and sent at once; the results are
+    written in the files' order, and a server failure (not a refusal) stops the run."""
     from tqdm import tqdm
 
     warn = warn or (lambda msg: tqdm.write(msg, file=sys.stderr))
     written: list[Path] = []
     skipped: list[Path] = []
     owners: dict[Path, Path] = {}  # output file -> the input that wrote it
-    for f in tqdm(files, unit="img", disable=len(files) < 2):
-        try:
+    blur_one = _blur_raw if raw else _blur_encoded
+    results = in_order(lambda f: blur_one(f, client, save_mask, parameters), files,
+                       concurrency or client.concurrency)
+    with contextlib.closing(results):  # a failure stops what is still in flight
+        for f, writers in tqdm(results, total=len(files), unit="img", disable=len(files) < 2):
             try:
-                writers = (_blur_raw if raw else _blur_encoded)(f, client, save_mask, parameters)
-            except RequestRefused as e:
-                raise Skipped(f"the server refused it: {e.message()}") from None
-            taken = [owners[out / n] for n in writers if out / n in owners]
-            if taken:
-                raise Skipped(f"its output would overwrite that of {taken[0]} (same name)")
-        except Skipped as e:
-            warn(f"warning: {f}: skipped: {e}")
-            skipped.append(f)
-            continue
-        for k, (name, write) in enumerate(writers.items()):
-            write(out / name)
-            owners[out / name] = f
-            if k == 0:
-                written.append(out / name)
+                if isinstance(writers, RequestRefused):
+                    raise Skipped(f"the server refused it: {writers.message()}")
+                if isinstance(writers, Exception):
+                    raise writers  # Skipped: this file's; else the server failed (main says so)
+                taken = [owners[out / n] for n in writers if out / n in owners]
+                if taken:
+                    raise Skipped(f"its output would overwrite that of {taken[0]} (same name)")
+            except Skipped as e:
+                warn(f"warning: {f}: skipped: {e}")
+                skipped.append(f)
+                continue
+            for k, (name, write) in enumerate(writers.items()):
+                write(out / name)
+                owners[out / name] = f
+                if k == 0:
+                    written.append(out / name)
     return written, skipped
+
+
+def concurrency(text: str) -> int:
+    try:
+        return check_concurrency(int(text))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected an integer in 1..256, got {text}") from None
 
 
 def quality(text: str) -> int:
@@ -188,6 +203,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     p.add_argument("--raw", action="store_true",
                    help="decode here with Pillow, send the pixels, write PNG (BMP, TIFF, ...)")
     p.add_argument("--model", help=f"the pipeline to call (default: {FILE_MODEL}, with --raw {MODEL})")
+    p.add_argument("--concurrency", type=concurrency, default=DEFAULT_CONCURRENCY,
+                   help=f"requests in flight at once (default {DEFAULT_CONCURRENCY}): the server "
+                        f"works on the next file while this client writes the last")
     args = p.parse_args(argv)
     if args.raw and (args.format or args.quality is not None):
         p.error("--format and --quality apply to files sent as they are, not to --raw (PNG out)")
@@ -205,7 +223,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     model = args.model or (MODEL if args.raw else FILE_MODEL)
     try:
         with server_url(args.url, args.protocol) as url, \
-                BlurClient(url, args.protocol, model=model, file_model=model) as client:
+                BlurClient(url, args.protocol, model=model, file_model=model,
+                           concurrency=args.concurrency) as client:
             written, skipped = blur_files(files, args.out, client, args.mask, args.raw, **params)
     except (InferenceServerException, ConnectionError) as e:
         where = f"the server at {args.url}" if args.url else "the embedded server"

@@ -131,6 +131,39 @@ def test_blur_file_equals_raw_pixels_through_background_blur(server, protocol):
         assert sniff(c.blur_file(photo_file("webp", src))) == "webp"
 
 
+@pytest.mark.parametrize("protocol", ["http", "grpc"])
+def test_api_keeps_requests_in_flight_and_answers_in_order(server, protocol):
+    """blur_files and blur_many with 3 requests in flight: each result is the one a lone
+    request gets, in the inputs' order, and a file the server refuses is that file's
+    RequestRefused while the others are answered."""
+    address = server.http_url if protocol == "http" else server.grpc_url
+    photos = [np.ascontiguousarray(data.astronaut()[::4, ::4][: 64 + 8 * i]) for i in range(7)]
+    files = [photo_file("jpeg", p) for p in photos]
+    files[4] = files[4][:2000]  # truncated: refused
+    with BlurClient(address, protocol, concurrency=3) as c:
+        alone = []
+        for f in files:
+            try:
+                alone.append(c.blur_file(f, sigma=5.0))
+            except RequestRefused as e:
+                alone.append(e)
+        got = list(c.blur_files(iter(files), sigma=5.0))
+        assert [data_ for data_, _ in got] == files
+        for (_, out), ref in zip(got, alone):
+            if isinstance(ref, RequestRefused):
+                assert isinstance(out, RequestRefused) and "truncated JPEG" in out.message()
+            else:
+                assert out == ref
+        many = list(c.blur_many(photos, sigma=5.0))
+        assert [img is p for (img, _), p in zip(many, photos)] == [True] * len(photos)
+        for (img, (blurred, mask)), f in zip(many, photos):
+            ref_blurred, ref_mask = c.blur(img, sigma=5.0)
+            np.testing.assert_array_equal(blurred, ref_blurred)
+            np.testing.assert_array_equal(mask, ref_mask)
+    with pytest.raises(ValueError, match="concurrency"):
+        BlurClient(address, protocol, concurrency=0)
+
+
 def test_blur_file_refusals(server):
     with BlurClient(server.grpc_url, "grpc", timeout=60) as c:
         with pytest.raises(ValueError, match="empty file"):

@@ -1,0 +1,53 @@
+"""Keep N calls in flight and take their results in order: what lets one client keep a
+server busy (a client that waits for each answer before it sends the next request leaves
+the server idle in between)."""
+from __future__ import annotations
+
+import collections
+import concurrent.futures as cf
+from typing import Callable, Iterable, Iterator, TypeVar
+
+T = TypeVar("T")
+R = TypeVar("R")
+
+DEFAULT_CONCURRENCY = 4
+
+
+def check_concurrency(n: int) -> int:
+    """``n`` if it is a usable number of calls in flight, else ValueError."""
+    if isinstance(n, bool) or not isinstance(n, int) or not 1 <= n <= 256:
+        raise ValueError(f"concurrency: expected an integer in 1..256, got {n!r}")
+    return n
+
+
+def in_order(fn: Callable[[T], R], items: Iterable[T], concurrency: int = DEFAULT_CONCURRENCY
+             ) -> Iterator[tuple[T, R | Exception]]:
+    """``(item, fn(item))`` for each item, in the items' order, with up to ``concurrency``
+    calls running at once (threads). A call that raises gives its exception in its result's
+    place; the others go on. At most 2 x concurrency items are taken ahead of the one being
+    answered, so a long folder is not read into memory at once. Closing the iterator early
+    (or Ctrl-C) cancels what has not started and waits for what has."""
+    concurrency = check_concurrency(concurrency)
+    pending: collections.deque[tuple[T, cf.Future]] = collections.deque()
+    source = iter(items)
+    pool = cf.ThreadPoolExecutor(max_workers=concurrency, thread_name_prefix="inflight")
+    try:
+        while True:
+            while len(pending) < 2 * concurrency:
+                item = next(source, _END)
+                if item is _END:
+                    break
+                pending.append((item, pool.submit(fn, item)))
+            if not pending:
+                return
+            item, future = pending.popleft()
+            try:
+                result: R | Exception = future.result()
+            except Exception as e:  # noqa: BLE001 - the item's own outcome
+                result = e
+            yield item, result
+    finally:
+        pool.shutdown(wait=True, cancel_futures=True)
+
+
+_END = object()
