@@ -41,6 +41,9 @@ from serving.server import MODEL_REPOSITORY, EmbeddedServer  # noqa: E402
 from serving.supervisor import find_stubs  # noqa: E402
 
 PIPELINE, FUSED, CHAIN, IDENTITY = "background_blur", "background_blur_fused", "identity_chain", "identity"
+# The same chain of CHAIN_STEPS distinct copies of the identity model (identity_0, ...), each
+# its own stub process, as a pipeline's steps are: a second floor.
+DISTINCT = "identity_distinct_chain"
 CHAIN_STEPS = 7  # as many steps as background_blur
 DNN_STEPS = frozenset({"unet"})
 
@@ -69,16 +72,17 @@ dynamic_batching {}
 '''
 
 
-def chain_config(n: int) -> str:
-    """An ensemble of ``n`` identity steps, IMAGE -> OUT."""
+def chain_config(name: str, models: Sequence[str]) -> str:
+    """An ensemble of identity steps, one per model of ``models``, IMAGE -> OUT."""
     steps = []
-    for i in range(n):
+    n = len(models)
+    for i, model in enumerate(models):
         src = "IMAGE" if i == 0 else f"t{i}"
         dst = "OUT" if i == n - 1 else f"t{i + 1}"
-        steps.append(f'  step {{ model_name: "{IDENTITY}" model_version: -1 '
+        steps.append(f'  step {{ model_name: "{model}" model_version: -1 '
                      f'input_map {{ key: "INPUT0" value: "{src}" }} '
                      f'output_map {{ key: "OUTPUT0" value: "{dst}" }} }}')
-    return (f'name: "{CHAIN}"\nplatform: "ensemble"\nmax_batch_size: 8\n'
+    return (f'name: "{name}"\nplatform: "ensemble"\nmax_batch_size: 8\n'
             'input { name: "IMAGE" data_type: TYPE_UINT8 dims: [-1, -1, 3] }\n'
             'output { name: "OUT" data_type: TYPE_UINT8 dims: [-1, -1, 3] }\n'
             "ensemble_scheduling {\n" + "\n".join(steps) + "\n}\n")
@@ -90,18 +94,21 @@ def pipeline_steps(repository: Path = MODEL_REPOSITORY) -> list[str]:
     return [s.model_name for s in cfg.ensemble_scheduling.step]
 
 
-def build_repository(tmp: Path) -> Path:
-    """A repository of background_blur, its fused model, its step models (links to this
-    repository's) and the identity model and chain."""
+def build_repository(tmp: Path, source: Path = MODEL_REPOSITORY) -> Path:
+    """A repository of background_blur, its fused model, its step models (links to those of
+    ``source``, whose models run their own tree's code) and the identity model and chain."""
     repo = tmp / "repository"
     repo.mkdir()
-    for name in {PIPELINE, FUSED, *pipeline_steps()}:
-        (repo / name).symlink_to(MODEL_REPOSITORY / name, target_is_directory=True)
-    (repo / IDENTITY / "1").mkdir(parents=True)
-    (repo / IDENTITY / "1" / "model.py").write_text(IDENTITY_MODEL)
-    (repo / IDENTITY / "config.pbtxt").write_text(IDENTITY_CONFIG)
-    (repo / CHAIN / "1").mkdir(parents=True)
-    (repo / CHAIN / "config.pbtxt").write_text(chain_config(CHAIN_STEPS))
+    for name in {PIPELINE, FUSED, *pipeline_steps(source)}:
+        (repo / name).symlink_to(Path(source).resolve() / name, target_is_directory=True)
+    copies = [f"{IDENTITY}_{i}" for i in range(CHAIN_STEPS)]
+    for name in (IDENTITY, *copies):
+        (repo / name / "1").mkdir(parents=True)
+        (repo / name / "1" / "model.py").write_text(IDENTITY_MODEL)
+        (repo / name / "config.pbtxt").write_text(IDENTITY_CONFIG.replace(f'"{IDENTITY}"', f'"{name}"'))
+    for name, models in ((CHAIN, [IDENTITY] * CHAIN_STEPS), (DISTINCT, copies)):
+        (repo / name / "1").mkdir(parents=True)
+        (repo / name / "config.pbtxt").write_text(chain_config(name, models))
     return repo
 
 
@@ -197,7 +204,7 @@ def measure(server: EmbeddedServer, sizes: Sequence[tuple[int, int]], rounds: in
     try:
         for h, w in sizes:
             frame = photo_at((h, w))
-            targets = [Target(CHAIN, "IMAGE", ["OUT"]),
+            targets = [Target(CHAIN, "IMAGE", ["OUT"]), Target(DISTINCT, "IMAGE", ["OUT"]),
                        Target(PIPELINE, "IMAGE", ["BLURRED", "MASK"]),
                        Target(FUSED, "IMAGE", ["BLURRED", "MASK"])]
             for t in targets:
@@ -217,12 +224,17 @@ def measure(server: EmbeddedServer, sizes: Sequence[tuple[int, int]], rounds: in
     return raw
 
 
-def summarize(targets: Sequence[Target], spans: dict[str, dict[str, list[float]]]) -> dict[str, Any]:
+def summarize(targets: Sequence[Target], spans: dict[str, dict[str, list[float]]],
+              step_order: Sequence[str]) -> dict[str, Any]:
     """The table of one size: per step, Triton's statistics and its span in the traced
     requests; per pipeline, the whole request. ``spans``: step_spans of the two ensembles."""
-    chain, pipe, fused = targets
+    chain, distinct, pipe, fused = targets
     identity = per_execution(chain.stats[IDENTITY])
     identity["span"] = statistics.median(spans[CHAIN].get(IDENTITY, [float("nan")]))
+    copies = [name for name in distinct.stats if name != DISTINCT]
+    summed = {k: sum(distinct.stats[c][k] for c in copies) for k in distinct.stats[copies[0]]}
+    separate = per_execution(summed)
+    separate["span"] = statistics.median(x for c in copies for x in spans[DISTINCT].get(c, []))
     steps = {}
     for name, d in pipe.stats.items():
         if name == PIPELINE:
@@ -237,10 +249,12 @@ def summarize(targets: Sequence[Target], spans: dict[str, dict[str, list[float]]
                        "client_p90_ms": float(np.percentile(t.latencies_ms, 90))}
              for t in targets}
     return {
-        "identity": identity, "steps": steps, "step_order": pipeline_steps(),
+        "identity": identity, "identity_distinct": separate, "steps": steps,
+        "step_order": list(step_order),
         "traced_requests": {k: len(next(iter(v.values()), [])) for k, v in spans.items()},
         "median_op_span_us": median_span,
         "median_span_x_identity": median_span / identity["span"],
+        "median_span_x_identity_distinct": median_span / separate["span"],
         "median_op_step_us": median_step,
         "median_step_x_identity": median_step / identity["step"],
         "whole": whole,
@@ -249,12 +263,23 @@ def summarize(targets: Sequence[Target], spans: dict[str, dict[str, list[float]]
     }
 
 
+def tree_commit(path: Path) -> str:
+    """The commit of the git tree holding ``path`` (and whether it has changes)."""
+    def git(*a: str) -> str:
+        return subprocess.run(["git", "-C", str(path), *a], capture_output=True, text=True).stdout.strip()
+    head = git("rev-parse", "--short", "HEAD") or "not a git tree"
+    return head + (" with uncommitted changes" if git("status", "--porcelain", "--", ".") else "")
+
+
 def markdown(results: dict[str, Any], args: argparse.Namespace) -> str:
     lines = [f"# Step overhead ({args.tag})", "", f"Machine: {describe()}", "",
+             f"Models: {args.repository} ({tree_commit(args.repository)}).", "",
              f"One server, gRPC, one request in flight; {args.rounds} interleaved rounds of "
              f"{args.requests} requests per target (identity chain, {PIPELINE}, {FUSED}) and "
              f"size. `identity` is a bare python_backend model (Triton's examples: its input back "
-             f"through DLPack), measured as the {CHAIN_STEPS} steps of `{CHAIN}`.", "",
+             f"through DLPack), measured as the {CHAIN_STEPS} steps of `{CHAIN}`; `identity, "
+             f"{CHAIN_STEPS} processes` is the same with {CHAIN_STEPS} copies of it (`{DISTINCT}`), "
+             f"each step its own stub process as a pipeline's are.", "",
              "- **span**: what the step adds to a request's latency, from Triton's trace (one "
              f"request in {TRACE_EVERY}): from the step's request start to the next step's (the "
              "last: to its end); the median of the traced requests. The steps run one after "
@@ -268,14 +293,18 @@ def markdown(results: dict[str, Any], args: argparse.Namespace) -> str:
                   "| step | span | × identity | queue | compute input | compute infer | compute output | sum |",
                   "|---|---|---|---|---|---|---|---|"]
         ident = r["identity"]
-        rows = [(IDENTITY + " (floor)", ident)] + [(s, r["steps"][s]) for s in r["step_order"] if s in r["steps"]]
+        rows = ([(IDENTITY + " (floor)", ident),
+                 (f"{IDENTITY}, {CHAIN_STEPS} processes", r["identity_distinct"])]
+                + [(s, r["steps"][s]) for s in r["step_order"] if s in r["steps"]])
         for name, s in rows:
             lines.append(f"| {name} | {s['span']:.0f} | {s['span'] / ident['span']:.2f} | {s['queue']:.0f} "
                          f"| {s['compute_input']:.0f} | {s['compute_infer']:.0f} "
                          f"| {s['compute_output']:.0f} | {s['step']:.0f} |")
         lines += ["", f"Median non-DNN step: span {r['median_op_span_us']:.0f} µs = "
-                      f"**{r['median_span_x_identity']:.2f}× identity**; by the statistics' sum "
-                      f"{r['median_op_step_us']:.0f} µs = {r['median_step_x_identity']:.2f}×.", "",
+                      f"**{r['median_span_x_identity']:.2f}× identity** "
+                      f"({r['median_span_x_identity_distinct']:.2f}× identity in {CHAIN_STEPS} "
+                      f"processes); by the statistics' sum {r['median_op_step_us']:.0f} µs = "
+                      f"{r['median_step_x_identity']:.2f}×.", "",
                   "| whole request | server ms (Triton statistics, mean) | client ms (median of round medians) | client p90 ms |",
                   "|---|---|---|---|"]
         for model, w in r["whole"].items():
@@ -298,7 +327,7 @@ def profile(server: EmbeddedServer, model: str, seconds: float, size: tuple[int,
         raise SystemExit(f"no stub of {model} is running")
     raw = out.with_suffix(".collapsed.txt")
     rec = subprocess.Popen([pyspy, "record", "--pid", str(stubs[0].pid), "--duration", str(int(seconds)),
-                            "--rate", "1000", "--format", "raw", "--output", str(raw), "--nonblocking"],
+                            "--rate", str(PROFILE_RATE), "--format", "raw", "--output", str(raw), "--nonblocking"],
                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
     import tritonclient.grpc as grpc
 
@@ -315,6 +344,9 @@ def profile(server: EmbeddedServer, model: str, seconds: float, size: tuple[int,
     if rec.returncode != 0 or not raw.exists():
         raise SystemExit(f"py-spy failed: {err.strip()[-500:]}")
     return summarize_profile(raw.read_text(), model, len(t.latencies_ms))
+
+
+PROFILE_RATE = 1000  # py-spy samples per second
 
 
 def summarize_profile(collapsed: str, model: str, requests: int, top: int = 25) -> str:
@@ -336,7 +368,8 @@ def summarize_profile(collapsed: str, model: str, requests: int, top: int = 25) 
         for f in set(frames):
             cum[f] += n
     lines = [f"### {model}: py-spy, {total} samples while {requests} requests ran, {in_execute} "
-             f"inside execute()", "",
+             f"inside execute(): about {1e6 * in_execute / PROFILE_RATE / max(requests, 1):.0f} µs "
+             f"of Python in execute per request (py-spy samples running Python only)", "",
              "| function (file) | own % of execute | cumulative % of execute |", "|---|---|---|"]
     names = sorted(cum, key=lambda f: -cum[f])[:top]
     for f in names:
@@ -363,13 +396,16 @@ def main(argv: Sequence[str] | None = None) -> int:
     p.add_argument("--warmup", type=int, default=10)
     p.add_argument("--profile", metavar="MODEL", help="profile this step's stub instead")
     p.add_argument("--profile-seconds", type=float, default=20)
+    p.add_argument("--repository", type=Path, default=MODEL_REPOSITORY,
+                   help="the model repository measured (another commit's worktree, for a "
+                        "before/after; its models run that tree's code)")
     p.add_argument("--tag", default=default_tag())
     p.add_argument("--out-dir", type=Path, default=ROOT / "bench" / "results")
     args = p.parse_args(argv)
     args.out_dir.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory() as tmp:
         tmp_path = Path(tmp)
-        repo = build_repository(tmp_path)
+        repo = build_repository(tmp_path, args.repository)
         if args.profile:
             with EmbeddedServer(repo) as server:
                 out = args.out_dir / f"step_profile_{args.profile}_{args.tag}.md"
@@ -385,8 +421,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             trace = tmp_path / f"trace_{h}x{w}.json"
             with EmbeddedServer(repo, extra_args=trace_flags(trace)) as server:
                 raw = measure(server, [(h, w)], args.rounds, args.requests, args.warmup)
-            spans = {name: step_spans(trace, name) for name in (PIPELINE, CHAIN)}
-            results[f"{h}x{w}"] = summarize(raw[f"{h}x{w}"], spans)
+            spans = {name: step_spans(trace, name) for name in (PIPELINE, CHAIN, DISTINCT)}
+            results[f"{h}x{w}"] = summarize(raw[f"{h}x{w}"], spans, pipeline_steps(args.repository))
     write_report(args.out_dir, "step_overhead", args.tag, markdown(results, args), results)
     return 0
 

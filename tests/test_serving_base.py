@@ -366,3 +366,62 @@ def test_baseline_config_is_checked_like_the_op_models(params, words):
     with pytest.raises(ValueError, match="baseline_cpu_pipeline") as e:
         BaselineCpuPipeline().initialize(args)
     assert words in str(e.value)
+
+
+@pytest.mark.parametrize("model", ["upload", "tensor_to_mask", "encode", "decode", "unet",
+                                   "background_blur_encoded_fused"])
+def test_compiled_shape_rules_agree_with_the_full_check(request, model):
+    """ShapeRules.fits (the fast path every request takes) accepts exactly what
+    check_request_shapes accepts, on random and edge-case shapes of each input."""
+    from serving.base import MAX_ITEM_VALUES, ShapeRules, check_request_shapes
+    from tests.helpers import rng_for
+
+    m = repository_model(model)
+    rules = ShapeRules(m.model_config, m.MAX_DIMS)
+    declared = {t["name"]: t for t in m.model_config["input"]}
+    rng = rng_for(request)
+    edges = [0, 1, 2, 3, 4096, 4097, MAX_ITEM_VALUES, MAX_ITEM_VALUES + 1, -1, 2 ** 32]
+    agreed = refused = 0
+    for _ in range(3000):
+        shapes = {}
+        for name, t in declared.items():
+            if t.get("optional") and rng.random() < 0.2:
+                shapes[name] = None
+                continue
+            # The batch dim, then each declared dim: kept when fixed (mostly), else drawn
+            # from the edges or at random; now and then a dim too many or too few.
+            shape = [int(rng.choice([1, 1, 2, 0, 17]))]
+            for d in (int(x) for x in t.get("dims", [])):
+                keep = d >= 0 and rng.random() < 0.8
+                shape.append(d if keep else int(rng.choice(edges)) if rng.random() < 0.3
+                             else int(rng.integers(1, 300)))
+            if rng.random() < 0.1:
+                shape = shape[:-1] if rng.random() < 0.5 else shape + [int(rng.integers(1, 9))]
+            shapes[name] = shape
+        try:
+            check_request_shapes(m.model_config, shapes, m.MAX_DIMS)
+            ok = True
+        except RequestError:
+            ok = False
+        assert rules.fits(shapes) == ok, shapes
+        agreed += ok
+        refused += not ok
+    assert agreed > 20 and refused > 100, (agreed, refused)  # both sides were exercised
+
+
+def test_request_parameters_are_parsed_once_per_text_in_a_bounded_cache():
+    from serving.base import PARAMETER_CACHE
+    m = repository_model("blur")
+    params, key = m.parameters_of('{"sigma": 4}')
+    assert params["sigma"] == 4.0 and m.parameters_of('{"sigma": 4}') == (params, key)
+    assert m.parameters_of("") == m.parameters_of("{}")  # Triton's text for none
+    assert m.parameters_of('{"sigma": 4.0}')[1] == key  # equal values share a key
+    for k in range(3 * PARAMETER_CACHE):  # a client sending ever new texts
+        assert m.parameters_of(f'{{"sigma": {1 + k % 100}, "n": {k}}}')[0]["sigma"] == 1 + k % 100
+        assert len(m._request_params) <= PARAMETER_CACHE
+    # Another model's request parameter is checked by every step (the pipeline's first
+    # refuses it), a name no model takes is ignored.
+    up = repository_model("upload")
+    with pytest.raises(RequestError, match="request parameter quality"):
+        up.parameters_of('{"quality": 0}')
+    assert "colour" not in up.parameters_of('{"colour": "red"}')[0]
