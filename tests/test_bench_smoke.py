@@ -109,3 +109,62 @@ def test_encoded_bench_briefly(server, tmp_path):
     assert 0 < int(enc["request_bytes"]) < int(raw["request_bytes"]) / 5
     assert 0 < int(enc["response_bytes"]) < int(raw["response_bytes"]) / 5
     assert float(enc["Inferences/Second"]) > 0 and "| 720p | background_blur_encoded | JPEG q90 | 1 |" in md
+
+
+def test_step_profile_summary():
+    """py-spy's collapsed stacks -> own and cumulative shares of execute()."""
+    from step_overhead import summarize_profile
+
+    collapsed = ("OpModel.execute (serving/base.py:10);to_triton (serving/base.py:90) 3\n"
+                 "OpModel.execute (serving/base.py:10) 1\n"
+                 "_bootstrap (threading.py:5);wait (threading.py:9) 4\n")
+    md = summarize_profile(collapsed, "upload", 2)
+    assert "8 samples while 2 requests ran, 4 inside execute(): about 2000 µs" in md
+    assert "| to_triton (base.py) | 75.0 | 75.0 |" in md
+    assert "| OpModel.execute (base.py) | 25.0 | 100.0 |" in md
+    assert "wait" not in md
+
+
+@pytest.mark.server
+def test_step_overhead_briefly(tmp_path):
+    """Its own server (the identity chains, the trace), one short round at 16x16: every step
+    of background_blur, the tee among them, has a span; the table is written."""
+    import step_overhead
+
+    assert step_overhead.main(["--sizes", "16x16", "--rounds", "1", "--requests", "4",
+                               "--warmup", "2", "--tag", "t", "--out-dir", str(tmp_path)]) == 0
+    r = json.loads((tmp_path / "step_overhead_t.json").read_text())["16x16"]
+    assert r["step_order"][-2:] == ["background_blur__tee_MASK", "blur"]
+    for name, step in [("identity", r["identity"]), ("identity_distinct", r["identity_distinct"]),
+                       *r["steps"].items()]:
+        assert step["span"] > 0 and step["executions"] > 0, name
+    assert r["whole"]["background_blur"]["client_p50_ms"] > r["whole"]["identity_chain"]["client_p50_ms"]
+    assert "× identity" in (tmp_path / "step_overhead_t.md").read_text()
+
+
+@pytest.mark.server
+def test_client_bench_briefly(server, tmp_path):
+    import client_bench
+
+    assert client_bench.main(["--grpc-url", server.grpc_url, "--photos", "6", "--concurrency", "2",
+                              "--rounds", "1", "--measurement-ms", "500", "--tag", "t",
+                              "--out-dir", str(tmp_path)]) == 0
+    r = json.loads((tmp_path / "client_t.json").read_text())["2"]
+    assert r["client_per_s"] > 0 and r["perf_analyzer_per_s"] > 0
+    assert "| 2 |" in (tmp_path / "client_t.md").read_text()
+
+
+@pytest.mark.server
+def test_before_after_briefly(tmp_path):
+    """HEAD's worktree against this tree, one short pipeline_bench each; the worktree goes."""
+    import subprocess as sp
+
+    import before_after
+
+    worktrees = sp.run(["git", "worktree", "list"], cwd=ROOT, capture_output=True, text=True).stdout
+    assert before_after.main(["--before", "HEAD", "--rounds", "1", "--tag", "t", "--out-dir",
+                              str(tmp_path), "--", "--workloads", "720p", "--concurrency", "1",
+                              "--measurement-ms", "500", "--models", "background_blur"]) == 0
+    md = (tmp_path / "before_after_t.md").read_text()
+    assert "| background_blur | 720p |" in md and "—" not in md, md
+    assert sp.run(["git", "worktree", "list"], cwd=ROOT, capture_output=True, text=True).stdout == worktrees
