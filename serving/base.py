@@ -100,99 +100,68 @@ PARAMETER_CACHE = 64
 def check_request_shapes(config: Mapping[str, Any], shapes: Mapping[str, Sequence[int] | None],
                          max_dims: Mapping[str, int] | None = None) -> None:
     """Refuse (RequestError) a request whose declared input shapes the model config does not
-    allow, before anything reads the data: Triton checks the byte size in 64-bit arithmetic,
-    which a shape such as [1, 2^32, 2^32, 3] wraps to 0, so an empty body passes it. Each
-    input: rank 1 + len(dims), the batch dim in 1..max_batch_size and the same for every
-    input, fixed dims equal, variable dims in 1..MAX_SIDE (0 is zero-size), at most
-    MAX_ITEM_VALUES values per item. All in Python ints (no overflow). ``max_dims``: another
-    limit than MAX_SIDE for an input's variable dims (an encoded file's length); an input the
-    config declares optional may be missing."""
-    declared = {t["name"]: t for t in config.get("input", [])}
-    max_batch = int(config.get("max_batch_size", 0))
-    batch = None
-    for name, shape in shapes.items():
-        if shape is None:
-            if declared.get(name, {}).get("optional"):
-                continue
-            raise RequestError(f"input {name} is missing")
-        shape = [int(d) for d in shape]
-        t = declared.get(name)
-        if t is None:  # a model outside Triton without a config for it
-            continue
-        dims = [int(d) for d in t.get("dims", [])]
-        limit = (max_dims or {}).get(name, MAX_SIDE)
-        full = ([f"1..{max_batch}"] if max_batch else []) + ["?" if d < 0 else str(d) for d in dims]
-        expected = f"[{', '.join(full)}] with ? in 1..{limit}"
-        if len(shape) != len(full):
-            raise RequestError(f"{name}: expected a shape {expected}, got {shape} (rank {len(shape)})")
-        item = shape[1:] if max_batch else shape
-        if max_batch:
-            if not 1 <= shape[0] <= max_batch:
-                raise RequestError(f"{name}: shape {shape}: batch size {shape[0]} is outside "
-                                   f"1..{max_batch}")
-            if batch is not None and shape[0] != batch:
-                raise RequestError(f"{name}: shape {shape}: batch size {shape[0]} differs from "
-                                   f"the other inputs' {batch}")
-            batch = shape[0]
-        for i, (got, want) in enumerate(zip(item, dims), start=len(shape) - len(item)):
-            if want >= 0 and got != want:
-                raise RequestError(f"{name}: expected a shape {expected}, got {shape} (dim {i})")
-            if got <= 0:
-                raise RequestError(f"{name}: shape {shape} is zero-size: expected {expected}")
-            if got > limit:
-                raise RequestError(f"{name}: shape {shape}: dim {i} = {got} is over the size "
-                                   f"limit of {limit}")
-        values = math.prod(item)
-        if values > MAX_ITEM_VALUES:
-            raise RequestError(f"{name}: shape {shape} holds {values} values per item, over the "
-                               f"limit of {MAX_ITEM_VALUES} (4 x {MAX_SIDE} x {MAX_SIDE})")
+    allow, before anything reads the data (ShapeRules, compiled for this one call)."""
+    ShapeRules(config, max_dims).check(shapes)
 
 
 class ShapeRules:
-    """check_request_shapes for one model config, compiled once: ``fits`` answers in a few
-    integer comparisons per dim, and only a refused shape pays for the message."""
+    """A model config's rules for the shapes a request declares, compiled once per model.
+
+    Triton checks the byte size in 64-bit arithmetic, which a shape such as [1, 2^32, 2^32,
+    3] wraps to 0, so an empty body passes it. Each input: rank 1 + len(dims), the batch dim
+    in 1..max_batch_size and the same for every input, fixed dims equal, variable dims in
+    1..MAX_SIDE (0 is zero-size), at most MAX_ITEM_VALUES values per item. All in Python ints
+    (no overflow). ``max_dims``: another limit than MAX_SIDE for an input's variable dims (an
+    encoded file's length); an input the config declares optional may be missing."""
 
     def __init__(self, config: Mapping[str, Any], max_dims: Mapping[str, int] | None = None):
-        self.config, self.max_dims = config, max_dims
         self.max_batch = int(config.get("max_batch_size", 0))
-        self.inputs = {t["name"]: (tuple(int(d) for d in t.get("dims", [])), bool(t.get("optional")),
-                                   (max_dims or {}).get(t["name"], MAX_SIDE))
-                       for t in config.get("input", [])}
+        # name -> (dims, optional, limit, the shape expected, as the refusals say it)
+        self.inputs: dict[str, tuple[tuple[int, ...], bool, int, str]] = {}
+        for t in config.get("input", []):
+            dims = tuple(int(d) for d in t.get("dims", []))
+            limit = (max_dims or {}).get(t["name"], MAX_SIDE)
+            full = ([f"1..{self.max_batch}"] if self.max_batch else []) + ["?" if d < 0 else str(d) for d in dims]
+            self.inputs[t["name"]] = (dims, bool(t.get("optional")), limit,
+                                      f"[{', '.join(full)}] with ? in 1..{limit}")
 
-    def fits(self, shapes: Mapping[str, Sequence[int] | None]) -> bool:
-        """Whether check_request_shapes would let these shapes through (it never refuses
-        what this accepts)."""
-        batch = None
+    def check(self, shapes: Mapping[str, Sequence[int] | None]) -> None:
+        """Refuse (RequestError, naming the input and what was wrong) the first shape that
+        breaks a rule; the messages are built only for a refusal."""
+        max_batch, batch = self.max_batch, None
         for name, shape in shapes.items():
             rule = self.inputs.get(name)
             if shape is None:
-                if rule is None or not rule[1]:
-                    return False
+                if rule is not None and rule[1]:
+                    continue
+                raise RequestError(f"input {name} is missing")
+            if rule is None:  # a model outside Triton without a config for it
                 continue
-            if rule is None:
-                continue
-            dims, _, limit = rule
-            item = shape
-            if self.max_batch:
-                if len(shape) != len(dims) + 1 or not 1 <= shape[0] <= self.max_batch \
-                        or (batch is not None and shape[0] != batch):
-                    return False
-                batch, item = shape[0], shape[1:]
-            elif len(shape) != len(dims):
-                return False
-            values = 1
-            for got, want in zip(item, dims):
-                if (want >= 0 and got != want) or not 0 < got <= limit:
-                    return False
-                values *= got
+            dims, _, limit, expected = rule
+            shape = [int(d) for d in shape]
+            if len(shape) != len(dims) + (1 if max_batch else 0):
+                raise RequestError(f"{name}: expected a shape {expected}, got {shape} (rank {len(shape)})")
+            item = shape[1:] if max_batch else shape
+            if max_batch:
+                if not 1 <= shape[0] <= max_batch:
+                    raise RequestError(f"{name}: shape {shape}: batch size {shape[0]} is outside "
+                                       f"1..{max_batch}")
+                if batch is not None and shape[0] != batch:
+                    raise RequestError(f"{name}: shape {shape}: batch size {shape[0]} differs from "
+                                       f"the other inputs' {batch}")
+                batch = shape[0]
+            for i, (got, want) in enumerate(zip(item, dims), start=len(shape) - len(item)):
+                if want >= 0 and got != want:
+                    raise RequestError(f"{name}: expected a shape {expected}, got {shape} (dim {i})")
+                if got <= 0:
+                    raise RequestError(f"{name}: shape {shape} is zero-size: expected {expected}")
+                if got > limit:
+                    raise RequestError(f"{name}: shape {shape}: dim {i} = {got} is over the size "
+                                       f"limit of {limit}")
+            values = math.prod(item)
             if values > MAX_ITEM_VALUES:
-                return False
-        return True
-
-    def check(self, shapes: Mapping[str, Sequence[int] | None]) -> None:
-        """Refuse (RequestError, check_request_shapes's message) what does not fit."""
-        if not self.fits(shapes):
-            check_request_shapes(self.config, shapes, self.max_dims)
+                raise RequestError(f"{name}: shape {shape} holds {values} values per item, over the "
+                                   f"limit of {MAX_ITEM_VALUES} (4 x {MAX_SIDE} x {MAX_SIDE})")
 
 
 def request_inputs(request: Any, rules: ShapeRules, names: Sequence[str]) -> dict[str, Any]:
@@ -428,24 +397,19 @@ class OpModel:
                              for j in range(n)], host
 
     def execute(self, requests: list) -> list:
-        if self.placement.gpu:
-            with device_scope(self.placement):
-                return self._execute(requests)
-        return self._execute(requests)
-
-    def _execute(self, requests: list) -> list:
         import triton_python_backend_utils as pb_utils
 
         responses: list = [None] * len(requests)
         groups: dict[str, tuple[dict, list[tuple[int, list, list]]]] = {}
-        for i, request in enumerate(requests):
-            try:
-                params, key, items, host = self._take_request(request)
-                groups.setdefault(key, (params, []))[1].append((i, items, host))
-            except Exception as e:  # noqa: BLE001 - this request's own error
-                responses[i] = pb_utils.InferenceResponse(error=_error(pb_utils, self, e))
-        for params, reqs in groups.values():
-            self._respond(pb_utils, params, reqs, responses)
+        with device_scope(self.placement):
+            for i, request in enumerate(requests):
+                try:
+                    params, key, items, host = self._take_request(request)
+                    groups.setdefault(key, (params, []))[1].append((i, items, host))
+                except Exception as e:  # noqa: BLE001 - this request's own error
+                    responses[i] = pb_utils.InferenceResponse(error=_error(pb_utils, self, e))
+            for params, reqs in groups.values():
+                self._respond(pb_utils, params, reqs, responses)
         return responses
 
     def finalize(self) -> None:
@@ -454,7 +418,7 @@ class OpModel:
         if placer is not None:
             placer.counters.close()
 
-    def _respond(self, pb_utils: Any, params: dict[str, Any], reqs: list[tuple],
+    def _respond(self, pb_utils: Any, params: dict[str, Any], reqs: list[tuple[int, list, list]],
                  responses: list) -> None:
         """One compute for a group of requests sharing parameters, and their responses. What
         only compute finds wrong with one item (a corrupt file behind a valid header) is an
@@ -462,14 +426,13 @@ class OpModel:
         inputs) per request (_take_request)."""
         guard = params["require_device"] == "gpu"
         try:
-            outs = self.compute_items([it for _, its, *_ in reqs for it in its], params)
+            outs = self.compute_items([it for _, its, _ in reqs for it in its], params)
         except Exception as e:  # noqa: BLE001 - the whole group failed
-            for i, *_ in reqs:
+            for i, _, _ in reqs:
                 responses[i] = pb_utils.InferenceResponse(error=_error(pb_utils, self, e))
             return
         k = 0
-        for i, its, *host in reqs:
-            inputs = host[0] if host else ()
+        for i, its, inputs in reqs:
             try:
                 failed = item_error(outs, self.OUTPUTS, k, len(its))
                 if failed is not None:
