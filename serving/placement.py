@@ -209,9 +209,6 @@ class Placer:
 
     def _place(self, direction: str, name: str, x: Any, guard: bool) -> Any:
         host = name in self.host_tensors
-        if not self.placement.gpu and not is_cupy(x):  # a CPU instance, a host tensor: stays
-            self.counters.count(direction, name, DECLARED_HOST if host else HOST, "none")
-            return x
         found = DECLARED_HOST if host and not is_cupy(x) else where(x)
         if guard and self.placement.gpu and found == HOST:
             self.counters.count(direction, name, found, "refused")
