@@ -8,7 +8,7 @@ test keeps the two in agreement. Generated models resolve through their names:
 - ``<pipeline>__<model>``, a pipeline step's copy with the step's parameters
   (serving/pipeline/spec.py names them so), is served by ``<model>``'s class: its
   model.py is a copy of ``<model>``'s;
-- ``<pipeline>__tee_<tensor>``, the step that copies a pipeline output a later step
+- ``<pipeline>__tee_<tensor>``, the step that hands on a pipeline output a later step
   also reads (serving/tee.py, serving/pipeline/spec.py), is a TeeModel;
 - ``<pipeline>_fused`` (what ``python -m serving.pipeline fuse`` names it unless told
   otherwise) is a FusedModel.
@@ -34,7 +34,7 @@ TEE = COPY_SEPARATOR + "tee_"  # <pipeline>__tee_<tensor>
 
 
 def tee_name(pipeline: str, tensor: str) -> str:
-    """The name of the tee step that copies ``tensor`` to a pipeline output."""
+    """The name of the tee step of the pipeline output ``tensor``."""
     return f"{pipeline}{TEE}{tensor}"
 
 

@@ -32,10 +32,10 @@ from typing import Any
 import yaml
 from tritonclient.grpc import model_config_pb2 as mc
 
-from ..contract import ON_DEVICE
+from ..contract import Contract, Tensor
 from ..registry import tee_name
 from ..tee import INPUT as TEE_INPUT, INTERNAL as TEE_INTERNAL, OUTPUT as TEE_OUTPUT
-from .operators import declared_config
+from .operators import contract_config, declared_config
 from .repository import config_text, differing_files, load_config, write_files
 
 DTYPES = sorted(n.removeprefix("TYPE_") for n in mc.DataType.keys() if n != "TYPE_INVALID")
@@ -210,18 +210,12 @@ from serving.tee import TeeModel as TritonPythonModel  # noqa: E402,F401
 
 def tee_config(spec: PipelineSpec, output: str) -> mc.ModelConfig:
     """Config of the tee step of a pipeline output: the output's dtype and dims in and out,
-    batched as the pipeline, placed as every step (Triton's default instances)."""
+    batched as the pipeline, placed as every step (the operator models' contract)."""
     t = next(t for t in spec.outputs if t.name == output)
-    dtype = mc.DataType.Value("TYPE_" + t.dtype)
-    cfg = mc.ModelConfig(name=tee_name(spec.name, output), backend="python",
-                         max_batch_size=spec.max_batch_size)
-    cfg.input.add(name=TEE_INPUT, data_type=dtype, dims=t.dims, allow_ragged_batch=True)
-    for name in (TEE_OUTPUT, TEE_INTERNAL):
-        cfg.output.add(name=name, data_type=dtype, dims=t.dims)
-    cfg.dynamic_batching.SetInParent()
-    for k, v in ON_DEVICE.items():
-        cfg.parameters[k].string_value = v
-    return cfg
+    contract = Contract((Tensor(TEE_INPUT, t.dtype, tuple(t.dims), ragged=True),),
+                        tuple(Tensor(n, t.dtype, tuple(t.dims)) for n in (TEE_OUTPUT, TEE_INTERNAL)),
+                        max_batch_size=spec.max_batch_size)
+    return contract_config(contract, tee_name(spec.name, output), {})
 
 
 def step_model_config(spec: PipelineSpec, step: StepSpec, repo: Path) -> mc.ModelConfig:
