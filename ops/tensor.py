@@ -64,14 +64,13 @@ def image_to_tensor(img: Any, mean: Any = 0.0, std: Any = 1.0, scale: float = 1 
                          for im in b.images])
 
     def opencv() -> np.ndarray:
-        # The same table, looked up by cv2.LUT one channel plane at a time (a lookup, so
-        # identical; ~7x NumPy's gather at 256x256).
+        # The same table, looked up by cv2.LUT one channel plane of the whole batch at a
+        # time (a lookup, so identical; ~7x NumPy's gather at 256x256).
+        batch = b.array if b.array is not None else np.stack(b.images)  # one size
+        planes = cv2.split(batch.reshape(b.n * h, w, c))
         out = np.empty((b.n, c, h, w), dtype=dt)
-        tables = [lut[k].reshape(1, 256) for k in range(c)]
-        for i, im in enumerate(b.images):
-            planes = cv2.split(im)
-            for k in range(c):
-                out[i, k] = cv2.LUT(planes[order[k]], tables[k])
+        for k in range(c):
+            out[:, k] = cv2.LUT(planes[order[k]], lut[k].reshape(1, 256)).reshape(b.n, h, w)
         return out
 
     def cuda() -> Any:
