@@ -12,13 +12,12 @@ Results: bench/results/client_<tag>.md (and .json).
 from __future__ import annotations
 
 import argparse
-import contextlib
 import statistics
 import sys
 import tempfile
 import time
 from pathlib import Path
-from typing import Iterator, Sequence
+from typing import Sequence
 
 import numpy as np
 
@@ -30,8 +29,7 @@ from bench.report import write_report  # noqa: E402
 from clients.api import FILE_MODEL, BlurClient  # noqa: E402
 from clients.blur import blur_files  # noqa: E402
 from clients.perf.inputs import real_photos, write_input_data  # noqa: E402
-from clients.perf.sweep import Config, run_perf_analyzer  # noqa: E402
-from serving.server import EmbeddedServer  # noqa: E402
+from clients.perf.sweep import Config, run_perf_analyzer, server_urls  # noqa: E402
 
 PHOTOS = 64
 # Each photo at these scales of its own size (about 150 to 600 px on a side).
@@ -75,29 +73,20 @@ def perf_run(grpc_url: str, data: Path, concurrency: int, measurement_ms: int) -
     return float(rows[0]["Inferences/Second"])
 
 
-@contextlib.contextmanager
-def grpc_server(url: str | None) -> Iterator[str]:
-    """The given server's gRPC address, or the embedded server's for the duration."""
-    if url:
-        yield url
-        return
-    with EmbeddedServer() as server:
-        yield server.grpc_url
-
-
 def main(argv: Sequence[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--concurrency", nargs="+", type=int, default=[1, 4])
     p.add_argument("--rounds", type=int, default=2)
     p.add_argument("--measurement-ms", type=int, default=8000)
     p.add_argument("--photos", type=int, default=PHOTOS, help="files in the folder")
-    p.add_argument("--grpc-url", help="a running server's gRPC host:port (default: embedded)")
+    p.add_argument("--url", help="a running server's HTTP host:port (default: embedded)")
+    p.add_argument("--grpc-url", help="its gRPC host:port")
     p.add_argument("--tag", default=default_tag())
     p.add_argument("--out-dir", type=Path, default=ROOT / "bench" / "results")
     args = p.parse_args(argv)
 
     results: dict[str, dict[str, list[float]]] = {}
-    with tempfile.TemporaryDirectory() as tmp, grpc_server(args.grpc_url) as url:
+    with tempfile.TemporaryDirectory() as tmp, server_urls(args.url, args.grpc_url) as (_, url):
         tmp_path = Path(tmp)
         files = photo_folder(tmp_path / "photos", args.photos)
         data = write_input_data(tmp_path / "photos.json",

@@ -22,15 +22,12 @@ busy; a BlurClient may also be shared by threads (each has its own connection).
 from __future__ import annotations
 
 import threading
-from typing import Any, Callable, Iterable, Iterator, Literal, TypeVar, overload
+from typing import Any, Iterable, Iterator, Literal, overload
 
 import numpy as np
 from tritonclient.utils import InferenceServerException
 
 from .inflight import DEFAULT_CONCURRENCY, check_concurrency, in_order
-
-T = TypeVar("T")
-R = TypeVar("R")
 
 MODEL = "background_blur"
 FILE_MODEL = "background_blur_encoded"
@@ -131,16 +128,14 @@ class BlurClient:
         """``(image, (blurred, mask))`` for each image, in order, ``concurrency`` requests in
         flight; an image that fails (RequestRefused, ValueError, a server error) has its
         exception in place of the pair, and the others go on."""
-        return self._map(lambda image: self.blur(image, **parameters), images)
+        return in_order(lambda image: self.blur(image, **parameters), images, self.concurrency)
 
     def blur_files(self, files: Iterable[bytes], *, mask: bool = False, **parameters: Any
                    ) -> Iterator[tuple[bytes, bytes | tuple[bytes, bytes] | Exception]]:
         """``(data, result)`` for each file's bytes, in order, ``concurrency`` requests in
         flight: result is what ``blur_file`` returns, or the exception of that file alone."""
-        return self._map(lambda data: self.blur_file(data, mask=mask, **parameters), files)
-
-    def _map(self, fn: Callable[[T], R], items: Iterable[T]) -> Iterator[tuple[T, R | Exception]]:
-        return in_order(fn, items, self.concurrency)
+        return in_order(lambda data: self.blur_file(data, mask=mask, **parameters), files,
+                        self.concurrency)
 
     def _infer(self, model: str, name: str, batch: np.ndarray, outputs: tuple[str, ...],
                parameters: dict[str, Any]) -> Any:

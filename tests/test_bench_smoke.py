@@ -146,9 +146,9 @@ def test_step_overhead_briefly(tmp_path):
 def test_client_bench_briefly(server, tmp_path):
     import client_bench
 
-    assert client_bench.main(["--grpc-url", server.grpc_url, "--photos", "6", "--concurrency", "2",
-                              "--rounds", "1", "--measurement-ms", "500", "--tag", "t",
-                              "--out-dir", str(tmp_path)]) == 0
+    assert client_bench.main(["--url", server.http_url, "--grpc-url", server.grpc_url,
+                              "--photos", "6", "--concurrency", "2", "--rounds", "1",
+                              "--measurement-ms", "500", "--tag", "t", "--out-dir", str(tmp_path)]) == 0
     r = json.loads((tmp_path / "client_t.json").read_text())["2"]
     assert r["client_per_s"] > 0 and r["perf_analyzer_per_s"] > 0
     assert "| 2 |" in (tmp_path / "client_t.md").read_text()
