@@ -79,6 +79,7 @@ GOOD: dict[str, dict[str, tuple]] = {
     "encode_mask": {"MASK": mask(40, 56)},
     "background_blur_encoded": {"ENCODED": JPEG},
     "background_blur_encoded_fused": {"ENCODED": JPEG},
+    "background_blur__tee_MASK": {"INPUT": mask(40, 56)},  # a generated tee, called directly
 }
 OUTPUTS = {"background_blur": ["BLURRED", "MASK"], "background_blur_fused": ["BLURRED", "MASK"],
            "classification_preprocess": ["TENSOR"], "baseline_cpu_pipeline": ["BLURRED", "MASK"],
@@ -87,7 +88,8 @@ OUTPUTS = {"background_blur": ["BLURRED", "MASK"], "background_blur_fused": ["BL
            "tensor_to_mask": ["MASK"], "blur": ["BLURRED"], "morphology": ["RESULT"],
            "decode": ["IMAGE"], "encode": ["ENCODED"], "encode_mask": ["ENCODED"],
            "background_blur_encoded": ["BLURRED", "MASK"],
-           "background_blur_encoded_fused": ["BLURRED", "MASK"]}
+           "background_blur_encoded_fused": ["BLURRED", "MASK"],
+           "background_blur__tee_MASK": ["OUTPUT", "INTERNAL"]}
 
 # Bad shapes: (model, the inputs that replace its good ones, words the error must hold).
 SHAPES: dict[str, tuple[str, dict[str, tuple], str]] = {
@@ -128,6 +130,8 @@ SHAPES: dict[str, tuple[str, dict[str, tuple], str]] = {
     "encode source not an image": ("encode", {"SOURCE": file(b"plain text, no image")}, "SOURCE"),
     "encode 1 channel": ("encode", {"IMAGE": image(8, 8, 1)}, "IMAGE"),
     "encode_mask rank 3": ("encode_mask", {"MASK": image(8, 8)}, "MASK"),
+    "tee zero-size": ("background_blur__tee_MASK", {"INPUT": mask(0, 5)}, "INPUT"),
+    "tee rank 4": ("background_blur__tee_MASK", {"INPUT": image(8, 8)}, "INPUT"),
 }
 
 NAN, INF = float("nan"), float("inf")
