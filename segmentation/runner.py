@@ -31,11 +31,78 @@ class CudaProviderError(RuntimeError):
     carries the provider's own reason."""
 
 
+class OutputShapeError(ValueError):
+    """A model output's size cannot be known before the run (a symbolic dimension that no
+    input dimension shares), which IO binding needs: the GPU path cannot run the model."""
+
+
 DEVICES = ("auto", "cuda", "cpu")
 CUDA_EP = "CUDAExecutionProvider"
 CPU_EP = "CPUExecutionProvider"
 
 log = logging.getLogger(__name__)
+
+
+def cuda_provider_options(device_id: int) -> dict[str, str]:
+    """The options the runner gives onnxruntime's CUDA provider (docs/segmentation-model.md,
+    "CUDA provider options", says why each).
+
+    Args:
+        device_id: the CUDA device the session runs on.
+    Returns:
+        {option: value} as onnxruntime takes them (strings):
+        ``use_tf32=0``: full float32 convolutions and matrix products; onnxruntime turns TF32
+        on by default, which drifts by about 1e-3 from the CPU provider on Ampere and later,
+        so MASK and BLURRED would differ from the CPU path near the threshold.
+        ``cudnn_conv_algo_search=DEFAULT``: one cuDNN algorithm for every convolution,
+        whatever the batch size (IMPLICIT_PRECOMP_GEMM), instead of the default EXHAUSTIVE
+        benchmark per input shape, which may pick another algorithm for another batch size
+        (a frame's mask would depend on what Triton batched it with) and pays a search the
+        first time each batch size is served. HEURISTIC also chooses by shape, so it has the
+        same problem without the search cost.
+        ``arena_extend_strategy=kSameAsRequested``: the arena grows by what a run asks, not to
+        the next power of two, so its high-water mark after the warm-up over every batch size
+        is close to what the largest batch needs.
+    """
+    return {"device_id": str(device_id), "use_tf32": "0", "cudnn_conv_algo_search": "DEFAULT",
+            "arena_extend_strategy": "kSameAsRequested"}
+
+
+def output_shape_rule(input_dims: list, output_dims: list,
+                      output_name: str = "output") -> list[tuple[str, int]]:
+    """How to size a model output from its input's shape before the run (IO binding
+    allocates the output first).
+
+    Args:
+        input_dims, output_dims: the model's dims as onnxruntime reports them
+            (``session.get_inputs()[0].shape``): an int for a fixed size, a str for a
+            symbolic one, None for an unknown one.
+        output_name: for the error message.
+    Returns:
+        one (kind, value) per output dim: ("fixed", size) or ("input", index of the input
+        dim with the same symbolic name).
+    Raises:
+        OutputShapeError: an output dim is unknown, or symbolic with a name no input dim has.
+    """
+    rule = []
+    for i, d in enumerate(output_dims):
+        if isinstance(d, int) and d >= 0:
+            rule.append(("fixed", d))
+        elif isinstance(d, str) and d in input_dims:
+            rule.append(("input", input_dims.index(d)))
+        else:
+            shown = "unknown" if d is None or isinstance(d, int) else f"symbolic {d!r}"
+            raise OutputShapeError(
+                f"output {output_name!r} dim {i} is {shown} and no input dim has its name "
+                f"(input dims {input_dims}, output dims {output_dims}): the GPU path binds the "
+                f"output before the run and cannot size it. Give the output's dims fixed sizes "
+                f"or the names of the input's dims (docs/segmentation-model.md)")
+    return rule
+
+
+def apply_shape_rule(rule: list[tuple[str, int]], in_shape: tuple[int, ...]) -> tuple[int, ...]:
+    """The output shape for an input of ``in_shape`` (a rule of output_shape_rule)."""
+    return tuple(v if kind == "fixed" else int(in_shape[v]) for kind, v in rule)
 
 # Process-wide state of device="auto": the CPU fallback is announced once per process,
 # and once onnxruntime's CUDA provider library has failed to load it is not tried again
@@ -102,6 +169,10 @@ class SegmentationRunner:
             self._opts.intra_op_num_threads = threads
         #: why device="auto" runs on the CPU (None when on the GPU or device="cpu")
         self.fallback_reason: str | None = None
+        #: the providers, with their options, the session is asked for (``providers`` says
+        #: which it got)
+        self.requested_providers: list = [CPU_EP] if device == "cpu" else [
+            (CUDA_EP, cuda_provider_options(self.device_id)), CPU_EP]
 
         if device == "cpu":
             self.session = self._session(ort, [CPU_EP])
@@ -123,6 +194,17 @@ class SegmentationRunner:
         self.input_name = self.session.get_inputs()[0].name
         self.output_name = self.session.get_outputs()[0].name
         self.input_shape = self.session.get_inputs()[0].shape
+        # IO binding (the GPU path) sizes the output before the run: a model whose output
+        # cannot be sized that way fails to load there, not at its first request.
+        try:
+            self._shape_rule = output_shape_rule(list(self.input_shape),
+                                                 list(self.session.get_outputs()[0].shape),
+                                                 self.output_name)
+            self._shape_error: OutputShapeError | None = None
+        except OutputShapeError as e:
+            if self.on_gpu:
+                raise OutputShapeError(f"segmentation model {path}: {e}") from None
+            self._shape_rule, self._shape_error = [], e
 
     def _session(self, ort: Any, providers: list) -> Any:
         """A session; ``enable_fallback=0`` stops onnxruntime's Python wrapper from quietly
@@ -148,9 +230,8 @@ class SegmentationRunner:
         if device == "auto" and _cuda_library_failure is not None:
             return self._session(ort, [CPU_EP]), _cuda_library_failure
         _preload_cuda_libraries(ort)
-        cuda = (CUDA_EP, {"device_id": str(self.device_id)})
         try:
-            session = self._session(ort, [cuda, CPU_EP])
+            session = self._session(ort, self.requested_providers)
         except Exception as e:  # noqa: BLE001
             # The provider was created but failed (no driver or GPU, bad device_id, ...), or
             # the model itself is broken: a CPU session tells which (ModelFileError if broken).
@@ -199,12 +280,7 @@ class SegmentationRunner:
         # (onnxruntime's CUDA provider sets the thread's device when it runs).
         with cupy.cuda.Device(self.device_id):
             x = cupy.ascontiguousarray(x)
-            y = cupy.empty(self._output_shape(x.shape), dtype=cupy.float32)
-            binding = self.session.io_binding()
-            binding.bind_input(self.input_name, "cuda", self.device_id, np.float32,
-                               list(x.shape), x.data.ptr)
-            binding.bind_output(self.output_name, "cuda", self.device_id, np.float32,
-                                list(y.shape), y.data.ptr)
+            y = cupy.empty(self.output_shape(x.shape), dtype=cupy.float32)
             # onnxruntime's CUDA provider runs on its own stream: everything queued on CuPy's
             # current stream of this device (the producer of x, the copy above, the last
             # users of y's pooled memory) must be finished before it reads x and writes y.
@@ -212,12 +288,30 @@ class SegmentationRunner:
             # The run synchronises onnxruntime's stream before it returns (its default: the
             # run option disable_synchronize_execution_providers is not set), so y is
             # complete for any CuPy stream.
-            self.session.run_with_iobinding(binding)
+            self.run_bound(x.data.ptr, x.shape, y.data.ptr, y.shape, "cuda")
         return y
 
-    def _output_shape(self, in_shape: tuple[int, ...]) -> tuple[int, ...]:
-        out = self.session.get_outputs()[0].shape
-        return tuple(in_shape[0] if not isinstance(d, int) else d for d in out)
+    def run_bound(self, x_ptr: int, x_shape: tuple[int, ...], y_ptr: int,
+                  y_shape: tuple[int, ...], device: str) -> None:
+        """One run through onnxruntime's IO binding: float32 input and output buffers the
+        caller owns, both on ``device`` ("cuda": GPU ``device_id``; "cpu": host memory, which
+        a CPU session binds the same way). ``y_shape`` must be ``output_shape(x_shape)``."""
+        binding = self.session.io_binding()
+        device_id = self.device_id if device == "cuda" else 0
+        binding.bind_input(self.input_name, device, device_id, np.float32, list(x_shape), x_ptr)
+        binding.bind_output(self.output_name, device, device_id, np.float32, list(y_shape), y_ptr)
+        self.session.run_with_iobinding(binding)
+
+    def output_shape(self, in_shape: tuple[int, ...]) -> tuple[int, ...]:
+        """The model output's shape for an input of ``in_shape``: fixed dims as they are,
+        a symbolic one from the input dim of the same name (output_shape_rule).
+
+        Raises:
+            OutputShapeError: the model's output cannot be sized before the run.
+        """
+        if self._shape_error is not None:
+            raise self._shape_error
+        return apply_shape_rule(self._shape_rule, in_shape)
 
 
 def _parse_device_id(value: Any) -> int:

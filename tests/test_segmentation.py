@@ -12,7 +12,8 @@ from skimage import data
 import segmentation.runner as runner_module
 from segmentation.build import ROOT, build, expected_onnx_sha256, fetch_tflite, sha256
 from segmentation.overlay import person_probability, stretch_to
-from segmentation.runner import CudaProviderError, ModelFileError, SegmentationRunner
+from segmentation.runner import (CUDA_EP, CudaProviderError, ModelFileError, OutputShapeError,
+                                 SegmentationRunner, cuda_provider_options, output_shape_rule)
 from segmentation.tflite_to_onnx import same_pads
 from tests.helpers import cuda_reason
 
@@ -263,3 +264,94 @@ def test_cupy_input_stays_on_device(runner, model_path):
     y = gpu.run(cupy.asarray(np.concatenate([x, x])))
     assert isinstance(y, cupy.ndarray) and y.shape == (2, 1, 256, 256)
     np.testing.assert_allclose(cupy.asnumpy(y), runner.run(np.concatenate([x, x])), atol=2e-4)
+
+
+# -- what the CUDA provider is asked for (readable without a GPU) ---------------------------
+def test_cuda_provider_options_turn_tf32_off_and_fix_the_conv_algorithm():
+    """onnxruntime's CUDA provider defaults to TF32 (about 1e-3 from the CPU provider on
+    Ampere and later) and an EXHAUSTIVE cuDNN search per input shape (an algorithm per batch
+    size); the runner asks for neither."""
+    opts = cuda_provider_options(3)
+    assert opts == {"device_id": "3", "use_tf32": "0", "cudnn_conv_algo_search": "DEFAULT",
+                    "arena_extend_strategy": "kSameAsRequested"}
+    assert all(isinstance(v, str) for v in opts.values())  # onnxruntime takes strings
+
+
+@pytest.mark.parametrize("device", ["auto", "cuda"])
+def test_the_session_is_asked_for_those_options(model_path, device, fresh_process_state):
+    """What the runner passes to onnxruntime: CUDA with those options, then the CPU."""
+    if cuda_reason() is not None and device == "cuda":
+        pytest.skip("device='cuda' fails to load without a GPU (its own test)")
+    r = SegmentationRunner(model_path, device=device, device_id=0)
+    assert r.requested_providers == [(CUDA_EP, cuda_provider_options(0)), "CPUExecutionProvider"]
+    assert SegmentationRunner(model_path, device="cpu").requested_providers == ["CPUExecutionProvider"]
+
+
+@pytest.mark.gpu
+@pytest.mark.ort_cuda
+def test_the_cuda_session_runs_with_those_options_and_a_frame_ignores_its_batch(runner, model_path):
+    """On a GPU: onnxruntime reports the options it was given, and a frame's output is the
+    same alone and inside batches of every size up to the unet's max_batch_size (16)."""
+    gpu = SegmentationRunner(model_path, device="cuda")
+    got = gpu.session.get_provider_options()[CUDA_EP]
+    for k, v in cuda_provider_options(0).items():
+        assert got[k] == v, (k, got[k])
+    imgs = [photo(n) for n in ("astronaut", "camera", "coffee", "chelsea")]
+    x = np.concatenate([model_input(im).transpose(0, 3, 1, 2) for im in imgs] * 4)
+    alone = gpu.run(x[:1])
+    np.testing.assert_allclose(alone, runner.run(x[:1]), atol=2e-4)
+    for n in range(2, 17):
+        np.testing.assert_array_equal(gpu.run(x[:n])[:1], alone, err_msg=f"batch of {n}")
+
+
+# -- IO binding: sizing the output before the run -----------------------------------------
+def _dynamic_model(path, out_dims, in_dims=("N", 3, "H", "W")):
+    """A one-node ONNX model made here: y = the channel mean of x, (N, 1, H, W), with the
+    input and output dims declared as given (names for symbolic dims)."""
+    import onnx
+    from onnx import TensorProto, helper
+
+    node = helper.make_node("ReduceMean", ["x"], ["y"], axes=[1], keepdims=1)
+    graph = helper.make_graph(
+        [node], "dyn", [helper.make_tensor_value_info("x", TensorProto.FLOAT, list(in_dims))],
+        [helper.make_tensor_value_info("y", TensorProto.FLOAT, list(out_dims))])
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 13)])
+    model.ir_version = 8
+    onnx.save(model, str(path))
+    return path
+
+
+def test_io_binding_sizes_symbolic_output_dims_from_the_input_dims_of_the_same_name(tmp_path):
+    """A model with symbolic N, H and W through the IO-binding path (host buffers, which a
+    CPU session binds the same way as device ones): the output is sized from the input's
+    dims by name, and equals an ordinary run. The old rule (every symbolic dim = the batch
+    size) would bind (2, 1, 2, 2) here, which onnxruntime refuses."""
+    r = SegmentationRunner(_dynamic_model(tmp_path / "dyn.onnx", ("N", 1, "H", "W")), device="cpu")
+    x = np.random.default_rng(0).random((2, 3, 5, 7), dtype=np.float32)
+    assert r.output_shape(x.shape) == (2, 1, 5, 7)
+    y = np.full(r.output_shape(x.shape), np.nan, np.float32)
+    r.run_bound(x.ctypes.data, x.shape, y.ctypes.data, y.shape, "cpu")
+    np.testing.assert_allclose(y, x.mean(axis=1, keepdims=True), rtol=1e-6)
+    np.testing.assert_array_equal(y, r.run(x))
+
+
+def test_an_output_dim_no_input_dim_names_is_a_clear_error(tmp_path):
+    """A CPU session runs such a model (onnxruntime allocates the output); the bound path
+    says why it cannot, naming the dim, and what to change in the model."""
+    r = SegmentationRunner(_dynamic_model(tmp_path / "odd.onnx", ("N", 1, "Hout", "W")), device="cpu")
+    x = np.ones((1, 3, 4, 6), np.float32)
+    assert r.run(x).shape == (1, 1, 4, 6)
+    with pytest.raises(OutputShapeError, match="dim 2 is symbolic 'Hout'") as e:
+        r.output_shape(x.shape)
+    assert "the names of the input's dims" in str(e.value)
+
+
+def test_output_shape_rule():
+    assert output_shape_rule(["N", 3, 256, 256], ["N", 1, 256, 256]) == [
+        ("input", 0), ("fixed", 1), ("fixed", 256), ("fixed", 256)]
+    assert output_shape_rule(["b", 3, "h", "w"], ["b", "w", "h"]) == [
+        ("input", 0), ("input", 3), ("input", 2)]
+    with pytest.raises(OutputShapeError, match="dim 0 is symbolic 'batch'"):
+        output_shape_rule(["N", 3, 8, 8], ["batch", 1, 8, 8])
+    with pytest.raises(OutputShapeError, match="dim 2 is unknown"):
+        output_shape_rule(["N", 3, 8, 8], ["N", 1, None, 8])
