@@ -205,6 +205,9 @@ class OpModel:
     ENTRY_INPUTS: frozenset[str] = frozenset()
     # Limits other than MAX_SIDE on an input's variable dims (check_request_shapes).
     MAX_DIMS: Mapping[str, int] = {}
+    # warm_up runs every batch size up to max_batch_size, not only one: a model whose
+    # library prepares work per batch size (onnxruntime's cuDNN plans, its arena's growth).
+    WARM_EVERY_BATCH_SIZE = False
 
     # Every request parameter of every model of ours, by name (filled as the classes are
     # defined): each model checks the values of all of them (request_params).
@@ -312,8 +315,10 @@ class OpModel:
             self.warm_up()
 
     def warm_up(self) -> None:
-        """Run sample_items once where the instance works (NVRTC compiles, CuPy's own
-        kernels, memory pools, onnxruntime's CUDA graph of the first batch)."""
+        """Run sample_items where the instance works (NVRTC compiles, CuPy's own kernels,
+        memory pools), once, or at every batch size 1..max_batch_size for a model that
+        prepares per batch size (WARM_EVERY_BATCH_SIZE: the DNN), so no request pays for
+        it and its memory is at its high-water mark before serving."""
         with device_scope(self.placement):
             items = [{n: None if x is None else move(x, self.placement, n in self.HOST_TENSORS)[0]
                       for n, x in it.items()}
@@ -321,10 +326,17 @@ class OpModel:
             params = self.request_params({})
             for item in items:
                 self.validate(item, params)
-            self.compute_items(items, params)
+            for batch in self.warm_up_batches(items):
+                self.compute_items(batch, params)
             if self.placement.gpu:
                 import cupy
                 cupy.cuda.Device(self.placement.device_id).synchronize()
+
+    def warm_up_batches(self, items: list[dict[str, Any]]) -> list[list[dict[str, Any]]]:
+        """The batches warm_up computes: the sample items, then, under
+        WARM_EVERY_BATCH_SIZE, batches of 2..max_batch_size items made of them."""
+        top = int(self.model_config.get("max_batch_size", 0)) if self.WARM_EVERY_BATCH_SIZE else 0
+        return [items] + [(items * b)[:b] for b in range(2, top + 1)]
 
     def request_params(self, overrides: Mapping[str, Any]) -> dict[str, Any]:
         """Config parameters with this request's overrides applied (overridable ones only).

@@ -52,6 +52,8 @@ class FusedModel(OpModel):
         self.HOST_TENSORS = frozenset(
             t for step, model in self.steps for k, t in {**step.inputs, **step.outputs}.items()
             if t in ends and k in model.HOST_TENSORS)
+        # The DNN inside warms at every batch size of this model, as its own model would.
+        self.WARM_EVERY_BATCH_SIZE = any(model.WARM_EVERY_BATCH_SIZE for _, model in self.steps)
         self.MAX_DIMS = {t: model.MAX_DIMS[k] for step, model in self.steps
                          for k, t in step.inputs.items() if t in self.INPUTS and k in model.MAX_DIMS}
 

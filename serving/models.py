@@ -227,6 +227,7 @@ class UnetModel(OpModel):
                            "the model loads a file of its own version folder, nothing else"),
         "device": options("auto", "onnxruntime provider choice", *DEVICES),
     }
+    WARM_EVERY_BATCH_SIZE = True
 
     def setup(self):
         from segmentation.runner import SegmentationRunner

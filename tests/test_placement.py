@@ -155,3 +155,32 @@ def test_every_models_warm_up_sample_is_a_valid_request():
         warmed.append(name)
     assert {"upload", "resize", "pad", "center_crop", "image_to_tensor", "unet", "tensor_to_mask",
             "blur", "morphology", "background_blur_fused"} <= set(warmed)
+
+
+@pytest.mark.parametrize("name, top", [("unet", 16), ("background_blur_fused", 8), ("blur", 1)])
+def test_the_dnn_is_warmed_at_every_batch_size_of_its_model(name, top):
+    """The DNN's library prepares work per batch size (cuDNN plans, arena growth): its
+    model, and a fused model holding it, warm it at every batch size 1..max_batch_size;
+    an operator model warms once. Counted at the onnxruntime session / compute (a spy on
+    the real calls)."""
+    from serving.pipeline.parameters import model_instance
+    from serving.pipeline.repository import load_repository
+    from serving.server import MODEL_REPOSITORY
+
+    model = model_instance(load_repository(MODEL_REPOSITORY)[0][name])
+    assert int(model.model_config["max_batch_size"]) >= top
+    seen, compute = [], model.compute_items
+    model.compute_items = lambda items, params: seen.append(len(items)) or compute(items, params)
+    runs = []
+    runner = getattr(model, "runner", None) or next(
+        (m.runner for _, m in getattr(model, "steps", []) if hasattr(m, "runner")), None)
+    if runner is not None:
+        run = runner.session.run
+        runner.session.run = lambda out, feed: runs.append(next(iter(feed.values())).shape[0]) or run(out, feed)
+    model.warm_up()
+    n = len(model.sample_items())
+    if top == 1:
+        assert seen == [n]
+    else:
+        assert seen == [n] + list(range(2, int(model.model_config["max_batch_size"]) + 1))
+        assert sorted(set(runs)) == list(range(1, int(model.model_config["max_batch_size"]) + 1))
