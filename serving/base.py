@@ -333,10 +333,12 @@ class OpModel:
                 cupy.cuda.Device(self.placement.device_id).synchronize()
 
     def warm_up_batches(self, items: list[dict[str, Any]]) -> list[list[dict[str, Any]]]:
-        """The batches warm_up computes: the sample items, then, under
-        WARM_EVERY_BATCH_SIZE, batches of 2..max_batch_size items made of them."""
+        """The batches warm_up computes: the sample items, after, under
+        WARM_EVERY_BATCH_SIZE, batches of max_batch_size..2 items made of them. Largest
+        first: an arena that grows by what is asked (onnxruntime's kSameAsRequested) then
+        grows once, to what the largest batch needs, and the smaller batches fit in it."""
         top = int(self.model_config.get("max_batch_size", 0)) if self.WARM_EVERY_BATCH_SIZE else 0
-        return [items] + [(items * b)[:b] for b in range(2, top + 1)]
+        return [(items * b)[:b] for b in range(top, 1, -1)] + [items]
 
     def request_params(self, overrides: Mapping[str, Any]) -> dict[str, Any]:
         """Config parameters with this request's overrides applied (overridable ones only).
