@@ -11,7 +11,9 @@ A subclass declares its inputs, outputs and config parameters and implements
   once to where the instance works (counted; refused under ``require_device=gpu``);
 - runs ONE compute for all requests of an ``execute`` call that share parameters;
 - returns each request's slice of the outputs through DLPack, on the device for a GPU
-  instance, so tensors stay there between ensemble steps.
+  instance, so tensors stay there between ensemble steps;
+- on a GPU instance, leaves every execute with the device synchronised and the CuPy pool's
+  cache trimmed (serving.device), however it went.
 """
 from __future__ import annotations
 
@@ -27,7 +29,8 @@ import numpy as np
 from ops._batch import is_cupy
 
 from .contract import Contract
-from .params import Param, options, parse_all
+from .device import MIB, DeviceGuard
+from .params import Param, integer, options, parse_all
 from .malloc import apply_stub_settings
 from .placement import (Placement, PlacementCounters, PlacementError, Placer, decide, move,
                         triton_metric_family)
@@ -86,6 +89,11 @@ COMMON_PARAMETERS: Mapping[str, Param] = {
         "(a host hop), and refuse to load or serve on the CPU; a request can set it, never "
         "relax it (docs/serving.md, Placement)", "none", "gpu", overridable=True,
         why="the placement guard (Placement, above)"),
+    "device_cache_mib": integer(
+        "256", "on a GPU instance, the MiB of freed device memory its CuPy pool keeps cached "
+        "after an execute; above that, the cache is given back to the driver", 0, 65536,
+        "0 frees the cache after every execute; 256 MiB holds about 40 1080p RGB frames, and a "
+        "burst of 4K batches is given back (docs/serving.md, GPU memory per instance)"),
 }
 
 # What a request tensor may hold, whatever the model (checked before its data is touched).
@@ -249,8 +257,10 @@ class OpModel:
         self.placement = placement
         with device_scope(placement):
             self.setup()
-        # After setup: a fused model learns its steps' limits there.
+        # After setup: a fused model learns its steps' limits there, and a model that cannot
+        # work on the GPU has replaced its placement.
         self.shape_rules = ShapeRules(self.model_config, self.MAX_DIMS)
+        self.device = DeviceGuard(self.placement, self.params["device_cache_mib"] * MIB)
 
     def setup(self) -> None:
         """Load what the model needs once (override). ``self.placement`` says where the
@@ -413,9 +423,15 @@ class OpModel:
     def execute(self, requests: list) -> list:
         import triton_python_backend_utils as pb_utils
 
+        return self.serve(pb_utils, requests)
+
+    def serve(self, pb_utils: Any, requests: list) -> list:
+        """The responses to one execute's requests (pb_utils: Triton's module, or one with
+        the same InferenceResponse and TritonError). On a GPU instance the device is
+        synchronised before this returns, whatever happened (serving.device)."""
         responses: list = [None] * len(requests)
         groups: dict[str, tuple[dict, list[tuple[int, list, list]]]] = {}
-        with device_scope(self.placement):
+        with self.device.execute():
             for i, request in enumerate(requests):
                 try:
                     params, key, items, host = self._take_request(request)

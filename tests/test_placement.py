@@ -184,3 +184,152 @@ def test_the_dnn_is_warmed_at_every_batch_size_of_its_model(name, top):
     else:
         assert seen == list(range(int(model.model_config["max_batch_size"]), 1, -1)) + [n]
         assert sorted(set(runs)) == list(range(1, int(model.model_config["max_batch_size"]) + 1))
+
+
+# -- a GPU instance's execute: synchronised on every way out, the pool trimmed ------------
+class StandInDevice:
+    """cupy.cuda.Device where no GPU exists: a context manager with synchronize(), logging
+    what happens (the CUDA calls themselves run in the gpu tests and the GPU check)."""
+
+    def __init__(self, log, fail_sync=False):
+        self.log, self.fail_sync = log, fail_sync
+
+    def __call__(self, device_id):
+        self.log.append(f"device {device_id}")
+        return self
+
+    def __enter__(self):
+        self.log.append("enter")
+
+    def __exit__(self, *exc):
+        self.log.append("exit")
+
+    def synchronize(self):
+        self.log.append("synchronize")
+        if self.fail_sync:
+            raise RuntimeError("cudaErrorIllegalAddress: an illegal memory access was encountered")
+
+
+class StandInPool:
+    def __init__(self, log, free_mib):
+        self.log, self.free = log, free_mib << 20
+
+    def free_bytes(self):
+        return self.free
+
+    def free_all_blocks(self):
+        self.log.append("free_all_blocks")
+        self.free = 0
+
+
+class HostTensor:
+    """A request tensor in host memory, as the stub hands it over (name, shape, DLPack)."""
+
+    def __init__(self, name, array):
+        self._name, self.array = name, array
+
+    def name(self):
+        return self._name
+
+    def shape(self):
+        return list(self.array.shape)
+
+    def is_cpu(self):
+        return True
+
+    def to_dlpack(self):
+        return self.array.__dlpack__()
+
+
+class Request:
+    def __init__(self, **arrays):
+        self.tensors = [HostTensor(n, a) for n, a in arrays.items()]
+
+    def parameters(self):
+        return "{}"
+
+    def inputs(self):
+        return self.tensors
+
+
+def guarded_model(log, free_mib=0, fail_sync=False, fail_compute=False):
+    """A real OpModel (upload: IMAGE -> UPLOADED) whose compute logs itself, its execute
+    guarded as on GPU device 1 with stand-ins for the CUDA device and pool."""
+    from serving.device import DeviceGuard
+
+    model = UploadModel.from_config({"name": "upload", "max_batch_size": 4, "input": [
+        {"name": "IMAGE", "data_type": "TYPE_UINT8", "dims": [-1, -1, 3]}]})
+    compute = model.compute
+
+    def logged(inputs, params):
+        log.append("compute")
+        if fail_compute:
+            raise RuntimeError("a kernel failed")
+        return compute(inputs, params)
+    model.compute = logged
+    model.placer = placer(UploadModel, OUTSIDE_TRITON)
+    model.device = DeviceGuard(Placement(True, 1, "test"), 256 << 20,
+                               device=StandInDevice(log, fail_sync), pool=lambda: StandInPool(log, free_mib))
+    return model
+
+
+@pytest.fixture
+def outputs_by_name(monkeypatch):
+    import serving.base as base
+    monkeypatch.setattr(base, "to_triton", lambda pb_utils, name, value, *_: (name, tuple(value.shape)))
+
+
+GOOD = np.zeros((1, 4, 5, 3), np.uint8)
+
+
+@pytest.mark.parametrize("case", ["served", "compute fails", "request refused"])
+def test_execute_on_a_gpu_instance_synchronises_before_it_returns_whatever_happened(case, outputs_by_name):
+    """Triton reuses a request's input buffers once execute returns: the device must have
+    finished every kernel by then, also when compute failed (no output went through the
+    stub's synchronising DLPack hand-off) or every request was refused."""
+    from tests.test_serving_base import FakeResponses
+
+    log = []
+    model = guarded_model(log, fail_compute=case == "compute fails")
+    bad = np.zeros((1, 4, 5, 4), np.uint8)  # 4 channels: refused by validate
+    responses = model.serve(FakeResponses, [Request(IMAGE=bad if case == "request refused" else GOOD)])
+    assert log[:2] == ["device 1", "enter"] and log[-2:] == ["synchronize", "exit"]
+    assert ("compute" in log) == (case != "request refused")
+    if case == "served":
+        assert responses[0].error is None and responses[0].tensors == [("UPLOADED", (1, 4, 5, 3))]
+    else:
+        assert responses[0].error.code == ("INTERNAL" if case == "compute fails" else "INVALID_ARG")
+
+
+def test_a_failed_synchronisation_fails_the_execute(outputs_by_name):
+    """A sticky CUDA error found at the end: no response may carry outputs the device may
+    not have finished; the error reaches Triton, which fails every request of the execute."""
+    from tests.test_serving_base import FakeResponses
+
+    log = []
+    with pytest.raises(RuntimeError, match="cudaErrorIllegalAddress"):
+        guarded_model(log, fail_sync=True).serve(FakeResponses, [Request(IMAGE=GOOD)])
+    assert log[-2:] == ["synchronize", "exit"]
+
+
+@pytest.mark.parametrize("free_mib, trimmed", [(300, True), (256, False), (10, False)])
+def test_the_pool_cache_above_device_cache_mib_is_freed_after_an_execute(free_mib, trimmed, outputs_by_name):
+    from tests.test_serving_base import FakeResponses
+
+    log = []
+    model = guarded_model(log, free_mib=free_mib)
+    model.serve(FakeResponses, [Request(IMAGE=GOOD)])
+    assert ("free_all_blocks" in log) == trimmed and model.device.trims == int(trimmed)
+    if trimmed:
+        assert log.index("synchronize") < log.index("free_all_blocks") < log.index("exit")
+
+
+def test_a_cpu_instance_execute_touches_no_cuda(outputs_by_name):
+    from serving.device import DeviceGuard
+    from tests.test_serving_base import FakeResponses
+
+    log = []
+    model = guarded_model(log)
+    model.device = DeviceGuard(CPU, 0, device=StandInDevice(log), pool=lambda: StandInPool(log, 999))
+    assert model.serve(FakeResponses, [Request(IMAGE=GOOD)])[0].error is None
+    assert log == ["compute"]

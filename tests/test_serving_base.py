@@ -14,8 +14,8 @@ def config(name, **params):
 
 def test_parameters_are_typed_and_unknown_ones_refused():
     m = BlurModel.from_config(config("blur", sigma="7.5", downscale="2"))
-    assert m.params == {"sigma": 7.5, "downscale": 2, "require_device": "none"}
-    with pytest.raises(ValueError, match="unknown parameter.*sigmaa.*known: downscale, require_device, sigma"):
+    assert m.params == {"sigma": 7.5, "downscale": 2, "require_device": "none", "device_cache_mib": 256}
+    with pytest.raises(ValueError, match="unknown parameter.*sigmaa.*known: device_cache_mib, downscale, require_device, sigma"):
         BlurModel.from_config(config("blur", sigmaa="3"))
     with pytest.raises(ValueError, match="parameter mode: expected one of fit, stretch"):
         ResizeModel.from_config(config("resize", mode="crop"))
