@@ -208,6 +208,47 @@ def test_encoded_equals_cpu_path(gpu_server, cpu_runner, model):
         assert ops.decode([out["BLURRED"][0]])[0].shape == img.shape
 
 
+def test_requests_failing_inside_a_gpu_step_leave_the_server_sound(gpu_server, cpu_runner, out):
+    """Corrupt files (a valid header, data only the decoder finds bad) sent at once with good
+    ones, so they fail inside decode's compute on the device beside good requests of the
+    same batch: each corrupt one is a 400, each good one equals the CPU path, and after
+    ten such rounds no CUDA error is in the server log and the astronaut is still exact.
+    execute ends with the device synchronised on every way out (serving/device.py); without
+    that, a failed request's inputs can be reused while kernels still read them."""
+    import ops
+    from tritonclient.utils import InferenceServerException
+    from tests.codec_cases import CORRUPT_PNG
+
+    imgs = [frame(h, w, i) for i, (h, w) in enumerate([(1080, 1920), (333, 517), (720, 1280)])]
+    files = [ops.encode([im], "png")[0] for im in imgs]
+    bad = np.frombuffer(CORRUPT_PNG, np.uint8)
+
+    def send(k: int) -> Any:
+        data = bad if k % 4 == 3 else files[k % 3]
+        try:
+            return infer(gpu_server.grpc_url, "grpc", "background_blur_encoded", {"ENCODED": data[None]},
+                         parameters={"format": "png"})
+        except InferenceServerException as e:
+            return e
+
+    for _ in range(10):
+        with cf.ThreadPoolExecutor(8) as pool:
+            results = list(pool.map(send, range(8)))
+        for k, r in enumerate(results):
+            if k % 4 == 3:
+                assert isinstance(r, InferenceServerException) and "corrupt PNG" in str(r), r
+                assert "400" in str(r.status()) or "INVALID_ARGUMENT" in str(r.status()), r.status()
+            else:
+                assert not isinstance(r, Exception), r
+                assert_same(ops.decode([r["BLURRED"][0]])[0], cpu_path(imgs[k % 3], cpu_runner)[0],
+                            f"good request {k} beside corrupt ones")
+    log = (out / "triton_gpu_server.log").read_text(errors="replace")
+    cuda_errors = [l for l in log.splitlines() if re.search(r"cudaError|illegal memory access|CUDA error", l)]
+    assert not cuda_errors, cuda_errors[:5]
+    img = astronaut()
+    blur_and_check(gpu_server, "grpc", "background_blur", img, cpu_runner, "astronaut after the failures")
+
+
 def _chain(img: np.ndarray, runner: Any) -> dict[str, dict[str, np.ndarray]]:
     """Each step's inputs and expected outputs, by the NumPy chain of tests.reference."""
     from tests import reference
