@@ -6,7 +6,10 @@ the current device, zero copy (``__cuda_array_interface__``, which keeps the nvI
 image alive and synchronises with its stream). What nvImageCodec fails or gets wrong in a
 way the header shows, and CMYK JPEGs and 16-bit PNGs (converted by OpenCV's rules), are
 decoded by OpenCV and uploaded, so GPU and CPU accept the same files with the same
-semantics; without nvImageCodec at all every file goes that way, said once in the log. Verified only where a GPU ran it: see docs/ops.md, Codecs.
+semantics; without nvImageCodec at all every file goes that way, said once in the log.
+The decoder's options that give OpenCV's semantics (chroma interpolated) are pinned by
+decoder_options(), which needs neither nvImageCodec nor a GPU. Verified only where a GPU
+ran it: see docs/ops.md, Codecs.
 """
 from __future__ import annotations
 
@@ -22,6 +25,54 @@ from ._gpu import memoize_per_device
 # One Decoder/Encoder per device, used under a lock: nvImageCodec does not promise that one
 # instance is safe from several threads (its own tests use one per thread).
 _LOCK = threading.Lock()
+
+# nvImageCodec's device_id for "no GPU, CPU backends only" (NVIMGCODEC_DEVICE_CPU_ONLY in its
+# nvimgcodec.h): the tests run the same decoder and encoder set-up on its CPU backends.
+CPU_ONLY_DEVICE = -99999
+
+
+def decoder_options() -> str:
+    """The options string of our nvImageCodec Decoder.
+
+    Returns:
+        ``":fancy_upsampling=1"``: subsampled chroma (4:2:0, 4:2:2) is interpolated, as
+        libjpeg-turbo does under OpenCV. The leading colon, no decoder name, makes it an
+        option of every decoder that reads it: nvJPEG's CUDA decoder (GPU and hybrid
+        backends) and its hardware decoder, both as NVJPEG_FLAGS_UPSAMPLING_WITH_INTERPOLATION
+        (the hardware one reads its options under the CUDA decoder's name, so a named option
+        would miss it), and the libjpeg-turbo CPU decoder.
+    """
+    # nvImageCodec 0.8's Python Decoder defaults to ":fancy_upsampling=0" (nearest-neighbour
+    # chroma: colour edges up to ~30 levels off libjpeg-turbo's); 0.9's to "", each
+    # extension's own default. Pinned, so that the semantics do not hang on a default.
+    return ":fancy_upsampling=1"
+
+
+def decode_params() -> Any:
+    """Our nvImageCodec DecodeParams: RGB, EXIF orientation applied, 8 bits."""
+    from nvidia import nvimgcodec as nv
+
+    return nv.DecodeParams(apply_exif_orientation=True, color_spec=nv.ColorSpec.SRGB,
+                           allow_any_depth=False)
+
+
+def make_coder(kind: str, device_id: int, backends: Sequence[str] | None = None) -> Any:
+    """A new nvImageCodec Decoder or Encoder with our options.
+
+    Args:
+        kind: "decoder" or "encoder".
+        device_id: the CUDA device, or CPU_ONLY_DEVICE.
+        backends: nvimgcodec.BackendKind names to allow (e.g. ["CPU_ONLY"]); None: all.
+
+    Returns:
+        nvimgcodec.Decoder (options ``decoder_options()``) or nvimgcodec.Encoder.
+    """
+    from nvidia import nvimgcodec as nv
+
+    kw: dict[str, Any] = {"device_id": device_id}
+    if backends is not None:
+        kw["backends"] = [nv.Backend(getattr(nv.BackendKind, b)) for b in backends]
+    return nv.Decoder(options=decoder_options(), **kw) if kind == "decoder" else nv.Encoder(**kw)
 
 
 @functools.cache
@@ -42,10 +93,7 @@ def _coder(kind: str) -> Any:
     """The nvImageCodec decoder or encoder for the current device (made once per device)."""
     import cupy
 
-    from nvidia import nvimgcodec as nv
-
-    device = cupy.cuda.Device().id
-    return nv.Decoder(device_id=device) if kind == "decoder" else nv.Encoder(device_id=device)
+    return make_coder(kind, cupy.cuda.Device().id)
 
 
 def decode(files: Sequence[bytes], infos: Sequence[Any]) -> list:
@@ -64,12 +112,10 @@ def decode(files: Sequence[bytes], infos: Sequence[Any]) -> list:
            if not (info.format == "jpeg" and info.channels == 4) and info.bits <= 8]
     if gpu and unavailable() is None:
         from nvidia import nvimgcodec as nv
-        params = nv.DecodeParams(apply_exif_orientation=True, color_spec=nv.ColorSpec.SRGB,
-                                 allow_any_depth=False)
         try:
             with _LOCK:
                 decoded = _coder("decoder").decode(
-                    [nv.CodeStream(files[k]) for k in gpu], params=params,
+                    [nv.CodeStream(files[k]) for k in gpu], params=decode_params(),
                     cuda_stream=cupy.cuda.get_current_stream().ptr)
         except Exception as e:  # noqa: BLE001 - the batch goes to OpenCV instead
             print(f"ops.codec: nvImageCodec failed on a batch of {len(gpu)} "
