@@ -5,16 +5,13 @@ its CPU backends (libjpeg-turbo, OpenCV), which run without a GPU. On a GPU the 
 tests/test_codec.py -m gpu."""
 from __future__ import annotations
 
-import io
-
 import cv2
 import numpy as np
 import pytest
-from PIL import Image
 
 from ops import _nvimgcodec
 from ops.codec import PNG_LEVEL
-from tests.codec_cases import FILES, PHOTOS, cv_reference
+from tests.codec_cases import FILES, PHOTOS, cv_reference, jpeg_sampling
 
 
 def test_the_decoder_interpolates_chroma():
@@ -106,12 +103,6 @@ def test_cpu_backend_decodes_like_opencv(nv):
     assert nearest["astronaut-jpeg-q75"] > 10 and nearest["astronaut-jpeg-444"] <= 2, nearest
 
 
-def sampling(f: bytes) -> list[tuple[int, int]]:
-    """Each component's (horizontal, vertical) sampling factors from the JPEG's frame header,
-    read by Pillow."""
-    return [(h, v) for _, h, v, _ in Image.open(io.BytesIO(f)).layer]
-
-
 def test_cpu_backend_encodes_420_and_gray_masks(nv):
     """Our encode set-up on nvImageCodec's OpenCV extension: RGB written 4:2:0 (Y sampled
     2x2, Cb and Cr 1x1, as cv2.imencode writes), masks as one gray component; the control,
@@ -128,10 +119,10 @@ def test_cpu_backend_encodes_420_and_gray_masks(nv):
 
     want = cv2.imencode(".jpg", img[..., ::-1], [cv2.IMWRITE_JPEG_QUALITY, 90])[1].tobytes()
     f = encode(img, 3)
-    assert sampling(f) == sampling(want) == [(2, 2), (1, 1), (1, 1)]
+    assert jpeg_sampling(f) == jpeg_sampling(want) == [(2, 2), (1, 1), (1, 1)]
     assert np.abs(cv_reference(f).astype(float) - img).mean() < 3
     f = encode(mask[..., None], 1)
-    assert sampling(f) == [(1, 1)]
+    assert jpeg_sampling(f) == [(1, 1)]
     assert np.abs(cv2.imdecode(np.frombuffer(f, np.uint8), cv2.IMREAD_UNCHANGED).astype(float)
                   - mask).mean() < 3
-    assert sampling(encode(img, 3, chroma_subsampling="CSS_444")) == [(1, 1)] * 3
+    assert jpeg_sampling(encode(img, 3, chroma_subsampling="CSS_444")) == [(1, 1)] * 3
