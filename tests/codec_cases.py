@@ -28,6 +28,12 @@ def cv_reference(f: bytes) -> np.ndarray:
     return cv2.cvtColor(cv2.imdecode(np.frombuffer(f, np.uint8), cv2.IMREAD_COLOR), cv2.COLOR_BGR2RGB)
 
 
+def jpeg_sampling(f: bytes) -> list[tuple[int, int]]:
+    """Each component's (horizontal, vertical) sampling factors in a JPEG's frame header, read
+    by Pillow: [(2, 2), (1, 1), (1, 1)] is 4:2:0, [(1, 1)] one gray component."""
+    return [(h, v) for _, h, v, _ in Image.open(io.BytesIO(f)).layer]
+
+
 def _files() -> dict[str, bytes]:
     """Real photos in every form the service takes (Pillow writes them: not our encoder)."""
     out = {}

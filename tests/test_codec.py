@@ -15,8 +15,8 @@ from PIL import Image, ImageOps
 
 import ops
 from ops.codec import CodecError
-from tests.codec_cases import (FILES, HOSTILE, PHOTOS, cv_reference, jpeg_with_frame, pil_file,
-                               png_chunk, png_with_header)
+from tests.codec_cases import (FILES, HOSTILE, PHOTOS, cv_reference, jpeg_sampling,
+                               jpeg_with_frame, pil_file, png_chunk, png_with_header)
 
 @pytest.mark.parametrize("name", FILES)
 def test_decode_matches_opencv(name):
@@ -155,6 +155,15 @@ def test_encode_masks_as_grayscale_png():
     np.testing.assert_array_equal(f, want.ravel())
 
 
+def test_encode_jpeg_is_420_and_masks_gray():
+    """What the GPU encoder must write too (test_gpu_encode_round_trips): OpenCV's default
+    JPEG sampling, 4:2:0, and a mask as one gray component."""
+    mask = (PHOTOS["coffee"][..., 0] > 100).astype(np.uint8) * 255
+    rgb, gray = ops.encode([PHOTOS["coffee"], mask], "jpeg", 90)
+    assert jpeg_sampling(rgb.tobytes()) == [(2, 2), (1, 1), (1, 1)]
+    assert jpeg_sampling(gray.tobytes()) == [(1, 1)]
+
+
 def test_encode_refuses_bad_arguments():
     with pytest.raises(ValueError, match="format"):
         ops.encode([PHOTOS["coffee"]], "gif")
@@ -211,6 +220,12 @@ def test_gpu_encode_round_trips():
     mask = cupy.asarray((PHOTOS["coffee"][..., 0] > 100).astype(np.uint8) * 255)
     f = ops.encode([mask], "png")[0]
     np.testing.assert_array_equal(cv2.imdecode(f, cv2.IMREAD_UNCHANGED), mask.get())
+    # JPEG as cv2.imencode writes it: RGB 4:2:0, a mask one gray component (a mixed batch is
+    # two nvImageCodec calls, ops._nvimgcodec.encode_calls).
+    rgb, gray = ops.encode([imgs[1], mask], "jpeg", 90)
+    assert jpeg_sampling(rgb.tobytes()) == [(2, 2), (1, 1), (1, 1)]
+    assert jpeg_sampling(gray.tobytes()) == [(1, 1)]
+    assert np.abs(cv2.imdecode(gray, cv2.IMREAD_UNCHANGED).astype(float) - mask.get()).mean() < 3
 
 
 def test_png_text_and_profile_bombs_cost_nothing():
