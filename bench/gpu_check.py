@@ -530,12 +530,45 @@ def summary_markdown(env: dict[str, Any], steps: list[Step], out: Path, tag: str
     else:
         goals.append(f"| memory-bound kernels ≥ {GOAL_COPY_FRACTION:.0%} of copy bandwidth | not measured | ? |")
     lines += goals
+    if mem and mem.get("per_stub"):
+        lines += [""] + per_stub_table(mem["per_stub"])
     hops = out / "hops.md"
     if hops.exists():
         lines += ["", hops.read_text().strip()]
     lines += ["", "Files: " + ", ".join(sorted({f for s in steps for f in s.files if (out / f).exists()}
                                                 | {"env.md", "env.json", "summary.md"})), ""]
     return "\n".join(lines)
+
+
+def per_stub_table(per_stub: dict[str, list[dict[str, Any]]]) -> list[str]:
+    """The GPU memory of each server process (tritonserver, then one stub per model
+    instance, each with its own CUDA context) after the warm-up and after the run, from
+    gpu_server.json's memory.per_stub."""
+    warm, after = per_stub.get("after_warmup") or [], per_stub.get("after_run") or []
+    rows: dict[int, dict[str, Any]] = {}
+    for when, snapshot in (("warm", warm), ("after", after)):
+        for r in snapshot:
+            row = rows.setdefault(r["pid"], {"instance": r["instance"], "model": r.get("model") or "-"})
+            row[when] = r.get("gpu_mib")
+
+    def mib(v: Any) -> str:
+        return "-" if v is None else f"{v:.0f}"
+
+    lines = ["## GPU memory per server process (nvidia-smi --query-compute-apps)", "",
+             "| instance | model | pid | after warm-up MiB | after the run MiB |", "|---|---|---|---|---|"]
+    lines += [f"| {r['instance']} | {r['model']} | {pid} | {mib(r.get('warm'))} | {mib(r.get('after'))} |"
+              for pid, r in rows.items()]
+    stubs = [v for r in after if r["instance"] != "tritonserver" and (v := r.get("gpu_mib")) is not None]
+    n_stubs = sum(1 for r in after if r["instance"] != "tritonserver")
+    lines.append("")
+    if stubs:
+        lines.append(f"{len(stubs)} of {n_stubs} stub processes hold GPU memory: {sum(stubs):.0f} MiB "
+                     f"in all, {sum(stubs) / len(stubs):.0f} MiB each on average, "
+                     f"{max(stubs):.0f} MiB the most.")
+    else:
+        lines.append(f"nvidia-smi listed none of the {n_stubs} stub processes (no per-process "
+                     f"figures: no GPU, or nvidia-smi sees another PID namespace).")
+    return lines
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -47,7 +47,15 @@ def test_summary_reads_a_gpu_run(tmp_path):
         "overhead": {"per_step_us": 120.0, "steps": 7, "ensemble_us": 5000.0, "steps_compute_us": 4160.0,
                      "steps_queue_us": 300.0, "fused_us": 4000.0},
         "memory": {"requests": 300, "before_mib": 1000.0, "after_mib": 1002.0, "growth_mib": 2.0,
-                   "source": "server_processes_mib"}}))
+                   "source": "server_processes_mib",
+                   "per_stub": {"after_warmup": [
+                       {"pid": 10, "instance": "tritonserver", "model": "", "gpu_mib": 900.0},
+                       {"pid": 11, "instance": "blur_0", "model": "blur", "gpu_mib": 1100.0},
+                       {"pid": 12, "instance": "unet_0", "model": "unet", "gpu_mib": None}],
+                                "after_run": [
+                       {"pid": 10, "instance": "tritonserver", "model": "", "gpu_mib": 902.0},
+                       {"pid": 11, "instance": "blur_0", "model": "blur", "gpu_mib": 1300.0},
+                       {"pid": 12, "instance": "unet_0", "model": "unet", "gpu_mib": 500.0}]}}}))
     (tmp_path / "hops.md").write_text("## Placement\n\ntable")
     steps = [gpu_check.Step("env", 0, 0, "environment report", "pass"),
              gpu_check.Step("ops", 1, 1, "kernels", "FAIL", 3.0, "1 failed")]
@@ -59,6 +67,20 @@ def test_summary_reads_a_gpu_run(tmp_path):
     assert "pad 32 reflect101 70%, composite 50%" in md             # memory-bound ops only
     assert "| ops | kernels | FAIL | 3 s | 1 failed |" in md
     assert "## Placement" in md
+    # One row per server process, by instance, after the warm-up and after the run.
+    assert "| blur_0 | blur | 11 | 1100 | 1300 |" in md
+    assert "| tritonserver | - | 10 | 900 | 902 |" in md
+    assert "| unet_0 | unet | 12 | - | 500 |" in md                  # not listed after the warm-up
+    assert "2 of 2 stub processes hold GPU memory: 1800 MiB in all, 900 MiB each on average, " \
+           "1300 MiB the most." in md
+
+
+def test_per_stub_table_without_per_process_figures():
+    rows = [{"pid": 10, "instance": "tritonserver", "model": "", "gpu_mib": None},
+            {"pid": 11, "instance": "blur_0", "model": "blur", "gpu_mib": None}]
+    table = gpu_check.per_stub_table({"after_warmup": rows, "after_run": rows})
+    assert "| blur_0 | blur | 11 | - | - |" in table
+    assert table[-1].startswith("nvidia-smi listed none of the 1 stub processes")
 
 
 def test_junit_counts(tmp_path):
