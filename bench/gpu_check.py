@@ -7,6 +7,10 @@ next one runs all the same:
 
 1. ``env``      environment report (nvidia-smi, versions, CUDA driver/runtime/NVRTC, the
                 device, onnxruntime's providers): env.md, env.json
+   ``ipc``      bench/ipc_check.py: a CUDA IPC probe between two processes, then ONE
+                background_blur request to the embedded server; what failed in one line
+                (``CUDA IPC FAILED: ...``), first and in summary.md: first_request.json,
+                triton_first_request.log
 2. ``ops``      ``pytest -m "gpu and not server"``: every kernel against NumPy, batched and
                 variable-shape, outputs poisoned: ops_tests.log, ops_tests.xml
 3. ``server``   tests/test_gpu_server.py on the real server: ensembles and the fused model
@@ -68,10 +72,11 @@ class Step:
 
 
 STEPS = {
-    "ops": Step("ops", 170, 40, 'pytest -m "gpu and not server" (kernels vs NumPy)'),
+    "ipc": Step("ipc", 90, 30, "CUDA IPC probe + one background_blur request (bench/ipc_check.py)"),
+    "ops": Step("ops", 150, 40, 'pytest -m "gpu and not server" (kernels vs NumPy)'),
     "server": Step("server", 150, 60, "tests/test_gpu_server.py on the real server"),
-    "ops-bench": Step("ops-bench", 80, 30, "bench/ops_bench.py, 1080p, batch 1 and 32"),
-    "pipeline-bench": Step("pipeline-bench", 170, 60,
+    "ops-bench": Step("ops-bench", 70, 30, "bench/ops_bench.py, 1080p, batch 1 and 32"),
+    "pipeline-bench": Step("pipeline-bench", 160, 60,
                            "bench/pipeline_bench.py, 1080p, CUDA shared memory"),
 }
 
@@ -391,6 +396,27 @@ def pytest_step(step: Step, out: Path, stem: str, args: list[str], timeout: floa
             step.note += f"; pytest exit {rc}"
 
 
+def ipc_step(step: Step, out: Path, timeout: float) -> None:
+    """bench/ipc_check.py in its own process; its verdict (one line, ipc_check.verdict)
+    printed, kept in first_request.json and the step's note. A step killed on its timeout
+    still gets a verdict from what it had written (the probe) and the server's log."""
+    from bench import ipc_check
+
+    (out / ipc_check.RESULT).unlink(missing_ok=True)
+    startup = max(20.0, timeout - 30.0)  # the probe and the request fit in the rest
+    cmd = [sys.executable, "bench/ipc_check.py", "--out", str(out), "--startup-timeout", f"{startup:.0f}",
+           "--no-verdict"]
+    rc = run_step(step, cmd, out, "ipc_check.log", timeout, {**os.environ, "PYTHONUNBUFFERED": "1"})
+    result = _read_json(out / ipc_check.RESULT) or {}
+    ok, line = ipc_check.verdict(result, None if rc is not None else timeout)
+    result["verdict"] = line
+    ipc_check.write_result(out, result)
+    step.files += [ipc_check.RESULT, ipc_check.SERVER_LOG]
+    step.status = "pass" if ok and rc == 0 else ("timeout" if rc is None else "FAIL")
+    step.note = line.split(":")[0]  # the line itself heads summary.md
+    print(f"\n{line}\n", flush=True)
+
+
 def ops_step(step: Step, out: Path, timeout: float) -> None:
     pytest_step(step, out, "ops_tests", ["-m", "gpu and not server", "tests"], timeout)
 
@@ -470,9 +496,12 @@ def summary_markdown(env: dict[str, Any], steps: list[Step], out: Path, tag: str
                   f"CPU {env['cpu']}.",
                   f"onnxruntime {env['onnxruntime'].get('version')}: the unet session runs on "
                   f"{env['onnxruntime'].get('unet_session_providers')}.", ""]
+    first = (_read_json(out / "first_request.json") or {}).get("verdict")
+    if first and any(s.name == "ipc" for s in steps):
+        lines += [f"**{first}**", ""]
     lines += ["| step | what | result | time | notes |", "|---|---|---|---|---|"]
     for s in steps:
-        lines.append(f"| {s.name} | {s.what} | {s.status} | {s.seconds:.0f} s | {s.note} |")
+        lines.append(f"| {s.name} | {s.what} | {s.status} | {s.seconds:.0f} s | {s.note.replace('|', '/')} |")
     failures = []
     for stem in ("ops_tests", "server_tests"):
         failures += junit_failures(out / f"{stem}.xml")
@@ -530,12 +559,45 @@ def summary_markdown(env: dict[str, Any], steps: list[Step], out: Path, tag: str
     else:
         goals.append(f"| memory-bound kernels ≥ {GOAL_COPY_FRACTION:.0%} of copy bandwidth | not measured | ? |")
     lines += goals
+    if mem and mem.get("per_stub"):
+        lines += [""] + per_stub_table(mem["per_stub"])
     hops = out / "hops.md"
     if hops.exists():
         lines += ["", hops.read_text().strip()]
     lines += ["", "Files: " + ", ".join(sorted({f for s in steps for f in s.files if (out / f).exists()}
                                                 | {"env.md", "env.json", "summary.md"})), ""]
     return "\n".join(lines)
+
+
+def per_stub_table(per_stub: dict[str, list[dict[str, Any]]]) -> list[str]:
+    """The GPU memory of each server process (tritonserver, then one stub per model
+    instance, each with its own CUDA context) after the warm-up and after the run, from
+    gpu_server.json's memory.per_stub."""
+    warm, after = per_stub.get("after_warmup") or [], per_stub.get("after_run") or []
+    rows: dict[int, dict[str, Any]] = {}
+    for when, snapshot in (("warm", warm), ("after", after)):
+        for r in snapshot:
+            row = rows.setdefault(r["pid"], {"instance": r["instance"], "model": r.get("model") or "-"})
+            row[when] = r.get("gpu_mib")
+
+    def mib(v: Any) -> str:
+        return "-" if v is None else f"{v:.0f}"
+
+    lines = ["## GPU memory per server process (nvidia-smi --query-compute-apps)", "",
+             "| instance | model | pid | after warm-up MiB | after the run MiB |", "|---|---|---|---|---|"]
+    lines += [f"| {r['instance']} | {r['model']} | {pid} | {mib(r.get('warm'))} | {mib(r.get('after'))} |"
+              for pid, r in rows.items()]
+    stubs = [v for r in after if r["instance"] != "tritonserver" and (v := r.get("gpu_mib")) is not None]
+    n_stubs = sum(1 for r in after if r["instance"] != "tritonserver")
+    lines.append("")
+    if stubs:
+        lines.append(f"{len(stubs)} of {n_stubs} stub processes hold GPU memory: {sum(stubs):.0f} MiB "
+                     f"in all, {sum(stubs) / len(stubs):.0f} MiB each on average, "
+                     f"{max(stubs):.0f} MiB the most.")
+    else:
+        lines.append(f"nvidia-smi listed none of the {n_stubs} stub processes (no per-process "
+                     f"figures: no GPU, or nvidia-smi sees another PID namespace).")
+    return lines
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -580,7 +642,9 @@ def main(argv: list[str] | None = None) -> int:
             step.status, step.note = "skipped", f"no time left ({left:.0f} s in the budget)"
             continue
         try:
-            if step.name == "ops":
+            if step.name == "ipc":
+                ipc_step(step, out, timeout)
+            elif step.name == "ops":
                 ops_step(step, out, timeout)
             elif step.name == "server":
                 server_step(step, out, timeout)

@@ -1,5 +1,6 @@
 """Memory held by a server's process tree: tritonserver and its children (the Python
-backend stubs), resident (VmRSS from /proc) and on the GPU (nvidia-smi, else CuPy).
+backend stubs), resident (VmRSS from /proc) and on the GPU (nvidia-smi, else CuPy), in all
+and per stub process (each model instance is its own stub with its own CUDA context).
 
 Read from /proc only, so it works on any Linux without psutil; used by bench/soak.py and
 tests/test_gpu_server.py.
@@ -10,7 +11,7 @@ import subprocess
 from pathlib import Path
 from typing import Any
 
-from serving.supervisor import parent_pid, read_stub
+from serving.supervisor import Stub, parent_pid, read_stub
 
 
 def process_tree(pid: int) -> set[int]:
@@ -99,19 +100,59 @@ def nvidia_smi(query: str) -> str:
         return ""
 
 
+def parse_compute_apps(text: str) -> dict[int, float | None]:
+    """pid -> MiB of GPU memory from ``nvidia-smi --query-compute-apps=pid,used_memory
+    --format=csv,noheader,nounits``: a pid listed on several GPUs is summed; one listed
+    without a number (``[N/A]``, as under some virtualisation) maps to None; anything that
+    is not a pid row (a header, an error message) is left out."""
+    out: dict[int, float | None] = {}
+    for line in text.splitlines():
+        parts = [x.strip() for x in line.split(",")]
+        if len(parts) != 2 or not parts[0].isdigit():
+            continue
+        pid = int(parts[0])
+        try:
+            mib: float | None = float(parts[1])
+        except ValueError:
+            mib = None
+        if mib is None:
+            out.setdefault(pid, None)
+        else:
+            out[pid] = (out.get(pid) or 0.0) + mib
+    return out
+
+
+def compute_apps() -> dict[int, float | None]:
+    """pid -> MiB of every process on the GPUs, as nvidia-smi lists them ({} without it)."""
+    return parse_compute_apps(nvidia_smi("--query-compute-apps=pid,used_memory"))
+
+
+def tree_stubs(pid: int) -> list[Stub]:
+    """The Python-backend stubs in pid's process tree (one per model instance), by instance
+    name: read from each stub's command line (argv[8] is the instance's name, see
+    serving.supervisor.read_stub)."""
+    stubs = (read_stub(p) for p in process_tree(pid) if p != pid)
+    return sorted((s for s in stubs if s is not None), key=lambda s: s.instance)
+
+
+def per_stub_gpu(pid: int, apps: dict[int, float | None] | None = None) -> list[dict[str, Any]]:
+    """One row per process of a server: tritonserver (pid) first, then each stub by
+    instance: {pid, instance, model, gpu_mib}; gpu_mib None where nvidia-smi does not list
+    the process (no GPU, no CUDA context in it, or another PID namespace) or gives no
+    number. ``apps``: compute_apps() already read."""
+    apps = compute_apps() if apps is None else apps
+    rows = [{"pid": pid, "instance": "tritonserver", "model": "", "gpu_mib": apps.get(pid)}]
+    rows += [{"pid": s.pid, "instance": s.instance, "model": s.model, "gpu_mib": apps.get(s.pid)}
+             for s in tree_stubs(pid)]
+    return rows
+
+
 def gpu_memory(pid: int) -> dict[str, Any]:
     """MiB of GPU memory held by pid's process tree (nvidia-smi), and device-wide (nvidia-smi,
     else CuPy); None where it cannot be read (no GPU)."""
     out: dict[str, Any] = {}
     pids = process_tree(pid)
-    procs = {}
-    for line in nvidia_smi("--query-compute-apps=pid,used_memory").splitlines():
-        try:
-            p, mib = (int(x) for x in line.split(","))
-        except ValueError:
-            continue
-        if p in pids:
-            procs[p] = mib
+    procs = {p: mib for p, mib in compute_apps().items() if p in pids and mib is not None}
     out["server_processes_mib"] = sum(procs.values()) if procs else None
     out["server_processes"] = len(procs)
     try:

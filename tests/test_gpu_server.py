@@ -18,6 +18,7 @@ import json
 import os
 import re
 import statistics
+import threading
 import time
 from pathlib import Path
 from typing import Any
@@ -462,10 +463,61 @@ def test_ensemble_overhead(gpu_server, report):
     assert total >= compute > 0
 
 
+def ensemble_max_batch(model: str = "background_blur") -> int:
+    """The max_batch_size of ``model``'s config in the repository the server serves."""
+    from serving.pipeline.repository import load_repository
+    from serving.server import MODEL_REPOSITORY
+
+    models, _ = load_repository(MODEL_REPOSITORY)
+    return max(models[model].config.max_batch_size, 1)
+
+
+def warm_every_batch(server: Any, img: np.ndarray, max_batch: int) -> None:
+    """For each b in 1..max_batch: one request of b copies of ``img`` (every step then runs a
+    batch of exactly b), and b requests of ``img`` at once (the dynamic batcher, with no
+    queue delay, batches what queued meanwhile: ragged batches). Every allocation size a
+    batch of the largest frame can need is met before memory counts as flat."""
+    for b in range(1, max_batch + 1):
+        batch = np.ascontiguousarray(np.broadcast_to(img, (b, *img.shape)))
+        got = infer(server.grpc_url, "grpc", "background_blur", {"IMAGE": batch})["BLURRED"].shape
+        assert got == batch.shape, f"batch of {b}: BLURRED {got}"
+        barrier = threading.Barrier(b)
+
+        def one(_: int) -> tuple[int, ...]:
+            barrier.wait(timeout=60)
+            return infer(server.grpc_url, "grpc", "background_blur", {"IMAGE": img[None]})["BLURRED"].shape
+
+        with cf.ThreadPoolExecutor(b) as pool:
+            assert all(shape[1:3] == img.shape[:2] for shape in pool.map(one, range(b)))
+
+
+def batches_run(server: Any, models: tuple[str, ...]) -> dict[str, dict[int, int]]:
+    """model -> {batch size: executions so far}, from Triton's statistics (batch_stats)."""
+    import tritonclient.http as http
+
+    client = http.InferenceServerClient(server.http_url)
+    try:
+        out = {}
+        for m in models:
+            stats = client.get_inference_statistics(m)["model_stats"][0].get("batch_stats", [])
+            out[m] = {int(b["batch_size"]): int(b["compute_infer"]["count"]) for b in stats}
+        return out
+    finally:
+        client.close()
+
+
 def test_gpu_memory_flat(gpu_server, report):
-    """A few hundred requests of mixed sizes (up to 4K) at concurrency 8: the GPU memory the
-    server holds must not grow once every size has been seen."""
+    """After a warm-up over every batch size up to the ensemble's max_batch_size at the
+    largest frame (4K, warm_every_batch: every step must have run each batch size), then
+    every size at concurrency 8, a few hundred requests of mixed sizes at concurrency 8:
+    the GPU memory the server holds must not grow. Each stub process's own GPU memory (one
+    CUDA context per model instance) is recorded after the warm-up and after the run
+    (gpu_server.json memory.per_stub; summary.md's table)."""
+    from bench.procmem import per_stub_gpu
+
     imgs = [frame(h, w, i) for i, (h, w) in enumerate(MEMORY_SIZES)]
+    largest = max(imgs, key=lambda im: im.shape[0] * im.shape[1])
+    max_batch = ensemble_max_batch()
 
     def run(n: int) -> None:
         with cf.ThreadPoolExecutor(8) as pool:
@@ -474,18 +526,30 @@ def test_gpu_memory_flat(gpu_server, report):
             for k, o in zip(range(n), outs):
                 assert o["BLURRED"].shape[1:3] == imgs[k % len(imgs)].shape[:2]
 
-    run(8 * len(imgs))  # every size, at every batch the batcher may form
+    before = batches_run(gpu_server, BLUR_STEPS)
+    warm_every_batch(gpu_server, largest, max_batch)
+    after = batches_run(gpu_server, BLUR_STEPS)
+    formed = {m: {n: c - before[m].get(n, 0) for n, c in sorted(after[m].items()) if c > before[m].get(n, 0)}
+              for m in BLUR_STEPS}
+    run(8 * len(imgs))  # every size, mixed
     first = gpu_memory(gpu_server.proc.pid)
+    stubs_warm = per_stub_gpu(gpu_server.proc.pid)
     t = time.perf_counter()
     run(MEMORY_REQUESTS // 2)
     mid = gpu_memory(gpu_server.proc.pid)
     run(MEMORY_REQUESTS - MEMORY_REQUESTS // 2)
     seconds = time.perf_counter() - t
     last = gpu_memory(gpu_server.proc.pid)
+    stubs_after = per_stub_gpu(gpu_server.proc.pid)
     source = "server_processes_mib" if first["server_processes_mib"] is not None else "device_used_mib"
     report["memory"] = {"requests": MEMORY_REQUESTS, "source": source, "seconds": seconds,
+                        "warmup": {"batch_sizes": f"1..{max_batch} at {largest.shape[1]}x{largest.shape[0]}",
+                                   "batches_formed": formed, "mixed_requests": 8 * len(imgs)},
                         "before_mib": first[source], "middle_mib": mid[source],
                         "after_mib": last[source], "growth_mib": last[source] - first[source],
-                        "snapshots": [first, mid, last]}
+                        "snapshots": [first, mid, last],
+                        "per_stub": {"after_warmup": stubs_warm, "after_run": stubs_after}}
     save(report)
+    missing = {m: sorted(set(range(1, max_batch + 1)) - set(f)) for m, f in formed.items()}
+    assert not any(missing.values()), f"the warm-up did not run these batch sizes: {missing}"
     assert last[source] - first[source] <= GOAL_MEMORY_GROWTH_MIB, report["memory"]

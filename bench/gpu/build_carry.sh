@@ -12,7 +12,11 @@
 #                               machine) and cp311 (this machine's rehearsal), side by side
 #   _tvo_perf/{bin/perf_analyzer,lib/}   perf_analyzer 2.48 + libb64.so.0d + libcudart.so.12
 #   nvidia/nvimgcodec, nvidia/cu13/lib/libnvjpeg.so.13   nvImageCodec 0.9 + nvJPEG (GPU decode)
-# NumPy, CuPy, onnxruntime, OpenCV, scikit-image, pytest, grpcio, PyYAML: the machine's own.
+#   _tvo_grpc/{grpc,typing_extensions.py}   grpcio $GRPCIO (cp312 + cp311 modules) + its one
+#                               dependency: setup.sh puts it first on the path only when the
+#                               machine's grpcio is older than tritonclient's generated code needs
+# NumPy, CuPy, onnxruntime, OpenCV, scikit-image, pytest, PyYAML: the machine's own (grpcio too
+# when it is new enough).
 set -euo pipefail
 ROOT=$(git -C "$(dirname "$0")" rev-parse --show-toplevel)
 cd "$ROOT"
@@ -21,6 +25,10 @@ WHEELS=${WHEELS:-build/gpu-wheels}
 PYTHON=${PYTHON:-python3}
 ABIS=${ABIS:-"3.12 3.11"}          # Python versions of the stubs and compiled client packages
 XZ_THREADS=${XZ_THREADS:-0}
+# = GRPC_GENERATED_VERSION of tritonclient 2.73's generated gRPC code (checked below); its one
+# dependency (grpcio's Requires-Dist, also checked below) is typing-extensions~=4.12.
+GRPCIO=1.81.1
+TYPING_EXTENSIONS=4.15.0
 mkdir -p "$WHEELS" "$CARRY"
 
 plats=""
@@ -36,9 +44,10 @@ download() {  # download PYVER REQ...
 download 3.12 nvidia-pytriton==0.7.0 tritonclient==2.73.0 protobuf==6.33.6 zope.event==6.2 tflite==2.18.0
 download 3.12 tritonclient==2.48.0   # only for its perf_analyzer binary
 download 3.12 nvidia-nvimgcodec-cu13==0.9.0.20 nvidia-nvjpeg==13.2.3.58   # GPU decode/encode
+download 3.12 typing-extensions==$TYPING_EXTENSIONS
 for v in $ABIS; do
   download "$v" python-rapidjson==1.25 geventhttpclient==2.6.1 gevent==26.9.0 greenlet==3.3.2 \
-    brotli==1.2.1 zope.interface==8.7
+    brotli==1.2.1 zope.interface==8.7 grpcio==$GRPCIO
 done
 
 T=$(mktemp -d); trap 'rm -rf "$T"' EXIT
@@ -88,6 +97,20 @@ for v in $ABIS; do
     unzip -qo "$(whl "$w-$tag-*.whl")" -d "$S"
   done
 done
+# 3b. grpcio for a machine whose own is too old for tritonclient's generated code (setup.sh
+#    decides, bench/gpu/grpc_pick.py): one grpc/ folder with the compiled module of each ABI
+#    (the Python files are the same), unpacked: xz stores the two modules in 6.6 MB where the
+#    two wheels (already deflated) take 13.2 MB.
+need_grpc=$(unzip -p "$(whl 'tritonclient-2.73.0-*.whl')" tritonclient/grpc/service_pb2_grpc.py \
+  | sed -n "s/^GRPC_GENERATED_VERSION = '\(.*\)'/\1/p")
+[ "$need_grpc" = "$GRPCIO" ] || { echo "build_carry: tritonclient needs grpcio $need_grpc, GRPCIO is $GRPCIO" >&2; exit 1; }
+for v in $ABIS; do
+  w=$(whl "grpcio-$GRPCIO-cp${v/./}-*.whl")
+  deps=$(unzip -p "$w" "grpcio-$GRPCIO.dist-info/METADATA" | sed -n 's/^Requires-Dist: //p' | grep -v 'extra ==' || true)
+  [ "$deps" = "typing-extensions~=4.12" ] || { echo "build_carry: grpcio $GRPCIO requires: $deps (expected typing-extensions~=4.12 only)" >&2; exit 1; }
+  unzip -qo "$w" -d "$S/_tvo_grpc"
+done
+unzip -qo "$(whl "typing_extensions-$TYPING_EXTENSIONS-*.whl")" -d "$S/_tvo_grpc"
 # 4. nvImageCodec (ops/_nvimgcodec.py) with nvJPEG, which its extension finds at
 #    ../../cu13/lib: only the Python modules of $ABIS and the JPEG, PNG/WebP (OpenCV) and
 #    libjpeg-turbo extensions (JPEG 2000, TIFF, BMP, PNM are not used).

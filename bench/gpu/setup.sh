@@ -41,6 +41,18 @@ PY
   export PATH="$work/venv/bin:$PATH"
   export TVO_PY="$work/venv/bin/python3"
 
+  # grpcio: the machine's, unless the carried tritonclient's generated gRPC code refuses it
+  # (older than its GRPC_GENERATED_VERSION, or none): then the carried one goes into the
+  # venv's site-packages, ahead of the machine's folders. One line says which and why.
+  local pick=0
+  "$TVO_PY" bench/gpu/grpc_pick.py "$sp/tritonclient/grpc/service_pb2_grpc.py" "$sp/_tvo_grpc" || pick=$?
+  case $pick in
+    0) rm -rf "$sp/_tvo_grpc" ;;
+    10) mv "$sp"/_tvo_grpc/* "$sp"/ && rmdir "$sp/_tvo_grpc" ;;
+    *) echo "SETUP ERROR: grpcio: tritonclient.grpc and model_config_pb2 (the pipelines, the fused models) will not import"
+       status=1 ;;
+  esac
+
   # The Python backend stub of this Python links libpython$ver.so.1.0.
   local stub="$sp/pytriton/tritonserver/python_backend_stubs/$ver/triton_python_backend_stub"
   if [ ! -f "$stub" ]; then
