@@ -541,9 +541,12 @@ def summary_markdown(env: dict[str, Any], steps: list[Step], out: Path, tag: str
         goals.append(f"| ensemble overhead ≤ {GOAL_STEP_OVERHEAD_US} µs per step | not measured | ? |")
     mem = srv.get("memory")
     if mem:
+        cached = mem.get("cupy_cached_mib")
+        besides = (f" besides the CuPy caches, {cached['after_warmup']:.0f} → "
+                   f"{cached['after_run']:.0f} MiB; raw {mem['raw_growth_mib']:+.0f} MiB" if cached else "")
         goals.append(f"| GPU memory flat over {mem['requests']} requests | "
                      f"{mem['before_mib']:.0f} → {mem['after_mib']:.0f} MiB "
-                     f"({mem['growth_mib']:+.0f} MiB, {mem['source']}) | "
+                     f"({mem['growth_mib']:+.0f} MiB{besides}, {mem['source']}) | "
                      f"{'yes' if mem['growth_mib'] <= GOAL_MEMORY_GROWTH_MIB else 'NO'} |")
     else:
         goals.append("| GPU memory flat | not measured | ? |")
@@ -560,7 +563,7 @@ def summary_markdown(env: dict[str, Any], steps: list[Step], out: Path, tag: str
         goals.append(f"| memory-bound kernels ≥ {GOAL_COPY_FRACTION:.0%} of copy bandwidth | not measured | ? |")
     lines += goals
     if mem and mem.get("per_stub"):
-        lines += [""] + per_stub_table(mem["per_stub"])
+        lines += [""] + per_stub_table(mem["per_stub"], mem.get("pools") or {})
     hops = out / "hops.md"
     if hops.exists():
         lines += ["", hops.read_text().strip()]
@@ -569,10 +572,12 @@ def summary_markdown(env: dict[str, Any], steps: list[Step], out: Path, tag: str
     return "\n".join(lines)
 
 
-def per_stub_table(per_stub: dict[str, list[dict[str, Any]]]) -> list[str]:
+def per_stub_table(per_stub: dict[str, list[dict[str, Any]]],
+                   pools: dict[str, dict[str, dict[str, float]]] | None = None) -> list[str]:
     """The GPU memory of each server process (tritonserver, then one stub per model
     instance, each with its own CUDA context) after the warm-up and after the run, from
-    gpu_server.json's memory.per_stub."""
+    gpu_server.json's memory.per_stub, and of it each GPU instance's CuPy pool after the run
+    (memory.pools: used in arrays, cached for reuse; serving/device.py)."""
     warm, after = per_stub.get("after_warmup") or [], per_stub.get("after_run") or []
     rows: dict[int, dict[str, Any]] = {}
     for when, snapshot in (("warm", warm), ("after", after)):
@@ -583,9 +588,17 @@ def per_stub_table(per_stub: dict[str, list[dict[str, Any]]]) -> list[str]:
     def mib(v: Any) -> str:
         return "-" if v is None else f"{v:.0f}"
 
+    after_pools = (pools or {}).get("after_run") or {}
+
+    def pool(instance: str, state: str) -> str:
+        v = after_pools.get(instance, {}).get(state)
+        return mib(None if v is None else v / 2**20)
+
     lines = ["## GPU memory per server process (nvidia-smi --query-compute-apps)", "",
-             "| instance | model | pid | after warm-up MiB | after the run MiB |", "|---|---|---|---|---|"]
-    lines += [f"| {r['instance']} | {r['model']} | {pid} | {mib(r.get('warm'))} | {mib(r.get('after'))} |"
+             "| instance | model | pid | after warm-up MiB | after the run MiB | of it CuPy used / cached MiB |",
+             "|---|---|---|---|---|---|"]
+    lines += [f"| {r['instance']} | {r['model']} | {pid} | {mib(r.get('warm'))} | {mib(r.get('after'))} | "
+              f"{pool(r['instance'], 'used')} / {pool(r['instance'], 'cached')} |"
               for pid, r in rows.items()]
     stubs = [v for r in after if r["instance"] != "tritonserver" and (v := r.get("gpu_mib")) is not None]
     n_stubs = sum(1 for r in after if r["instance"] != "tritonserver")

@@ -29,7 +29,7 @@ import numpy as np
 from ops._batch import is_cupy
 
 from .contract import Contract
-from .device import MIB, DeviceGuard
+from .device import MIB, DeviceGuard, PoolGauges, pool_metric_family
 from .params import Param, integer, options, parse_all
 from .malloc import apply_stub_settings
 from .placement import (Placement, PlacementCounters, PlacementError, Placer, decide, move,
@@ -319,6 +319,9 @@ class OpModel:
         self.placer = Placer(self.placement,
                              PlacementCounters(self.name, instance, triton_metric_family(pb_utils)),
                              self.HOST_TENSORS, self.ENTRY_INPUTS)
+        if self.placement.gpu:
+            self.placer.counters.also.append(
+                PoolGauges(self.device, pool_metric_family(pb_utils), self.name, instance).flush)
         self.placer.counters.start()
         print(f"{instance}: placement {self.placement.label} ({self.placement.why})", flush=True)
         if self.placement.gpu:

@@ -12,15 +12,24 @@ for every later request. So the device is synchronised on every way out.
 Why trimmed: each stub process has its own CuPy pool, which keeps the blocks of its
 largest batch cached. Blocks cached beyond ``cache_bytes`` after an execute are given back
 to the driver (docs/serving.md, "GPU memory per instance").
+
+What the pool holds is a Triton gauge, ``tvo_device_pool_bytes{model, instance, state}``
+(state ``used``: in arrays; ``cached``: freed, kept for reuse), so that the memory a stub
+holds can be told apart from its bounded cache (the GPU check's memory test does).
 """
 from __future__ import annotations
 
 import contextlib
 from typing import Any, Callable, Iterator
 
+from .metrics import samples
 from .placement import Placement
 
 MIB = 1 << 20
+POOL_METRIC = "tvo_device_pool_bytes"
+POOL_METRIC_HELP = ("Bytes of a triton-vision-ops GPU model instance's CuPy memory pool on its "
+                    "device, by state: used (in arrays) or cached (freed, kept for reuse; at "
+                    "most device_cache_mib after an execute)")
 
 
 def _cuda_device(device_id: int) -> Any:
@@ -74,3 +83,42 @@ class DeviceGuard:
         if pool.free_bytes() > self.cache_bytes:
             pool.free_all_blocks()
             self.trims += 1
+
+    def pool_bytes(self) -> dict[str, int]:
+        """{"used": bytes in arrays, "cached": freed bytes kept} of the CuPy pool on the
+        instance's device now; {} on the CPU. Safe from another thread (CuPy's pool locks;
+        the device is made current in the calling thread only)."""
+        if not self.placement.gpu:
+            return {}
+        with self._device(self.placement.device_id):
+            pool = self._pool()
+            return {"used": int(pool.used_bytes()), "cached": int(pool.free_bytes())}
+
+
+def pool_metric_family(pb_utils: Any) -> Any:
+    """The gauge family of tvo_device_pool_bytes (one per stub process)."""
+    return pb_utils.MetricFamily(name=POOL_METRIC, description=POOL_METRIC_HELP,
+                                 kind=pb_utils.MetricFamily.GAUGE)
+
+
+class PoolGauges:
+    """Sets one GPU instance's tvo_device_pool_bytes gauges from its pool (``flush``, on the
+    placement counters' export timer)."""
+
+    def __init__(self, guard: DeviceGuard, family: Any, model: str, instance: str):
+        self.guard = guard
+        self.metrics = {state: family.Metric(labels={"model": model, "instance": instance,
+                                                     "state": state})
+                        for state in ("used", "cached")}
+
+    def flush(self) -> None:
+        for state, value in self.guard.pool_bytes().items():
+            self.metrics[state].set(float(value))
+
+
+def read_pool_bytes(metrics_text: str) -> dict[str, dict[str, float]]:
+    """The tvo_device_pool_bytes gauges of a Triton metrics page: {instance: {state: bytes}}."""
+    out: dict[str, dict[str, float]] = {}
+    for _, labels, value in samples(metrics_text, POOL_METRIC + "{"):
+        out.setdefault(labels.get("instance", ""), {})[labels.get("state", "")] = value
+    return out

@@ -125,6 +125,8 @@ class PlacementCounters:
         self._lock = threading.Lock()  # one export at a time (the timer, close)
         self._stop = threading.Event()
         self._exporter: threading.Thread | None = None
+        #: more exports on the same timer (the device pool's gauges: serving.device)
+        self.also: list[Callable[[], None]] = []
 
     def count(self, direction: str, tensor: str, found: str, moved: str) -> None:
         # One writer (the thread that runs execute), no lock: an export copies the dict in
@@ -142,10 +144,11 @@ class PlacementCounters:
 
     def _export_loop(self) -> None:
         while not self._stop.wait(self.interval):
-            try:
-                self.flush()
-            except Exception as e:  # noqa: BLE001 - a metrics failure must not stop serving
-                print(f"{self.instance}: placement counters not exported: {e}", flush=True)
+            for export in (self.flush, *self.also):
+                try:
+                    export()
+                except Exception as e:  # noqa: BLE001 - a metrics failure must not stop serving
+                    print(f"{self.instance}: metrics not exported: {e}", flush=True)
 
     def close(self) -> None:
         """Stop the timer and export what is left."""
@@ -154,6 +157,8 @@ class PlacementCounters:
             self._exporter.join(timeout=2 * self.interval + 5)
             self._exporter = None
         self.flush()
+        for export in self.also:
+            export()
 
     def flush(self) -> None:
         """Add what was counted since the last flush to the Triton metrics: one increment per

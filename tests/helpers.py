@@ -70,6 +70,20 @@ def placement_counters(server: Any) -> dict[tuple[str, ...], float]:
         return read_counters(r.read().decode())
 
 
+def pool_gauges(server: Any) -> dict[str, dict[str, float]]:
+    """Each GPU instance's CuPy pool bytes {instance: {"used", "cached"}} from a running
+    EmbeddedServer's metrics endpoint (serving.device), once every instance has exported
+    them (on the placement counters' timer). Empty on a CPU server."""
+    import time
+    import urllib.request
+
+    from serving.device import read_pool_bytes
+    from serving.placement import EXPORT_INTERVAL_S
+    time.sleep(2 * EXPORT_INTERVAL_S)
+    with urllib.request.urlopen(f"http://{server.metrics_url}/metrics", timeout=10) as r:
+        return read_pool_bytes(r.read().decode())
+
+
 def counter_delta(before: dict, after: dict) -> dict:
     """What the counters gained between two readings."""
     return {k: v - before.get(k, 0) for k, v in after.items() if v != before.get(k, 0)}

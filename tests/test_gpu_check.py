@@ -46,7 +46,9 @@ def test_summary_reads_a_gpu_run(tmp_path):
     (tmp_path / "gpu_server.json").write_text(json.dumps({
         "overhead": {"per_step_us": 120.0, "steps": 7, "ensemble_us": 5000.0, "steps_compute_us": 4160.0,
                      "steps_queue_us": 300.0, "fused_us": 4000.0},
-        "memory": {"requests": 300, "before_mib": 1000.0, "after_mib": 1002.0, "growth_mib": 2.0,
+        "memory": {"requests": 300, "before_mib": 1000.0, "after_mib": 1302.0, "growth_mib": 2.0,
+                   "raw_growth_mib": 302.0, "cupy_cached_mib": {"after_warmup": 0.0, "after_run": 300.0},
+                   "pools": {"after_run": {"blur_0": {"used": 0.0, "cached": 300 * 2.0**20}}},
                    "source": "server_processes_mib",
                    "per_stub": {"after_warmup": [
                        {"pid": 10, "instance": "tritonserver", "model": "", "gpu_mib": 900.0},
@@ -63,14 +65,15 @@ def test_summary_reads_a_gpu_run(tmp_path):
     assert md.startswith("# GPU check: NVIDIA H100 80GB HBM3")
     assert "400.0 vs 12.0 infer/s = 33.3×" in md                    # best vs best, same run
     assert "= 25.0×" in md and "| NO |" in md                       # the fused model misses 30×
-    assert "120 µs per step" in md and "+2 MiB" in md
+    assert "120 µs per step" in md
+    assert "1000 → 1302 MiB (+2 MiB besides the CuPy caches, 0 → 300 MiB; raw +302 MiB" in md
     assert "pad 32 reflect101 70%, composite 50%" in md             # memory-bound ops only
     assert "| ops | kernels | FAIL | 3 s | 1 failed |" in md
     assert "## Placement" in md
     # One row per server process, by instance, after the warm-up and after the run.
-    assert "| blur_0 | blur | 11 | 1100 | 1300 |" in md
-    assert "| tritonserver | - | 10 | 900 | 902 |" in md
-    assert "| unet_0 | unet | 12 | - | 500 |" in md                  # not listed after the warm-up
+    assert "| blur_0 | blur | 11 | 1100 | 1300 | 0 / 300 |" in md
+    assert "| tritonserver | - | 10 | 900 | 902 | - / - |" in md
+    assert "| unet_0 | unet | 12 | - | 500 | - / - |" in md                  # not listed after the warm-up
     assert "2 of 2 stub processes hold GPU memory: 1800 MiB in all, 900 MiB each on average, " \
            "1300 MiB the most." in md
 
@@ -79,7 +82,7 @@ def test_per_stub_table_without_per_process_figures():
     rows = [{"pid": 10, "instance": "tritonserver", "model": "", "gpu_mib": None},
             {"pid": 11, "instance": "blur_0", "model": "blur", "gpu_mib": None}]
     table = gpu_check.per_stub_table({"after_warmup": rows, "after_run": rows})
-    assert "| blur_0 | blur | 11 | - | - |" in table
+    assert "| blur_0 | blur | 11 | - | - | - / - |" in table
     assert table[-1].startswith("nvidia-smi listed none of the 1 stub processes")
 
 

@@ -217,6 +217,9 @@ class StandInPool:
     def free_bytes(self):
         return self.free
 
+    def used_bytes(self):
+        return 3 << 20
+
     def free_all_blocks(self):
         self.log.append("free_all_blocks")
         self.free = 0
@@ -333,3 +336,39 @@ def test_a_cpu_instance_execute_touches_no_cuda(outputs_by_name):
     model.device = DeviceGuard(CPU, 0, device=StandInDevice(log), pool=lambda: StandInPool(log, 999))
     assert model.serve(FakeResponses, [Request(IMAGE=GOOD)])[0].error is None
     assert log == ["compute"]
+
+
+class StandInFamily:
+    """pb_utils.MetricFamily as far as gauges go: Metric(labels) with set(value)."""
+
+    def __init__(self):
+        self.values = {}
+
+    def Metric(self, labels):
+        family = self
+
+        class Gauge:
+            def set(self, value):
+                family.values[tuple(sorted(labels.items()))] = value
+        return Gauge()
+
+
+def test_the_pool_gauges_go_out_on_the_counters_timer_and_read_back():
+    """A GPU instance's pool (used, cached) is set on its gauges whenever the placement
+    counters export (here: at close), and read_pool_bytes reads the metrics page's lines."""
+    from serving.device import DeviceGuard, PoolGauges, read_pool_bytes
+
+    log, family = [], StandInFamily()
+    guard = DeviceGuard(Placement(True, 2, "test"), 0, device=StandInDevice(log),
+                        pool=lambda: StandInPool(log, 40))
+    counters = PlacementCounters("blur", "blur_0_2")
+    counters.also.append(PoolGauges(guard, family, "blur", "blur_0_2").flush)
+    counters.close()
+    assert log == ["device 2", "enter", "exit"]  # read on the instance's device
+    labels = lambda state: (("instance", "blur_0_2"), ("model", "blur"), ("state", state))  # noqa: E731
+    assert family.values == {labels("used"): float(3 << 20), labels("cached"): float(40 << 20)}
+    page = "".join(f'tvo_device_pool_bytes{{model="blur",instance="blur_0_2",state="{s}"}} {v:.0f}\n'
+                   for (_, _, (_, s)), v in family.values.items())
+    assert read_pool_bytes("# HELP x\n" + page) == {"blur_0_2": {"used": 3 << 20, "cached": 40 << 20}}
+    cpu = DeviceGuard(CPU, 0, device=StandInDevice(log), pool=lambda: StandInPool(log, 40))
+    assert cpu.pool_bytes() == {}
