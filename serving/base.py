@@ -332,7 +332,8 @@ class OpModel:
         memory pools), once, or at every batch size 1..max_batch_size for a model that
         prepares per batch size (WARM_EVERY_BATCH_SIZE: the DNN), so no request pays for
         it and its memory is at its high-water mark before serving."""
-        with device_scope(self.placement):
+        # As an execute: on the instance's device, finished (synchronised) when it returns.
+        with self.device.execute():
             items = [{n: None if x is None else move(x, self.placement, n in self.HOST_TENSORS)[0]
                       for n, x in it.items()}
                      for it in self.sample_items()]
@@ -341,9 +342,6 @@ class OpModel:
                 self.validate(item, params)
             for batch in self.warm_up_batches(items):
                 self.compute_items(batch, params)
-            if self.placement.gpu:
-                import cupy
-                cupy.cuda.Device(self.placement.device_id).synchronize()
 
     def warm_up_batches(self, items: list[dict[str, Any]]) -> list[list[dict[str, Any]]]:
         """The batches warm_up computes: the sample items, after, under
