@@ -175,7 +175,7 @@ class SegmentationRunner:
             (CUDA_EP, cuda_provider_options(self.device_id)), CPU_EP]
 
         if device == "cpu":
-            self.session = self._session(ort, [CPU_EP])
+            self.session = self._session(ort, self.requested_providers)
         else:
             self.session, reason = self._cuda_session(ort, device)
             if reason is not None:

@@ -144,11 +144,14 @@ class PlacementCounters:
 
     def _export_loop(self) -> None:
         while not self._stop.wait(self.interval):
-            for export in (self.flush, *self.also):
-                try:
-                    export()
-                except Exception as e:  # noqa: BLE001 - a metrics failure must not stop serving
-                    print(f"{self.instance}: metrics not exported: {e}", flush=True)
+            self._export_all()
+
+    def _export_all(self) -> None:
+        for export in (self.flush, *self.also):
+            try:
+                export()
+            except Exception as e:  # noqa: BLE001 - a metrics failure must not stop serving
+                print(f"{self.instance}: metrics not exported: {e}", flush=True)
 
     def close(self) -> None:
         """Stop the timer and export what is left."""
@@ -156,9 +159,7 @@ class PlacementCounters:
         if self._exporter is not None:
             self._exporter.join(timeout=2 * self.interval + 5)
             self._exporter = None
-        self.flush()
-        for export in self.also:
-            export()
+        self._export_all()
 
     def flush(self) -> None:
         """Add what was counted since the last flush to the Triton metrics: one increment per
