@@ -58,30 +58,29 @@ def blur_steps() -> tuple[str, ...]:
     return tuple(s.model for s in spec.steps)
 
 
-def placement_counters(server: Any) -> dict[tuple[str, ...], float]:
-    """The placement counters of a running EmbeddedServer (its metrics endpoint), once
-    every instance has exported what it counted so far (each does on a timer)."""
+def metrics_page(server: Any) -> str:
+    """A running EmbeddedServer's metrics page, once every instance has exported what it
+    counted so far (each does on a timer: serving.placement.EXPORT_INTERVAL_S)."""
     import time
     import urllib.request
 
-    from serving.placement import EXPORT_INTERVAL_S, read_counters
+    from serving.placement import EXPORT_INTERVAL_S
     time.sleep(2 * EXPORT_INTERVAL_S)
     with urllib.request.urlopen(f"http://{server.metrics_url}/metrics", timeout=10) as r:
-        return read_counters(r.read().decode())
+        return r.read().decode()
+
+
+def placement_counters(server: Any) -> dict[tuple[str, ...], float]:
+    """The placement counters of a running EmbeddedServer (its metrics endpoint)."""
+    from serving.placement import read_counters
+    return read_counters(metrics_page(server))
 
 
 def pool_gauges(server: Any) -> dict[str, dict[str, float]]:
     """Each GPU instance's CuPy pool bytes {instance: {"used", "cached"}} from a running
-    EmbeddedServer's metrics endpoint (serving.device), once every instance has exported
-    them (on the placement counters' timer). Empty on a CPU server."""
-    import time
-    import urllib.request
-
+    EmbeddedServer's metrics endpoint (serving.device). Empty on a CPU server."""
     from serving.device import read_pool_bytes
-    from serving.placement import EXPORT_INTERVAL_S
-    time.sleep(2 * EXPORT_INTERVAL_S)
-    with urllib.request.urlopen(f"http://{server.metrics_url}/metrics", timeout=10) as r:
-        return read_pool_bytes(r.read().decode())
+    return read_pool_bytes(metrics_page(server))
 
 
 def counter_delta(before: dict, after: dict) -> dict:

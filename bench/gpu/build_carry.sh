@@ -101,8 +101,9 @@ done
 #    decides, bench/gpu/grpc_pick.py): one grpc/ folder with the compiled module of each ABI
 #    (the Python files are the same), unpacked: xz stores the two modules in 6.6 MB where the
 #    two wheels (already deflated) take 13.2 MB.
-need_grpc=$(unzip -p "$(whl 'tritonclient-2.73.0-*.whl')" tritonclient/grpc/service_pb2_grpc.py \
-  | sed -n "s/^GRPC_GENERATED_VERSION = '\(.*\)'/\1/p")
+unzip -qo "$(whl 'tritonclient-2.73.0-*.whl')" tritonclient/grpc/service_pb2_grpc.py -d "$T"
+need_grpc=$("$PYTHON" -c 'import sys; from pathlib import Path; from bench.gpu.grpc_pick import required_version as r; print(r(Path(sys.argv[1])))' \
+  "$T/tritonclient/grpc/service_pb2_grpc.py")
 [ "$need_grpc" = "$GRPCIO" ] || { echo "build_carry: tritonclient needs grpcio $need_grpc, GRPCIO is $GRPCIO" >&2; exit 1; }
 for v in $ABIS; do
   w=$(whl "grpcio-$GRPCIO-cp${v/./}-*.whl")
