@@ -17,17 +17,19 @@ test: deps triton model perf-analyzer
 	$(PY) -m pytest
 
 deps: $(VENV)/.deps-installed
-$(VENV)/.deps-installed: requirements.txt
+$(VENV)/.deps-installed: requirements.txt pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
 	@# A venv from before the CUDA 13 move holds cupy-cuda12x, which shares the cupy package.
 	$(PY) -m pip uninstall -q -y cupy-cuda12x nvidia-cuda-nvrtc-cu12 2>/dev/null || true
 	$(PY) -m pip install -q -r requirements.txt
+	@# The project itself, editable: tests, bench scripts and the Triton stubs import it installed.
+	$(PY) -m pip install -q --no-deps -e .
 	touch $@
 
 triton: $(STUB_STAMP)
-$(STUB_STAMP): $(VENV)/.deps-installed serving/install.py
-	$(PY) -m serving.install
+$(STUB_STAMP): $(VENV)/.deps-installed serving/server/install.py
+	$(PY) -m serving.server.install
 	touch $@
 
 model: $(ONNX)
@@ -42,14 +44,14 @@ validate: deps
 	$(PY) -m serving.pipeline validate
 
 bench: deps triton model perf-analyzer
-	$(PY) bench/ops_bench.py --tag local
-	$(PY) bench/pipeline_bench.py --tag local
+	$(PY) -m bench.ops_bench --tag local
+	$(PY) -m bench.pipeline_bench --tag local
 
 # The GPU check (docs/gpu.md): on a GPU host, inside 8 minutes; without one it writes the
 # environment report, says there is no GPU and fails.
 GPU_CHECK_OUT ?= out/gpu-check
 gpu-check: deps triton model perf-analyzer
-	$(PY) bench/gpu_check.py --out $(GPU_CHECK_OUT)
+	$(PY) -m bench.gpu_check --out $(GPU_CHECK_OUT)
 
 # The carry for one call on the lent GPU machine (.gpu/, git-ignored; docs/gpu.md).
 gpu-carry: model

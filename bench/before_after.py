@@ -2,7 +2,7 @@
 a server of each tree in turn (before, after, before, after, ...), the same machine, inputs
 and settings, so that a slower or faster machine moves both.
 
-    python bench/before_after.py --before 5bdb6a3 --rounds 2 --tag cpu-2core_issue20 \
+    python -m bench.before_after --before 5bdb6a3 --rounds 2 --tag cpu-2core_issue20 \
         -- --workloads 720p --concurrency 1 2 4
 
 The before tree is a detached git worktree of ``--before`` (its model.onnx copied from this
@@ -17,27 +17,27 @@ import io
 import shutil
 import statistics
 import subprocess
+import os
 import sys
 import tempfile
 import time
 from pathlib import Path
 from typing import Sequence
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
+from serving.paths import REPO_ROOT
 
-from bench.machine import describe  # noqa: E402
-from clients.perf.sweep import write_csv  # noqa: E402
-from serving.server import free_port  # noqa: E402
+from bench.machine import describe
+from clients.perf.sweep import write_csv
+from serving.server import free_port
 
 ONNX = Path("model_repository/unet/1/model.onnx")
 
 
 def worktree(rev: str, where: Path) -> Path:
     """A detached worktree of ``rev`` with this tree's (git-ignored) DNN file."""
-    subprocess.run(["git", "-C", str(ROOT), "worktree", "add", "--detach", str(where), rev],
+    subprocess.run(["git", "-C", str(REPO_ROOT), "worktree", "add", "--detach", str(where), rev],
                    check=True, capture_output=True, text=True)
-    shutil.copy2(ROOT / ONNX, where / ONNX)
+    shutil.copy2(REPO_ROOT / ONNX, where / ONNX)
     return where
 
 
@@ -48,7 +48,10 @@ def serve(tree: Path, log: Path) -> tuple[subprocess.Popen, str, str]:
     with log.open("w") as out:
         proc = subprocess.Popen([sys.executable, "-m", "serving.server", "--http-port", str(http),
                                  "--grpc-port", str(grpc), "--metrics-port", str(metrics)],
-                                cwd=tree, stdout=out, stderr=subprocess.STDOUT, text=True)
+                                cwd=tree, stdout=out, stderr=subprocess.STDOUT, text=True,
+                                # The installed project is this tree; the stubs of ``tree``'s
+                                # server must import ``tree``'s packages.
+                                env={**os.environ, "PYTHONPATH": str(tree)})
     deadline = time.monotonic() + 300
     while time.monotonic() < deadline and proc.poll() is None:
         if "ready" in log.read_text(errors="replace").splitlines():
@@ -69,9 +72,9 @@ def stop(proc: subprocess.Popen) -> None:
 
 def bench(http: str, grpc: str, tag: str, out: Path, args: Sequence[str]) -> list[dict]:
     """One bench/pipeline_bench.py run against a server; its CSV rows."""
-    r = subprocess.run([sys.executable, str(ROOT / "bench" / "pipeline_bench.py"), "--url", http,
+    r = subprocess.run([sys.executable, "-m", "bench.pipeline_bench", "--url", http,
                         "--grpc-url", grpc, "--tag", tag, "--out-dir", str(out), *args],
-                       cwd=ROOT, capture_output=True, text=True)
+                       cwd=REPO_ROOT, capture_output=True, text=True)
     if r.returncode != 0:
         print(r.stdout[-3000:] + r.stderr[-3000:], file=sys.stderr)
     path = out / f"pipeline_{tag}.csv"
@@ -92,7 +95,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     p.add_argument("--before", required=True, help="the commit to compare against")
     p.add_argument("--rounds", type=int, default=2)
     p.add_argument("--tag", required=True)
-    p.add_argument("--out-dir", type=Path, default=ROOT / "bench" / "results")
+    p.add_argument("--out-dir", type=Path, default=REPO_ROOT / "bench" / "results")
     p.add_argument("bench_args", nargs="*", help="bench/pipeline_bench.py's arguments, after --")
     args = p.parse_args(argv)
 
@@ -100,7 +103,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     per_round: dict[str, list[dict[tuple[str, str], float]]] = {"before": [], "after": []}
     with tempfile.TemporaryDirectory() as tmp:
         tmp_path = Path(tmp)
-        trees = {"before": worktree(args.before, tmp_path / "before"), "after": ROOT}
+        trees = {"before": worktree(args.before, tmp_path / "before"), "after": REPO_ROOT}
         try:
             for k in range(args.rounds):
                 for name, tree in trees.items():
@@ -114,7 +117,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                     print(f"[before_after] round {k} {name}: "
                           + ", ".join(f"{m} {w} {v:.2f}/s" for (m, w), v in best(got).items()), flush=True)
         finally:
-            subprocess.run(["git", "-C", str(ROOT), "worktree", "remove", "--force",
+            subprocess.run(["git", "-C", str(REPO_ROOT), "worktree", "remove", "--force",
                             str(tmp_path / "before")], capture_output=True)
     keys = sorted({k for r in per_round.values() for b in r for k in b})
     lines = [f"# Before and after ({args.tag})", "", f"Machine: {describe()}", "",

@@ -3,7 +3,7 @@
 against perf_analyzer sending the same 64 files to the same model at the same concurrency,
 on one server, interleaved (A B A B) in one run.
 
-    python bench/client_bench.py --concurrency 1 4 --rounds 2 --tag cpu-2core
+    python -m bench.client_bench --concurrency 1 4 --rounds 2 --tag cpu-2core
 
 Both ask background_blur_encoded for BLURRED and MASK over gRPC. The client also reads each
 file, checks its format and writes both results; perf_analyzer only sends and receives.
@@ -21,15 +21,14 @@ from typing import Sequence
 
 import numpy as np
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
+from serving.paths import REPO_ROOT
 
-from bench.machine import describe, tag as default_tag  # noqa: E402
-from bench.report import write_report  # noqa: E402
-from clients.api import FILE_MODEL, BlurClient  # noqa: E402
-from clients.blur import blur_files  # noqa: E402
-from clients.perf.inputs import real_photos, write_input_data  # noqa: E402
-from clients.perf.sweep import Config, run_perf_analyzer, server_urls  # noqa: E402
+from bench.machine import describe, tag as default_tag
+from bench.report import write_report
+from clients.api import FILE_MODEL, BlurClient
+from clients.blur import blur_files
+from clients.perf.inputs import real_photos, write_input_data
+from clients.perf.sweep import Config, run_perf_analyzer, server_urls
 
 PHOTOS = 64
 # Each photo at these scales of its own size (about 150 to 600 px on a side).
@@ -82,7 +81,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     p.add_argument("--url", help="a running server's HTTP host:port (default: embedded)")
     p.add_argument("--grpc-url", help="its gRPC host:port")
     p.add_argument("--tag", default=default_tag())
-    p.add_argument("--out-dir", type=Path, default=ROOT / "bench" / "results")
+    p.add_argument("--out-dir", type=Path, default=REPO_ROOT / "bench" / "results")
     args = p.parse_args(argv)
 
     results: dict[str, dict[str, list[float]]] = {}

@@ -3,7 +3,7 @@ returned as JPEG + PNG) against background_blur (raw RGB in, raw RGB + mask out)
 real photos, one server, perf_analyzer at the same concurrency: throughput, latency and the
 bytes each request puts on the wire.
 
-    python bench/encoded_bench.py --workloads 720p 1080p --concurrency 2 --tag cpu-2core
+    python -m bench.encoded_bench --workloads 720p 1080p --concurrency 2 --tag cpu-2core
 
 Bytes on the wire are the tensor payloads of one real request per frame and model (the input
 sent, the outputs received); the protocol's own framing (headers, a few hundred bytes) is
@@ -18,15 +18,14 @@ from pathlib import Path
 
 import numpy as np
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
+from serving.paths import REPO_ROOT
 
-from bench.machine import describe  # noqa: E402
-from bench.pipeline_bench import measure, steps_markdown  # noqa: E402
-import ops  # noqa: E402
-from clients.perf.inputs import frames, write_input_data  # noqa: E402
-from clients.perf.sweep import Config, server_urls, write_csv  # noqa: E402
-from tests.helpers import infer  # noqa: E402
+from bench.machine import describe
+from bench.pipeline_bench import measure, steps_markdown
+import ops
+from clients.perf.inputs import frames, write_input_data
+from clients.perf.sweep import Config, server_urls, write_csv
+from tests.helpers import infer
 
 RAW, ENCODED = "background_blur", "background_blur_encoded"
 OUTPUTS = ("BLURRED", "MASK")
@@ -95,7 +94,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--url", help="HTTP host:port of a running server (default: embedded)")
     p.add_argument("--grpc-url")
     p.add_argument("--tag", default="local", help="names the result files")
-    p.add_argument("--out-dir", type=Path, default=ROOT / "bench" / "results")
+    p.add_argument("--out-dir", type=Path, default=REPO_ROOT / "bench" / "results")
     args = p.parse_args(argv)
 
     rows: list[dict] = []

@@ -1,6 +1,6 @@
 """The GPU check: everything a lent GPU machine must show, in one command, inside 8 minutes.
 
-    python bench/gpu_check.py [--out out/gpu-check] [--budget 470] [--steps ...]   (make gpu-check)
+    python -m bench.gpu_check [--out out/gpu-check] [--budget 470] [--steps ...]   (make gpu-check)
 
 Steps, each in its own process with its own timeout; a failing step is recorded and the
 next one runs all the same:
@@ -43,10 +43,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
+from serving.paths import REPO_ROOT
 
-from bench.machine import cpu_model, slug  # noqa: E402
+from bench.machine import cpu_model, slug
 
 NO_GPU_EXIT = 3
 # The goals a GPU run reports against (docs/gpu.md).
@@ -167,7 +166,7 @@ def onnxruntime_report() -> dict[str, Any]:
 def triton_report() -> dict[str, Any]:
     out: dict[str, Any] = {}
     try:
-        from serving.install import stub_path, triton_root
+        from serving.server.install import stub_path, triton_root
         root = triton_root(required=False)
         if root is None:
             return {"error": "pytriton (tritonserver) not importable"}
@@ -213,7 +212,7 @@ def environment() -> dict[str, Any]:
             ("numpy", None), ("cupy", None), ("onnxruntime", None), ("cv2", None), ("skimage", None),
             ("tritonclient", "tritonclient"), ("google.protobuf", "protobuf"), ("grpc", None),
             ("pytest", None), ("yaml", None))},
-        "git": _run(["git", "-C", str(ROOT), "log", "-1", "--format=%h %s"]),
+        "git": _run(["git", "-C", str(REPO_ROOT), "log", "-1", "--format=%h %s"]),
         "nvidia_smi_L": _run(["nvidia-smi", "-L"]),
         "nvidia_smi_query": _run(["nvidia-smi", "--query-gpu=name,driver_version,memory.total,"
                                   "memory.used,clocks.max.sm,power.limit", "--format=csv"]),
@@ -221,9 +220,9 @@ def environment() -> dict[str, Any]:
     }
     env["cuda"] = cuda_report()
     if not env["cuda"].get("gpu"):
-        # serving.preflight: every kernel compiles for the device (warms CuPy's kernel cache),
+        # serving.server.preflight: every kernel compiles for the device (warms CuPy's kernel cache),
         # and whether onnxruntime's CUDA provider really runs (it FAILs on a CPU build).
-        env["preflight"] = _run([sys.executable, "-m", "serving.preflight"], timeout=120, cwd=ROOT)
+        env["preflight"] = _run([sys.executable, "-m", "serving.server.preflight"], timeout=120, cwd=REPO_ROOT)
     env["onnxruntime"] = onnxruntime_report()
     env["triton"] = triton_report()
     return env
@@ -256,7 +255,7 @@ def env_markdown(env: dict[str, Any]) -> str:
     lines += ["", "## onnxruntime", ""] + [f"- {k}: {v}" for k, v in o.items()]
     lines += ["", "## tritonserver / perf_analyzer", ""] + [f"- {k}: {v}" for k, v in t.items()]
     if "preflight" in env:
-        lines += ["", "## python -m serving.preflight", "", "```", env["preflight"], "```"]
+        lines += ["", "## python -m serving.server.preflight", "", "```", env["preflight"], "```"]
     lines += ["", "## nvidia-smi", "", "```", env["nvidia_smi_L"], "", env["nvidia_smi_query"], "",
               env["nvidia_smi"], "```", ""]
     return "\n".join(lines)
@@ -272,7 +271,7 @@ def run_step(step: Step, cmd: list[str], out: Path, log_name: str, timeout: floa
     start = time.monotonic()
     print(f"\n=== [{step.name}] {' '.join(cmd)}  (timeout {timeout:.0f} s)", flush=True)
     with open(log_path, "wb") as log:
-        proc = subprocess.Popen(cmd, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+        proc = subprocess.Popen(cmd, cwd=REPO_ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
                                 env=env, start_new_session=True)
         deadline = start + timeout
         rc: int | None = None
@@ -404,7 +403,7 @@ def ipc_step(step: Step, out: Path, timeout: float) -> None:
 
     (out / ipc_check.RESULT).unlink(missing_ok=True)
     startup = max(20.0, timeout - 30.0)  # the probe and the request fit in the rest
-    cmd = [sys.executable, "bench/ipc_check.py", "--out", str(out), "--startup-timeout", f"{startup:.0f}",
+    cmd = [sys.executable, "-m", "bench.ipc_check", "--out", str(out), "--startup-timeout", f"{startup:.0f}",
            "--no-verdict"]
     rc = run_step(step, cmd, out, "ipc_check.log", timeout, {**os.environ, "PYTHONUNBUFFERED": "1"})
     result = _read_json(out / ipc_check.RESULT) or {}
@@ -430,7 +429,7 @@ def server_step(step: Step, out: Path, timeout: float) -> None:
 
 
 def ops_bench_step(step: Step, out: Path, timeout: float, tag: str) -> None:
-    cmd = [sys.executable, "bench/ops_bench.py", "--sizes", "1080p", "--batches", "1", "32",
+    cmd = [sys.executable, "-m", "bench.ops_bench", "--sizes", "1080p", "--batches", "1", "32",
            "--no-cpu", "--tag", tag, "--out-dir", str(out)]
     rc = run_step(step, cmd, out, "ops_bench.log", timeout, {**os.environ, "PYTHONUNBUFFERED": "1"})
     step.files += [f"ops_{tag}.md", f"ops_{tag}.json"]
@@ -440,7 +439,7 @@ def ops_bench_step(step: Step, out: Path, timeout: float, tag: str) -> None:
 
 
 def pipeline_bench_step(step: Step, out: Path, timeout: float, tag: str, shm: str = "cuda") -> None:
-    cmd = [sys.executable, "bench/pipeline_bench.py", "--workloads", "1080p", "--protocol", "grpc",
+    cmd = [sys.executable, "-m", "bench.pipeline_bench", "--workloads", "1080p", "--protocol", "grpc",
            "--shm", shm, "--concurrency", "1", "8", "--measurement-ms", "1500", "--max-trials", "5",
            "--variants", "background_blur+downscale:4:int", "--tag", tag, "--out-dir", str(out)]
     start = time.monotonic()
@@ -615,7 +614,7 @@ def per_stub_table(per_stub: dict[str, list[dict[str, Any]]],
 
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("--out", type=Path, default=ROOT / "out" / "gpu-check")
+    p.add_argument("--out", type=Path, default=REPO_ROOT / "out" / "gpu-check")
     p.add_argument("--budget", type=float, default=470, help="seconds for all steps together")
     p.add_argument("--steps", nargs="+", default=list(STEPS), choices=list(STEPS))
     p.add_argument("--tag", help="names the benchmark files (default: the device)")

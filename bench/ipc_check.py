@@ -8,11 +8,11 @@ server says so only in a log line. This step shows it first, in one line:
 
 1. the probe: this process allocates 1 MiB on the device (cudaMalloc), fills it and takes
    an IPC handle of it; a second process opens the handle and checks every byte;
-2. the embedded server (with serving.gpu_pool's CUDA memory pool, as every server here)
+2. the embedded server (with serving.server.gpu_pool's CUDA memory pool, as every server here)
    answers ONE background_blur request of the astronaut over HTTP: its shape, and whether it
    equals the CPU path; python_backend's CUDA IPC messages are looked for in its log.
 
-    python bench/ipc_check.py --out DIR [--startup-timeout 60]
+    python -m bench.ipc_check --out DIR [--startup-timeout 60]
 
 writes DIR/first_request.json (the probe's part as soon as it is known) and the server's log
 DIR/triton_first_request.log, and prints verdict()'s one line (bench/gpu_check.py runs it
@@ -28,10 +28,9 @@ import time
 from pathlib import Path
 from typing import Any
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
+from serving.paths import REPO_ROOT
 
-import numpy as np  # noqa: E402
+import numpy as np
 
 RESULT = "first_request.json"
 SERVER_LOG = "triton_first_request.log"
@@ -245,7 +244,7 @@ def write_result(out: Path, result: dict[str, Any]) -> None:
 def main(argv: list[str] | None = None) -> int:
     """The probe, then the request; 0 when both pass, 3 without a GPU, 1 otherwise."""
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("--out", type=Path, default=ROOT / "out" / "gpu-check")
+    p.add_argument("--out", type=Path, default=REPO_ROOT / "out" / "gpu-check")
     p.add_argument("--startup-timeout", type=float, default=60.0)
     p.add_argument("--no-verdict", action="store_true",
                    help="leave the one line to the caller (bench/gpu_check.py prints it, with "

@@ -5,8 +5,8 @@ requests its parameter ranges allow (docs/serving.md, Request limits).
 In process, on the CPU, through the models' own validate and compute (what a Triton
 instance runs per request), with the repository's configs. Best of --repeat runs.
 
-    python bench/limits_bench.py --tag cpu-2core     (writes bench/results/limits_<tag>.md)
-    python bench/limits_bench.py --side 256 --quick  (a smoke run; sigma 128 needs a side >= 128)
+    python -m bench.limits_bench --tag cpu-2core     (writes bench/results/limits_<tag>.md)
+    python -m bench.limits_bench --side 256 --quick  (a smoke run; sigma 128 needs a side >= 128)
 """
 from __future__ import annotations
 
@@ -18,16 +18,15 @@ from typing import Any, Callable
 
 import numpy as np
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
+from serving.paths import REPO_ROOT
 
-from bench.machine import describe  # noqa: E402
-from clients.perf.inputs import photo_at  # noqa: E402
-from serving.base import MAX_SIDE  # noqa: E402
-from serving.models import MAX_KSIZE, MAX_SIGMA  # noqa: E402
-from serving.pipeline.parameters import model_instance  # noqa: E402
-from serving.pipeline.repository import load_repository  # noqa: E402
-from serving.server import MODEL_REPOSITORY  # noqa: E402
+from bench.machine import describe
+from clients.perf.inputs import photo_at
+from serving.base import MAX_SIDE
+from serving.models import MAX_KSIZE, MAX_SIGMA
+from serving.pipeline.repository_models import model_instance
+from serving.pipeline.repository import load_repository
+from serving.server import MODEL_REPOSITORY
 
 # Per model: its request item at side S, and the requests to time (the first is the default).
 # The expensive ends of the ranges: blur cost grows with sigma up to the cap; downscale 2
@@ -100,7 +99,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--repeat", type=int, default=2)
     p.add_argument("--quick", action="store_true", help="one run each, print only")
     p.add_argument("--tag", help="write bench/results/limits_<tag>.md")
-    p.add_argument("--out-dir", type=Path, default=ROOT / "bench" / "results")
+    p.add_argument("--out-dir", type=Path, default=REPO_ROOT / "bench" / "results")
     a = p.parse_args(argv)
     rows = measure(a.side, 1 if a.quick else a.repeat)
     text = table(rows, a.side)

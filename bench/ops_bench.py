@@ -5,15 +5,14 @@ gives the reference's result, docs/ops.md) and OpenCV itself (the same op, one i
 device): kernel time with CUDA events (median), achieved GB/s against a measured
 device-to-device copy, and CV-CUDA's equivalent when `cvcuda` is importable.
 
-    python bench/ops_bench.py --tag cpu-2core            (writes bench/results/ops_<tag>.md)
-    python bench/ops_bench.py --quick                     (one size, batch 1: a smoke run)
+    python -m bench.ops_bench --tag cpu-2core            (writes bench/results/ops_<tag>.md)
+    python -m bench.ops_bench --quick                     (one size, batch 1: a smoke run)
 """
 from __future__ import annotations
 
 import argparse
 import json
 import statistics
-import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -21,11 +20,10 @@ from typing import Any, Callable
 
 import numpy as np
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
+from serving.paths import REPO_ROOT
 
-import ops  # noqa: E402
-from bench.machine import describe, gpu_name  # noqa: E402
+import ops
+from bench.machine import describe, gpu_name
 
 SIZES = {"720p": (720, 1280), "1080p": (1080, 1920)}
 SIGMA = 8.0
@@ -160,7 +158,7 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--quick", action="store_true", help="720p, batch 1, short budget")
     p.add_argument("--no-cpu", action="store_true", help="skip the NumPy/OpenCV timings")
     p.add_argument("--tag", default="local")
-    p.add_argument("--out-dir", type=Path, default=ROOT / "bench" / "results")
+    p.add_argument("--out-dir", type=Path, default=REPO_ROOT / "bench" / "results")
     args = p.parse_args(argv)
     if args.quick:
         args.sizes, args.batches, args.budget = ["720p"], [1], 0.2

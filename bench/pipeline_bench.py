@@ -3,7 +3,7 @@
 way with perf_analyzer, in one run. Writes a table of throughput ratios, the raw CSV, a
 plot and the per-model time breakdown to bench/results/.
 
-    python bench/pipeline_bench.py --workloads 720p --concurrency 1 2 4 --tag cpu-2core
+    python -m bench.pipeline_bench --workloads 720p --concurrency 1 2 4 --tag cpu-2core
 """
 from __future__ import annotations
 
@@ -13,14 +13,13 @@ import sys
 import tempfile
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
+from serving.paths import REPO_ROOT
 
-from bench.machine import describe  # noqa: E402
-from clients.perf.inputs import frames, write_input_data  # noqa: E402
-from clients.perf.plot import plot_throughput_latency  # noqa: E402
-from clients.perf.stats import diff_stats, model_stats, per_request_table  # noqa: E402
-from clients.perf.sweep import Config, parse_variant, run_perf_analyzer, server_urls, write_csv  # noqa: E402
+from bench.machine import describe
+from clients.perf.inputs import frames, write_input_data
+from clients.perf.plot import plot_throughput_latency
+from clients.perf.stats import diff_stats, model_stats, per_request_table
+from clients.perf.sweep import Config, parse_variant, run_perf_analyzer, server_urls, write_csv
 
 BASELINE = "baseline_cpu_pipeline"
 CANDIDATES = [BASELINE, "background_blur", "background_blur_fused"]
@@ -111,7 +110,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--url", help="HTTP host:port of a running server (default: embedded)")
     p.add_argument("--grpc-url")
     p.add_argument("--tag", default="local", help="names the result files")
-    p.add_argument("--out-dir", type=Path, default=ROOT / "bench" / "results")
+    p.add_argument("--out-dir", type=Path, default=REPO_ROOT / "bench" / "results")
     p.add_argument("--max-trials", type=int, default=10,
                    help="perf_analyzer measurement windows per level before it gives up")
     args = p.parse_args(argv)

@@ -1,7 +1,7 @@
 """Bounded soak of the background_blur ensemble: a fixed time at a fixed concurrency with real
 photos, on loopback; every response checked; the server's memory sampled throughout.
 
-    python bench/soak.py [--minutes 10] [--concurrency 4] [--protocol grpc|http]
+    python -m bench.soak [--minutes 10] [--concurrency 4] [--protocol grpc|http]
                          [--url HOST:PORT] [--tag cpu-2core] [--out bench/results]
 
 Without --url it starts the embedded server (serving.server.EmbeddedServer) itself; a
@@ -34,12 +34,11 @@ from typing import Any, Iterator, NamedTuple
 
 import numpy as np
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
+from serving.paths import REPO_ROOT
 
-from bench.machine import describe, gpu_name, tag as machine_tag  # noqa: E402
-from bench.procmem import gpu_memory, listening_pid, tree_rss  # noqa: E402
-from clients.perf.sweep import write_csv  # noqa: E402
+from bench.machine import describe, gpu_name, tag as machine_tag
+from bench.procmem import gpu_memory, listening_pid, tree_rss
+from clients.perf.sweep import write_csv
 
 GROWTH_LIMIT = 0.05
 FIRST_ERRORS = 5          # error messages kept
@@ -340,7 +339,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--url", help="loopback HOST:PORT of a running server for --protocol "
                                  "(default: start the embedded server)")
     p.add_argument("--tag", help="names the result files (default: from the machine, e.g. cpu-2core)")
-    p.add_argument("--out", type=Path, default=ROOT / "bench" / "results")
+    p.add_argument("--out", type=Path, default=REPO_ROOT / "bench" / "results")
     p.add_argument("--interval", type=float, default=10.0, help="seconds between samples")
     p.add_argument("--burst", type=int, default=8,
                    help="before the clock, this many clients send every photo once "

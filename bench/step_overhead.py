@@ -3,8 +3,8 @@ against a bare identity Python model, written as Triton's python_backend example
 and a whole ``background_blur`` request against ``background_blur_fused``, all in one server
 and one run, the targets interleaved (A B C A B C ...).
 
-    python bench/step_overhead.py --sizes 16x16 720x1280 --rounds 6 --requests 40 --tag cpu-2core
-    python bench/step_overhead.py --profile resize --tag cpu-2core    # where a step's time goes
+    python -m bench.step_overhead --sizes 16x16 720x1280 --rounds 6 --requests 40 --tag cpu-2core
+    python -m bench.step_overhead --profile resize --tag cpu-2core    # where a step's time goes
 
 Per step: queue, compute_input, compute_infer and compute_output per execution, from Triton's
 statistics (one request in flight, so an execution is one request); per pipeline: the
@@ -29,16 +29,15 @@ from typing import Any, Sequence
 
 import numpy as np
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
+from serving.paths import REPO_ROOT
 
-from bench.machine import describe, tag as default_tag  # noqa: E402
-from bench.report import write_report  # noqa: E402
-from clients.perf.inputs import photo_at  # noqa: E402
-from clients.perf.stats import diff_stats, model_stats  # noqa: E402
-from serving.pipeline.repository import load_config  # noqa: E402
-from serving.server import MODEL_REPOSITORY, EmbeddedServer  # noqa: E402
-from serving.supervisor import find_stubs  # noqa: E402
+from bench.machine import describe, tag as default_tag
+from bench.report import write_report
+from clients.perf.inputs import photo_at
+from clients.perf.stats import diff_stats, model_stats
+from serving.pipeline.repository import load_config
+from serving.server import MODEL_REPOSITORY, EmbeddedServer
+from serving.server.supervisor import find_stubs
 
 PIPELINE, FUSED, CHAIN, IDENTITY = "background_blur", "background_blur_fused", "identity_chain", "identity"
 # The same chain of CHAIN_STEPS distinct copies of the identity model (identity_0, ...), each
@@ -400,7 +399,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                    help="the model repository measured (another commit's worktree, for a "
                         "before/after; its models run that tree's code)")
     p.add_argument("--tag", default=default_tag())
-    p.add_argument("--out-dir", type=Path, default=ROOT / "bench" / "results")
+    p.add_argument("--out-dir", type=Path, default=REPO_ROOT / "bench" / "results")
     args = p.parse_args(argv)
     args.out_dir.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory() as tmp:

@@ -7,20 +7,18 @@ from __future__ import annotations
 
 import sys
 import time
-from pathlib import Path
-
-ROOT = Path(__file__).resolve().parents[1]
 
 
 def main() -> int:
     from skimage import data
 
+    from serving.paths import REPO_ROOT
     from serving.server import EmbeddedServer
 
     from .api import BlurClient
     from .blur import write_png
 
-    out = ROOT / "out"
+    out = REPO_ROOT / "out"
     img = data.astronaut()
     print("starting the embedded Triton server (tritonserver 2.51, Python backend) ...", flush=True)
     with EmbeddedServer() as server, BlurClient(server.grpc_url, "grpc") as client:

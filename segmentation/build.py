@@ -16,6 +16,8 @@ import sys
 import zipfile
 from pathlib import Path
 
+# The repository root: the model is built into its model_repository/ (serving.paths knows the
+# rest of the layout; segmentation sits below serving, so it names this one place itself).
 ROOT = Path(__file__).resolve().parents[1]
 MODEL_DIR = ROOT / "model_repository" / "unet"
 DEFAULT_OUT = MODEL_DIR / "1" / "model.onnx"

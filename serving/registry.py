@@ -1,9 +1,10 @@
-"""Which class serves each model of model_repository/: the one table of the repository's own
-models, by the name Triton knows them by.
+"""Which class serves each model of model_repository/, by the name Triton knows it by: the
+repository's own models (serving.catalog.MODELS) and the models generated after them.
 
-Each of those models' ``1/model.py`` imports its class as TritonPythonModel; this table is
-what the tools read instead (config generation, parameter checks, the limits table), and a
-test keeps the two in agreement. Generated models resolve through their names:
+Each ``1/model.py`` imports its class as TritonPythonModel (``python -m serving.pipeline
+generate`` writes them); this is what the tools read instead (config generation, parameter
+checks, the limits table), and a test keeps the two in agreement. Generated models resolve
+through their names:
 
 - ``<pipeline>__<model>``, a pipeline step's copy with the step's parameters
   (serving/pipeline/spec.py names them so), is served by ``<model>``'s class: its
@@ -15,19 +16,10 @@ test keeps the two in agreement. Generated models resolve through their names:
 """
 from __future__ import annotations
 
-from .baseline import BaselineCpuPipeline
-from .models import (BlurModel, CenterCropModel, DecodeModel, EncodeMaskModel, EncodeModel,
-                     ImageToTensorModel, MorphologyModel, PadModel, ResizeModel,
-                     TensorToMaskModel, UnetModel, UploadModel)
+from .catalog import MODELS
+from .fused import FusedModel
+from .tee import TeeModel
 
-# The repository's own models, each with its config generated from its class's CONTRACT.
-MODELS: dict[str, type] = {
-    "upload": UploadModel, "resize": ResizeModel, "pad": PadModel, "center_crop": CenterCropModel,
-    "image_to_tensor": ImageToTensorModel, "unet": UnetModel, "tensor_to_mask": TensorToMaskModel,
-    "blur": BlurModel, "morphology": MorphologyModel, "decode": DecodeModel,
-    "encode": EncodeModel, "encode_mask": EncodeMaskModel,
-    "baseline_cpu_pipeline": BaselineCpuPipeline,
-}
 COPY_SEPARATOR = "__"  # <pipeline>__<model>
 FUSED_SUFFIX = "_fused"  # <pipeline>_fused
 TEE = COPY_SEPARATOR + "tee_"  # <pipeline>__tee_<tensor>
@@ -49,9 +41,7 @@ def model_class(name: str) -> type | None:
     """The class serving a model of the repository by its name, or None for a model that is
     not ours (nor a copy of one, nor a fused pipeline)."""
     if name.endswith(FUSED_SUFFIX) and name not in MODELS:
-        from .fused import FusedModel  # here: serving.fused imports the pipeline tools, which import this
         return FusedModel
     if TEE in name and name not in MODELS:
-        from .tee import TeeModel
         return TeeModel
     return MODELS.get(base_model(name))

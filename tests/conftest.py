@@ -1,13 +1,6 @@
-import sys
-from pathlib import Path
-
 import pytest
 
-ROOT = Path(__file__).resolve().parent.parent
-if str(ROOT) not in sys.path:
-    sys.path.insert(0, str(ROOT))
-
-from tests.helpers import REPLAY, cuda_reason, ort_cuda_reason  # noqa: E402
+from tests.helpers import REPLAY, cuda_reason, ort_cuda_reason
 
 
 def pytest_collection_modifyitems(config, items):
@@ -48,7 +41,7 @@ def impl(request):
 def server():
     """The embedded Triton server over this repository's model_repository/."""
     from segmentation.build import build
-    from serving.install import install
+    from serving.server.install import install
     from serving.server import EmbeddedServer
 
     build()

@@ -8,11 +8,10 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT / "bench"))
 
 
 def test_ops_bench_quick(tmp_path):
-    r = subprocess.run([sys.executable, "bench/ops_bench.py", "--quick", "--budget", "0",
+    r = subprocess.run([sys.executable, "-m", "bench.ops_bench", "--quick", "--budget", "0",
                         "--tag", "t", "--out-dir", str(tmp_path)], cwd=ROOT,
                        capture_output=True, text=True, timeout=300)
     assert r.returncode == 0, r.stderr[-2000:]
@@ -23,7 +22,7 @@ def test_ops_bench_quick(tmp_path):
 
 
 def test_limits_bench_quick(tmp_path):
-    r = subprocess.run([sys.executable, "bench/limits_bench.py", "--side", "256", "--quick",
+    r = subprocess.run([sys.executable, "-m", "bench.limits_bench", "--side", "256", "--quick",
                         "--tag", "t", "--out-dir", str(tmp_path)], cwd=ROOT,
                        capture_output=True, text=True, timeout=300)
     assert r.returncode == 0, r.stderr[-2000:]
@@ -41,7 +40,7 @@ def _samples(rss, gpu=None, errors=0, pids=None):
 
 
 def test_soak_verdict():
-    import soak
+    from bench import soak
 
     def lines(samples):
         return [soak.line(c) for c in soak.verdict(samples, warmup_s=60)]
@@ -71,7 +70,7 @@ def test_soak_briefly(server, tmp_path):
     growth from 2 s on; every response checked; the CSV and markdown written."""
     import csv
 
-    import soak
+    from bench import soak
 
     rc = soak.main(["--url", server.grpc_url, "--protocol", "grpc", "--seconds", "5",
                     "--concurrency", "2", "--interval", "1", "--warmup", "2",
@@ -96,7 +95,7 @@ def test_encoded_bench_briefly(server, tmp_path):
     files are the smaller payload both ways, and the table and CSV are written."""
     import csv
 
-    import encoded_bench
+    from bench import encoded_bench
 
     rc = encoded_bench.main(["--url", server.http_url, "--grpc-url", server.grpc_url,
                              "--workloads", "720p", "--concurrency", "1", "--measurement-ms", "1000",
@@ -113,7 +112,7 @@ def test_encoded_bench_briefly(server, tmp_path):
 
 def test_step_profile_summary():
     """py-spy's collapsed stacks -> own and cumulative shares of execute()."""
-    from step_overhead import summarize_profile
+    from bench.step_overhead import summarize_profile
 
     collapsed = ("OpModel.execute (serving/base.py:10);to_triton (serving/base.py:90) 3\n"
                  "OpModel.execute (serving/base.py:10) 1\n"
@@ -129,7 +128,7 @@ def test_step_profile_summary():
 def test_step_overhead_briefly(tmp_path):
     """Its own server (the identity chains, the trace), one short round at 16x16: every step
     of background_blur, the tee among them, has a span; the table is written."""
-    import step_overhead
+    from bench import step_overhead
 
     assert step_overhead.main(["--sizes", "16x16", "--rounds", "1", "--requests", "4",
                                "--warmup", "2", "--tag", "t", "--out-dir", str(tmp_path)]) == 0
@@ -144,7 +143,7 @@ def test_step_overhead_briefly(tmp_path):
 
 @pytest.mark.server
 def test_client_bench_briefly(server, tmp_path):
-    import client_bench
+    from bench import client_bench
 
     assert client_bench.main(["--url", server.http_url, "--grpc-url", server.grpc_url,
                               "--photos", "6", "--concurrency", "2", "--rounds", "1",
@@ -159,7 +158,7 @@ def test_before_after_briefly(tmp_path):
     """HEAD's worktree against this tree, one short pipeline_bench each; the worktree goes."""
     import subprocess as sp
 
-    import before_after
+    from bench import before_after
 
     worktrees = sp.run(["git", "worktree", "list"], cwd=ROOT, capture_output=True, text=True).stdout
     assert before_after.main(["--before", "HEAD", "--rounds", "1", "--tag", "t", "--out-dir",

@@ -60,9 +60,13 @@ def test_generate_check_names_a_hand_edited_config(repo):
     cfg.write_text(cfg.read_text().replace('string_value: "12"', 'string_value: "10"'))
     r = cli(repo, "generate", "--check")
     assert r.returncode == 1
+    # The fused models hold blur's config too.
     assert r.stdout.splitlines() == [
         f"{cfg}: differs from what its class serving.models.BlurModel generates; run "
-        f"python -m serving.pipeline generate"]
+        f"python -m serving.pipeline generate"] + [
+        f"{repo / name / 'config.pbtxt'}: differs from what its spec and its steps' configs "
+        f"generate; run python -m serving.pipeline generate"
+        for name in ("background_blur_encoded_fused", "background_blur_fused")]
     assert cli(repo, "generate").returncode == 0
     assert cli(repo, "generate", "--check").returncode == 0
     assert 'string_value: "12"' in cfg.read_text()

@@ -5,6 +5,7 @@ perf_analyzer flag it uses is one the real binaries accept."""
 import json
 import os
 import re
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -12,7 +13,7 @@ from pathlib import Path
 import yaml
 
 from clients.perf.install import ensure_perf_analyzer, perf_env
-from serving.install import check_installation
+from serving.server.install import check_installation
 
 ROOT = Path(__file__).resolve().parents[1]
 COMPOSE = yaml.safe_load((ROOT / "docker-compose.yml").read_text())
@@ -83,11 +84,11 @@ def test_recovery_policy_and_a_health_check_that_serves(monkeypatch):
     assert triton["init"] is True
     assert int(triton["stop_grace_period"].rstrip("s")) > 30 + 10
     test = triton["healthcheck"]["test"]
-    assert test[0] == "CMD" and test[1:4] == ["python3", "-m", "serving.health"]
-    import serving.health
+    assert test[0] == "CMD" and test[1:4] == ["python3", "-m", "serving.server.health"]
+    import serving.server.health
     asked = []
-    monkeypatch.setattr(serving.health, "check", lambda *a: asked.append(a))  # healthy
-    assert serving.health.main(test[4:]) == 0  # argparse exits 2 on an argument it lacks
+    monkeypatch.setattr(serving.server.health, "check", lambda *a: asked.append(a))  # healthy
+    assert serving.server.health.main(test[4:]) == 0  # argparse exits 2 on an argument it lacks
     assert asked == [("127.0.0.1:8000", "background_blur", 10.0)]
 
 
@@ -110,7 +111,7 @@ def test_start_command_fails_loudly_and_checks_the_gpu():
     cmd = start_command()
     assert cmd.startswith("set -euo pipefail;"), "a failed step must stop the container"
     install = cmd.index("-m pip install")
-    check = cmd.index("-m serving.preflight")
+    check = cmd.index("-m serving.server.preflight")
     server = cmd.index("exec python3 -m serving.server")
     assert install < check < server, "install, then check the GPU stack, then serve (supervised)"
     pip_args = cmd[install:check].replace(";", " ").split()
@@ -120,6 +121,33 @@ def test_start_command_fails_loudly_and_checks_the_gpu():
     volumes = COMPOSE["services"]["triton"]["volumes"]
     assert "./requirements-server.txt:/workspace/requirements-server.txt:ro" in volumes
     assert any(v.endswith(":/root/.cache/pip") for v in volumes)
+
+
+def test_the_project_installs_from_the_read_only_mounts(tmp_path):
+    """The start command's second pip install (the project, editable) works from exactly what
+    the triton service mounts, read-only, and the stubs then import the mounted packages."""
+    cmd = start_command()
+    step = next(s for s in cmd.split(";") if "-m pip install" in s and "-e /workspace" in s)
+    assert "--no-deps" in step.split(), "the dependencies are requirements-server.txt's pins"
+    work = tmp_path / "workspace"
+    for v in COMPOSE["services"]["triton"]["volumes"]:
+        host, target = v.split(":")[:2]
+        if host.startswith(".") and target.startswith("/workspace/") and host != "./model_repository":
+            dest = work / target.removeprefix("/workspace/")
+            dest.parent.mkdir(parents=True, exist_ok=True)
+            (shutil.copytree if (ROOT / host).is_dir() else shutil.copy2)(ROOT / host, dest)
+    subprocess.run(["chmod", "-R", "a-w", str(work)], check=True)
+    venv = tmp_path / "venv"
+    subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(venv)], check=True)
+    r = subprocess.run([sys.executable, "-m", "pip", "--python", str(venv / "bin" / "python"),
+                        "install", "-q", "--no-deps", "-e", str(work)],
+                       capture_output=True, text=True, timeout=600)
+    subprocess.run(["chmod", "-R", "u+w", str(work)], check=True)
+    assert r.returncode == 0, r.stdout + r.stderr
+    found = subprocess.run([str(venv / "bin" / "python"), "-c",
+                            "import importlib.util as u; print(u.find_spec('serving.fused').origin)"],
+                           capture_output=True, text=True, cwd="/")
+    assert found.stdout.strip() == str(work / "serving" / "fused.py"), found.stderr
 
 
 def test_server_requirements_resolve_for_the_image(tmp_path):
@@ -174,7 +202,7 @@ def test_tritonserver_accepts_every_flag(monkeypatch):
     """The tritonserver command serving.server builds from the compose arguments (with the
     supervisor's flags and one CUDA memory pool flag per GPU, as on a 2-GPU host) uses only
     flags the real binary accepts (2.51 here)."""
-    import serving.server as srv
+    import serving.server.embedded as srv
 
     cmd = start_command()
     words = cmd[cmd.index("exec python3 -m serving.server") + len("exec python3 -m serving.server"):].split()

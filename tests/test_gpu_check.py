@@ -10,14 +10,14 @@ import pytest
 from clients.perf.sweep import concurrency_ranges
 from tests.helpers import cuda_reason
 
+from bench import gpu_check
+
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT / "bench"))
-import gpu_check  # noqa: E402
 
 
 @pytest.mark.skipif(cuda_reason() is None, reason="this machine has a GPU")
 def test_without_a_gpu_it_says_so_and_fails(tmp_path):
-    p = subprocess.run([sys.executable, str(ROOT / "bench" / "gpu_check.py"), "--out", str(tmp_path)],
+    p = subprocess.run([sys.executable, "-m", "bench.gpu_check", "--out", str(tmp_path)],
                        capture_output=True, text=True, timeout=300, cwd=ROOT)
     assert p.returncode == gpu_check.NO_GPU_EXIT, p.stdout[-2000:] + p.stderr[-2000:]
     assert "NO GPU" in p.stderr
@@ -167,7 +167,7 @@ def test_the_ipc_probe_without_a_gpu_says_so():
     ok, line = ipc_check.verdict({"probe": probe})
     assert not ok and line.startswith("CUDA IPC NOT CHECKED: no usable GPU (") and "\n" not in line
     # The probe's second process answers in one JSON line whatever happens to it.
-    p = subprocess.run([sys.executable, "bench/ipc_check.py", "--open", "00" * 64, "16", "0"],
+    p = subprocess.run([sys.executable, "-m", "bench.ipc_check", "--open", "00" * 64, "16", "0"],
                        capture_output=True, text=True, timeout=60, cwd=ROOT)
     answer = json.loads(p.stdout.strip().splitlines()[-1])
     assert answer["ok"] is False and answer["stage"] and answer["error"], answer
@@ -239,7 +239,7 @@ def test_the_ipc_step_runs_first_and_the_rest_still_run(tmp_path):
     next step runs all the same. The request goes to the real (CPU) server."""
     assert list(gpu_check.STEPS)[0] == "ipc"
     assert sum(s.min_s for s in gpu_check.STEPS.values()) < 470 / 2   # every step can run
-    p = subprocess.run([sys.executable, str(ROOT / "bench" / "gpu_check.py"), "--rehearse", "--out",
+    p = subprocess.run([sys.executable, "-m", "bench.gpu_check", "--rehearse", "--out",
                         str(tmp_path), "--budget", "240", "--steps", "ops", "ipc"],
                        capture_output=True, text=True, timeout=400, cwd=ROOT)
     assert p.returncode == (1 if cuda_reason() is not None else p.returncode), \

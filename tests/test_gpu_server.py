@@ -79,7 +79,7 @@ def save(report: dict[str, Any]) -> None:
 @pytest.fixture(scope="module")
 def gpu_server(out):
     from segmentation.build import build
-    from serving.install import install
+    from serving.server.install import install
     from serving.server import EmbeddedServer
 
     build()

@@ -95,7 +95,7 @@ def test_unknown_parameter_of_a_real_model(tmp_path):
     import shutil
 
     from serving.pipeline.cli import DEFAULT_REPO
-    from serving.pipeline.parameters import known_parameters
+    from serving.pipeline.repository_models import known_parameters
     repo = tmp_path / "repo"
     shutil.copytree(DEFAULT_REPO, repo, ignore=shutil.ignore_patterns("*.onnx"))
     assert validate_repository(repo, known_parameters) == []

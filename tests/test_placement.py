@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 
 from serving.base import OUTSIDE_TRITON, request_slice
-from serving.gpu_pool import ensemble_max_batch_size, parse_frame, pool_bytes, pool_flags
+from serving.server.gpu_pool import ensemble_max_batch_size, parse_frame, pool_bytes, pool_flags
 from serving.models import BlurModel, TensorToMaskModel, UploadModel
 from serving.placement import (Placement, PlacementCounters, PlacementError, Placer, cuda_unusable,
                                decide, move)
@@ -141,7 +141,7 @@ def test_a_tensor_on_another_gpu_is_copied_to_the_instance_device():
 def test_every_models_warm_up_sample_is_a_valid_request():
     """initialize() warms a GPU instance with sample_items(): each model's sample must pass
     its own validation and compute (here on the CPU, the same code path)."""
-    from serving.pipeline.parameters import model_instance
+    from serving.pipeline.repository_models import model_instance
     from serving.pipeline.repository import load_repository
     from serving.server import MODEL_REPOSITORY
 
@@ -163,7 +163,7 @@ def test_the_dnn_is_warmed_at_every_batch_size_of_its_model(name, top):
     model, and a fused model holding it, warm it at every batch size, the largest first
     (the arena grows once); an operator model warms once. Counted at the onnxruntime session / compute (a spy on
     the real calls)."""
-    from serving.pipeline.parameters import model_instance
+    from serving.pipeline.repository_models import model_instance
     from serving.pipeline.repository import load_repository
     from serving.server import MODEL_REPOSITORY
 

@@ -1,4 +1,4 @@
-"""serving.preflight, the GPU container's start gate: it refuses (exit 1, one FAIL line per check)
+"""serving.server.preflight, the GPU container's start gate: it refuses (exit 1, one FAIL line per check)
 where onnxruntime or CuPy would not run on the GPU, and passes where they do."""
 import subprocess
 import sys
@@ -13,7 +13,7 @@ ROOT = Path(__file__).resolve().parents[1]
 
 
 def run_check(model):
-    return subprocess.run([sys.executable, "-m", "serving.preflight", "--model", str(model)],
+    return subprocess.run([sys.executable, "-m", "serving.server.preflight", "--model", str(model)],
                           cwd=ROOT, capture_output=True, text=True, timeout=600)
 
 

@@ -63,8 +63,16 @@ def test_parse_floats():
 # -- request limits (docs/serving.md, Request limits) ------------------------------------------
 
 def every_param():
-    from serving.limits import op_models
+    from serving.pipeline.limits_table import op_models
     return [(cls, name, p) for cls in op_models().values() for name, p in cls.PARAMETERS.items()]
+
+
+def fused_parameters():
+    """The committed background_blur_fused config's own parameters (both required)."""
+    from serving.paths import MODEL_REPOSITORY
+    from serving.pipeline.repository import load_config
+    cfg = load_config(MODEL_REPOSITORY / "background_blur_fused" / "config.pbtxt")
+    return {k: cfg.parameters[k].string_value for k in ("pipeline_spec", "pipeline_steps")}
 
 
 def outside(p):
@@ -92,7 +100,7 @@ def test_every_parameter_refuses_what_its_range_excludes(cls, name, p):
     """At load (config) and per request (overridable ones) alike, with one wording: the
     parameter, the values it allows, the value given."""
     # What the config must give (no default): the fused model's spec.
-    base = {"pipeline_spec": "pipelines/background_blur.yaml"} if "pipeline_spec" in cls.PARAMETERS else {}
+    base = fused_parameters() if "pipeline_spec" in cls.PARAMETERS else {}
     cls.parse_parameters({**base, name: p.default or base.get(name, "")})
     for text in outside(p):
         with pytest.raises(ValueError) as e:
@@ -128,9 +136,9 @@ def test_ranges_take_their_ends_and_typed_request_values():
 def test_limits_table_in_the_docs_is_the_code_s():
     from pathlib import Path
 
-    from serving.limits import limits_table
+    from serving.pipeline.limits_table import limits_table
     docs = (Path(__file__).resolve().parents[1] / "docs" / "serving.md").read_text()
-    assert limits_table() in docs, "docs/serving.md: paste `python -m serving.limits` (Request limits)"
+    assert limits_table() in docs, "docs/serving.md: paste `python -m serving.pipeline.limits_table` (Request limits)"
 
 
 class FakeTensor:
@@ -164,7 +172,7 @@ class FakeRequest:
 
 
 def repository_model(name):
-    from serving.pipeline.parameters import model_instance
+    from serving.pipeline.repository_models import model_instance
     from serving.pipeline.repository import load_repository
     from serving.server import MODEL_REPOSITORY
     return model_instance(load_repository(MODEL_REPOSITORY)[0][name])

@@ -1,4 +1,4 @@
-"""The supervised embedded server (serving.supervisor) against real failures: a stub killed
+"""The supervised embedded server (serving.server.supervisor) against real failures: a stub killed
 mid-load, a wedged stub, tritonserver killed, tritonserver aborted by a malformed HTTP
 request. Each time the service comes back by itself, readiness says false in between, and
 nothing is leaked. One server for the module (each test leaves it serving); its own, not the
@@ -16,8 +16,8 @@ import numpy as np
 import pytest
 from skimage import data
 
-from serving.health import check as health_check
-from serving.supervisor import (SupervisorError, caller_manages_models, describe_exit,
+from serving.server.health import check as health_check
+from serving.server.supervisor import (SupervisorError, caller_manages_models, describe_exit,
                                 exit_cause, find_stubs, parent_pid, parse_metrics, process_gone,
                                 shm_regions, supervised_flags, wedged_models)
 from tests.helpers import infer

@@ -18,7 +18,7 @@ REH=$(mktemp -d /tmp/tvo-rehearse.XXXXXX)
 echo "== rehearsal in $REH"
 source bench/gpu/setup.sh
 tvo_setup "$REH/env" || { echo "REHEARSAL: setup failed"; exit 1; }
-"$TVO_PY" bench/gpu/smoke.py || { echo "REHEARSAL: smoke failed"; exit 1; }
+"$TVO_PY" -m bench.gpu.smoke || { echo "REHEARSAL: smoke failed"; exit 1; }
 OUT=$REH/out TVO_WORK=$REH/run bash bench/gpu/run.sh "$@"
 rc=$?
 echo "== run.sh exit $rc (3 = no GPU, as expected here); what would come back:"

@@ -1,7 +1,8 @@
 # Sourced by bench/gpu/run.sh (on the lent GPU machine) and bench/gpu/rehearse.sh (here):
 # `tvo_setup WORK` makes WORK/venv, a venv over the machine's python3 with the carry
 # (.gpu/carry.tar.xz, bench/gpu/build_carry.sh) unpacked first on its path and the machine's
-# own packages (NumPy, CuPy, onnxruntime, OpenCV, ...) after it, then exports
+# own packages (NumPy, CuPy, onnxruntime, OpenCV, ...) after it, and the project installed in it
+# (editable), then exports
 #   TVO_PY            the venv's python (the check runs with it; the Triton stub uses it too,
 #                     because the stub takes its prefix from the python3 first on PATH)
 #   PATH              the venv's bin/ first
@@ -38,6 +39,9 @@ lines.append(f"import site; site.PREFIXES[:] = list(dict.fromkeys(site.PREFIXES 
 open(sys.argv[1], "w").write("".join(lines))
 print("== setup: machine site folders after the carry:", ", ".join(dirs), "; prefixes:", ", ".join(prefixes))
 PY
+  # The project, installed editable the way pip's editable wheel does it (one .pth naming the
+  # repository root; this venv has no pip): the check, the server and its stubs import it.
+  echo "$PWD" > "$sp/_tvo_project.pth"
   export PATH="$work/venv/bin:$PATH"
   export TVO_PY="$work/venv/bin/python3"
 
@@ -49,7 +53,7 @@ PY
   case $pick in
     0) rm -rf "$sp/_tvo_grpc" ;;
     10) mv "$sp"/_tvo_grpc/* "$sp"/ && rmdir "$sp/_tvo_grpc" ;;
-    *) echo "SETUP ERROR: grpcio: tritonclient.grpc and model_config_pb2 (the pipelines, the fused models) will not import"
+    *) echo "SETUP ERROR: grpcio: tritonclient.grpc and model_config_pb2 (the pipeline tools, the gRPC clients) will not import"
        status=1 ;;
   esac
 
@@ -80,8 +84,8 @@ PY
   # The segmentation model travels as a carried path (the machine cannot build it: no network).
   [ -f model_repository/unet/1/model.onnx ] || {
     echo "SETUP ERROR: model_repository/unet/1/model.onnx is missing: name it in carry"; status=1; }
-  # The stub for this Python next to the backend (serving.install, no download: pytriton is there).
-  "$TVO_PY" -m serving.install || { echo "SETUP ERROR: python -m serving.install failed"; status=1; }
+  # The stub for this Python next to the backend (serving.server.install, no download: pytriton is there).
+  "$TVO_PY" -m serving.server.install || { echo "SETUP ERROR: python -m serving.server.install failed"; status=1; }
   "$TVO_PY" - <<'PY' || status=1
 import importlib
 for m in ("numpy", "cupy", "onnxruntime", "cv2", "skimage", "yaml", "google.protobuf", "grpc",

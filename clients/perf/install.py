@@ -16,9 +16,9 @@ import sysconfig
 import zipfile
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[2]
+from serving.paths import BUILD_CACHE
+
 WHEEL_VERSION = "2.48.0"
-CACHE = ROOT / "build"
 PERF_HOME = Path(sys.prefix) / "perf"
 BINARY = PERF_HOME / "bin" / "perf_analyzer"
 LIBDIR = PERF_HOME / "lib"
@@ -33,7 +33,7 @@ def _find(pattern: str, where: Path) -> Path:
     if not hits:
         raise FileNotFoundError(
             f"perf_analyzer needs {pattern} under {where}; run `make triton` "
-            f"(or `python -m serving.install`) and `pip install -r requirements.txt` first")
+            f"(or `python -m serving.server.install`) and `pip install -r requirements.txt` first")
     return hits[0]
 
 
@@ -41,13 +41,13 @@ def ensure_perf_analyzer() -> Path:
     """Path of a runnable perf_analyzer; extracts and links it on first use."""
     if BINARY.exists() and (LIBDIR / "libb64.so.0d").exists():
         return BINARY
-    CACHE.mkdir(exist_ok=True)
-    wheels = list(CACHE.glob(f"tritonclient-{WHEEL_VERSION}-*manylinux1_x86_64.whl"))
+    BUILD_CACHE.mkdir(exist_ok=True)
+    wheels = list(BUILD_CACHE.glob(f"tritonclient-{WHEEL_VERSION}-*manylinux1_x86_64.whl"))
     if not wheels:
         subprocess.run([sys.executable, "-m", "pip", "download", "--no-deps", "-q",
                         "--only-binary=:all:", "--platform", "manylinux1_x86_64",
-                        f"tritonclient=={WHEEL_VERSION}", "-d", str(CACHE)], check=True)
-        wheels = list(CACHE.glob(f"tritonclient-{WHEEL_VERSION}-*manylinux1_x86_64.whl"))
+                        f"tritonclient=={WHEEL_VERSION}", "-d", str(BUILD_CACHE)], check=True)
+        wheels = list(BUILD_CACHE.glob(f"tritonclient-{WHEEL_VERSION}-*manylinux1_x86_64.whl"))
     BINARY.parent.mkdir(parents=True, exist_ok=True)
     member = f"tritonclient-{WHEEL_VERSION}.data/data/bin/perf_analyzer"
     with zipfile.ZipFile(wheels[0]) as zf, zf.open(member) as src:

@@ -25,15 +25,16 @@ from typing import Sequence
 from .spec import (PipelineSpec, SpecError, StepSpec, TensorSpec, load_spec,
                    remove_generated_copies, save_spec, stale_files, write_generated)
 from .. import registry
+from ..paths import MODEL_REPOSITORY, PIPELINES, REPO_ROOT
 from .docs import docs_files
 from .operators import stale_operators, write_operators
-from .repository import differing_files, write_files
-from .parameters import known_parameters
+from .fuse import fused_files
+from .repository import differing_files, load_repository, write_files
+from .repository_models import known_parameters
 from .validate import validate_repository
 
-ROOT = Path(__file__).resolve().parents[2]
-DEFAULT_REPO = ROOT / "model_repository"
-DEFAULT_SPECS = ROOT / "pipelines"
+DEFAULT_REPO = MODEL_REPOSITORY
+DEFAULT_SPECS = PIPELINES
 
 
 def resolve_spec(value: str, specs: Path) -> Path:
@@ -99,37 +100,56 @@ def cmd_validate(args: argparse.Namespace) -> int:
 
 def cmd_generate(args: argparse.Namespace) -> int:
     paths = [resolve_spec(s, args.specs) for s in args.spec] or sorted(args.specs.glob("*.yaml"))
-    stale = []
+    stale: list[tuple[Path, str]] = []  # (file, what generates it, in words)
     if not args.spec:
         # Without specs named: the operator models' configs (from their classes) first, as
         # the spec's step copies derive from the same declarations; with the project's own
         # repository, the docs' tables too.
-        docs = docs_files(ROOT) if args.repository.resolve() == DEFAULT_REPO.resolve() else {}
+        docs = docs_files(REPO_ROOT) if args.repository.resolve() == DEFAULT_REPO.resolve() else {}
         if args.check:
-            stale += stale_operators(args.repository) + differing_files(ROOT, docs)
+            stale += [(p, _source(p)) for p in stale_operators(args.repository)]
+            stale += [(p, "the models' declarations generate") for p in differing_files(REPO_ROOT, docs)]
         else:
-            for p in write_operators(args.repository) + write_files(ROOT, docs):
+            for p in write_operators(args.repository) + write_files(REPO_ROOT, docs):
                 print(f"wrote {p}")
     for path in paths:
         spec = load_spec(path)
         if args.check:
-            stale += stale_files(spec, args.repository)
+            stale += [(p, _source(p)) for p in stale_files(spec, args.repository)]
         else:
             for p in write_generated(spec, args.repository):
                 print(f"wrote {p}")
+    # Last: a fused model holds its steps' configs, which the above may have rewritten.
+    for name, files in fused_models(args.repository).items():
+        if args.check:
+            stale += [(p, "its spec and its steps' configs generate")
+                      for p in differing_files(args.repository, files)]
+        else:
+            for p in write_files(args.repository, files):
+                print(f"wrote {p}")
     if args.check:
-        for p in stale:
-            print(f"{p}: differs from what {_source(p)}; run "
+        for p, source in stale:
+            print(f"{p}: differs from what {source}; run "
                   f"python -m serving.pipeline generate")
         return 1 if stale else 0
     return _report(validate_repository(args.repository, known_parameters), args.repository)
 
 
+def fused_models(repo: Path) -> dict[str, dict[Path, str]]:
+    """Each fused model of a repository (a config naming its ``pipeline_spec``) -> the files
+    its spec and its steps' current configs generate."""
+    out = {}
+    for name, entry in load_repository(repo)[0].items():
+        if "pipeline_spec" in entry.config.parameters:
+            spec = Path(entry.config.parameters["pipeline_spec"].string_value)
+            out[name] = fused_files(load_spec(spec if spec.is_absolute() else REPO_ROOT / spec), name, repo)
+    return out
+
+
 def _source(path: Path) -> str:
-    """What generates a file, in words: its model's class, its spec, or the declarations."""
-    if path.suffix == ".md":
-        return "the models' declarations generate"
-    cls = registry.MODELS.get(path.parent.name)
+    """What generates a model's file, in words: its model's class, else its spec."""
+    model = path.parent.parent.name if path.name == "model.py" else path.parent.name
+    cls = registry.MODELS.get(model)
     return f"its class {cls.__module__}.{cls.__qualname__} generates" if cls is not None else "its spec generates"
 
 
@@ -191,10 +211,8 @@ def cmd_set_param(args: argparse.Namespace) -> int:
 
 
 def cmd_fuse(args: argparse.Namespace) -> int:
-    from .fuse import write_fused
-
     spec = load_spec(resolve_spec(args.spec, args.specs))
-    for p in write_fused(spec, args.repository, args.name):
+    for p in write_files(args.repository, fused_files(spec, args.name, args.repository)):
         print(f"wrote {p}")
     return 0
 

@@ -1,6 +1,6 @@
 """The blocks of docs/serving.md generated from the models' declarations, between markers
 ``<!-- generated: NAME -->`` and ``<!-- end generated: NAME -->``: the parameter limits
-(serving.limits) and every model's tensors. ``python -m serving.pipeline generate`` writes
+(serving.pipeline.limits_table) and every model's tensors. ``python -m serving.pipeline generate`` writes
 them; ``generate --check`` lists the file when a block differs.
 """
 from __future__ import annotations
@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Callable
 
 from ..contract import Tensor
-from ..limits import limits_table
+from .limits_table import limits_table
 from ..registry import MODELS
 
 DOC = Path("docs") / "serving.md"

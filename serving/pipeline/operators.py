@@ -16,7 +16,7 @@ from tritonclient.grpc import model_config_pb2 as mc
 from .. import registry
 from ..base import COMMON_PARAMETERS
 from ..contract import Contract
-from .repository import config_text, differing_files, write_files
+from .repository import config_text, differing_files, model_py, write_files
 
 HEADER = ("# Generated from {cls} (CONTRACT, PARAMETERS) by `python -m serving.pipeline "
           "generate`; edit the class, not this file.\n")
@@ -62,18 +62,29 @@ def declared_config(model: str) -> mc.ModelConfig | None:
     return None if cls is None else model_config(cls, model)
 
 
+def summary(cls: type) -> str:
+    """The first sentence of a class's contract comment: what its model does, in one line."""
+    text = " ".join(cls.CONTRACT.comment.split())
+    end = text.find(". ")
+    return text if end < 0 else text[:end + 1]
+
+
 def operator_files(repo: Path) -> dict[Path, str]:
-    """Relative path -> text of the config of every registry model the repository holds (a
-    folder with 1/model.py): a repository of other models gets none of ours."""
-    return {Path(name) / "config.pbtxt": model_text(cls, name)
-            for name, cls in registry.MODELS.items() if (repo / name / "1" / "model.py").exists()}
+    """Relative path -> text of the config and model.py of every registry model the
+    repository holds (a folder with 1/model.py): a repository of other models gets none of ours."""
+    files = {}
+    for name, cls in registry.MODELS.items():
+        if (repo / name / "1" / "model.py").exists():
+            files[Path(name) / "config.pbtxt"] = model_text(cls, name)
+            files[Path(name) / "1" / "model.py"] = model_py(cls, summary(cls))
+    return files
 
 
 def write_operators(repo: Path) -> list[Path]:
-    """Write the registry models' configs into the repository."""
+    """Write the registry models' configs and model.py files into the repository."""
     return write_files(repo, operator_files(repo))
 
 
 def stale_operators(repo: Path) -> list[Path]:
-    """Registry models' configs that are missing or differ from what their class generates."""
+    """Registry models' files that are missing or differ from what their class generates."""
     return differing_files(repo, operator_files(repo))

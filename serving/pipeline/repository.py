@@ -53,6 +53,19 @@ def load_repository(repo: Path) -> tuple[dict[str, ModelEntry], list[str]]:
     return models, errors
 
 
+def model_py(cls: type, summary: str) -> str:
+    """The text of a generated ``1/model.py``: it gives Triton ``cls`` as TritonPythonModel.
+
+    Args:
+        cls: the class serving the model (an installed package's: the project is installed).
+        summary: one line saying what the model does, for the file's docstring.
+    Returns:
+        The file's text.
+    """
+    return (f'"""Triton model: {summary} See {cls.__module__}.{cls.__qualname__}."""\n'
+            f"from {cls.__module__} import {cls.__qualname__} as TritonPythonModel  # noqa: F401\n")
+
+
 def write_files(repo: Path, files: dict[Path, str]) -> list[Path]:
     """Write generated files (path relative to the repository -> text), folders included."""
     written = []

@@ -33,10 +33,11 @@ import yaml
 from tritonclient.grpc import model_config_pb2 as mc
 
 from ..contract import Contract, Tensor
+from ..paths import REPO_ROOT
 from ..registry import tee_name
-from ..tee import INPUT as TEE_INPUT, INTERNAL as TEE_INTERNAL, OUTPUT as TEE_OUTPUT
+from ..tee import INPUT as TEE_INPUT, INTERNAL as TEE_INTERNAL, OUTPUT as TEE_OUTPUT, TeeModel
 from .operators import contract_config, declared_config
-from .repository import config_text, differing_files, load_config, write_files
+from .repository import config_text, differing_files, load_config, model_py, write_files
 
 DTYPES = sorted(n.removeprefix("TYPE_") for n in mc.DataType.keys() if n != "TYPE_INVALID")
 GENERATED_HEADER = "# Generated from {spec} by `python -m serving.pipeline generate`; edit the spec, not this file.\n"
@@ -198,14 +199,6 @@ def ensemble_config(spec: PipelineSpec) -> mc.ModelConfig:
     return cfg
 
 
-TEE_MODEL_PY = '''"""Triton model: hands {pipeline}'s {tensor} to the client and to the steps that read it. See serving.tee."""
-import sys
-from pathlib import Path
-
-sys.path.insert(0, str(Path(__file__).resolve().parents[3]))  # the repository root
-
-from serving.tee import TeeModel as TritonPythonModel  # noqa: E402,F401
-'''
 
 
 def tee_config(spec: PipelineSpec, output: str) -> mc.ModelConfig:
@@ -241,7 +234,8 @@ def generated_files(spec: PipelineSpec, repo: Path) -> dict[Path, str]:
     for output in spec.tees():
         name = tee_name(spec.name, output)
         files[Path(name) / "config.pbtxt"] = header + config_text(tee_config(spec, output))
-        files[Path(name) / "1" / "model.py"] = TEE_MODEL_PY.format(tensor=output, pipeline=spec.name)
+        files[Path(name) / "1" / "model.py"] = model_py(
+            TeeModel, f"hands {spec.name}'s {output} to the client and to the steps that read it.")
     for s in spec.steps:
         if s.parameters:
             name = spec.step_model_name(s)
@@ -254,7 +248,7 @@ def _rel(path: Path | None) -> str:
     if path is None:
         return "<spec>"
     try:
-        return str(Path(path).resolve().relative_to(Path(__file__).resolve().parents[2]))
+        return str(Path(path).resolve().relative_to(REPO_ROOT))
     except ValueError:
         return str(path)
 

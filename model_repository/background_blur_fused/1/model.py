@@ -1,7 +1,2 @@
-"""Triton model: the background_blur pipeline fused into one model. See serving.fused."""
-import sys
-from pathlib import Path
-
-sys.path.insert(0, str(Path(__file__).resolve().parents[3]))  # the repository root
-
-from serving.fused import FusedModel as TritonPythonModel  # noqa: E402,F401
+"""Triton model: the background_blur pipeline fused into one model. See serving.fused.FusedModel."""
+from serving.fused import FusedModel as TritonPythonModel  # noqa: F401

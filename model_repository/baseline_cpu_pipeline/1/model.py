@@ -1,7 +1,2 @@
-"""Triton model: the classic OpenCV-on-CPU pipeline, for benchmarks. See serving.baseline.BaselineCpuPipeline."""
-import sys
-from pathlib import Path
-
-sys.path.insert(0, str(Path(__file__).resolve().parents[3]))  # the repository root
-
-from serving.baseline import BaselineCpuPipeline as TritonPythonModel  # noqa: E402,F401
+"""Triton model: The classic design, for comparison: one Python model doing OpenCV pre- and post-processing on the CPU around the same DNN (bench/pipeline_bench.py). See serving.baseline.BaselineCpuPipeline."""
+from serving.baseline import BaselineCpuPipeline as TritonPythonModel  # noqa: F401

@@ -1,7 +1,2 @@
-"""Triton model: JPEG/PNG/WebP files decoded to RGB images (on the GPU with nvImageCodec). See serving.models.DecodeModel."""
-import sys
-from pathlib import Path
-
-sys.path.insert(0, str(Path(__file__).resolve().parents[3]))  # the repository root
-
-from serving.models import DecodeModel as TritonPythonModel  # noqa: E402,F401
+"""Triton model: Decode one JPEG, PNG or WebP file per batch item to an RGB image (EXIF orientation applied). See serving.models.DecodeModel."""
+from serving.models import DecodeModel as TritonPythonModel  # noqa: F401

@@ -1,7 +1,2 @@
-"""Triton model: RGB images encoded as JPEG, PNG or WebP files. See serving.models.EncodeModel."""
-import sys
-from pathlib import Path
-
-sys.path.insert(0, str(Path(__file__).resolve().parents[3]))  # the repository root
-
-from serving.models import EncodeModel as TritonPythonModel  # noqa: E402,F401
+"""Triton model: Encode an RGB image as a JPEG, PNG or WebP file (a UINT8 vector, see decode's config). See serving.models.EncodeModel."""
+from serving.models import EncodeModel as TritonPythonModel  # noqa: F401

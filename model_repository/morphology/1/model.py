@@ -1,7 +1,2 @@
-"""Triton model: mask denoise. See serving.models.MorphologyModel."""
-import sys
-from pathlib import Path
-
-sys.path.insert(0, str(Path(__file__).resolve().parents[3]))  # the repository root
-
-from serving.models import MorphologyModel as TritonPythonModel  # noqa: E402,F401
+"""Triton model: Mask denoise: morphological open / close / erode / dilate. See serving.models.MorphologyModel."""
+from serving.models import MorphologyModel as TritonPythonModel  # noqa: F401

@@ -3,7 +3,7 @@ repository's model_repository/ on loopback addresses.
 
     python -m serving.server [--http-port 8000] [--grpc-port 8001] [--metrics-port 8002]
 
-Runs in the foreground under serving.supervisor (a dead tritonserver or model comes back by
+Runs in the foreground under serving.server.supervisor (a dead tritonserver or model comes back by
 itself); SIGINT/SIGTERM stop it cleanly. ``EmbeddedServer`` does the same from Python
 (tests, clients) on free ports. docker-compose.yml runs this module too, with NGC's binary.
 """
@@ -24,12 +24,11 @@ from typing import Sequence, TextIO
 
 from .gpu_pool import server_pool_flags
 from .install import TritonNotInstalled, check_installation
-from .malloc import SERVER_ENV
+from ..malloc import SERVER_ENV
+from ..paths import MODEL_REPOSITORY, REPO_ROOT
 from .supervisor import (ADMIN_HEADER, Event, Supervisor, SupervisorError,
                          caller_manages_models, new_shm_prefix, supervised_flags)
 
-ROOT = Path(__file__).resolve().parents[1]
-MODEL_REPOSITORY = ROOT / "model_repository"
 REQUIRED_FILES = {
     MODEL_REPOSITORY / "unet" / "1" / "model.onnx": "python -m segmentation.build (or: make model)",
 }
@@ -59,7 +58,7 @@ def server_command(http_port: int, grpc_port: int, metrics_port: int,
                    extra: Sequence[str] = (), address: str = "127.0.0.1",
                    tritonserver: Path | None = None) -> list[str]:
     """The tritonserver command line; on a GPU machine with a CUDA memory pool per GPU sized
-    by serving.gpu_pool (unless ``extra`` sets its own). ``tritonserver``: another binary
+    by serving.server.gpu_pool (unless ``extra`` sets its own). ``tritonserver``: another binary
     than the wheel's (e.g. /opt/tritonserver/bin/tritonserver in NGC's image)."""
     root = check_installation() if tritonserver is None else Path(tritonserver).resolve().parents[1]
     binary = root / "bin" / "tritonserver" if tritonserver is None else Path(tritonserver)
@@ -75,11 +74,11 @@ def server_command(http_port: int, grpc_port: int, metrics_port: int,
 
 
 def server_env() -> dict[str, str]:
-    """The Python backend stub finds packages through PATH (not PYTHONPATH): put this
-    environment's bin/ first so models import its NumPy, CuPy and onnxruntime."""
+    """The Python backend stub takes its Python from the python3 first on PATH: put this
+    environment's bin/ first so models import its packages (this project, installed there,
+    and its NumPy, CuPy and onnxruntime)."""
     env = dict(os.environ)
     env["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{env.get('PATH', '')}"
-    env["PYTHONPATH"] = os.pathsep.join(p for p in (str(ROOT), env.get("PYTHONPATH", "")) if p)
     for name, value in SERVER_ENV.items():  # why: serving/malloc.py
         env.setdefault(name, value)
     return env
@@ -87,7 +86,7 @@ def server_env() -> dict[str, str]:
 
 class EmbeddedServer:
     """tritonserver on free loopback ports for the duration of a ``with`` block, supervised
-    (serving.supervisor): a dead tritonserver is restarted on the same ports, a dead or
+    (serving.server.supervisor): a dead tritonserver is restarted on the same ports, a dead or
     wedged model is reloaded, and nothing is left behind at the end.
 
     ``http_url`` / ``grpc_url`` are host:port strings for tritonclient; ``events`` lists what
@@ -139,7 +138,7 @@ class EmbeddedServer:
     def start(self) -> "EmbeddedServer":
         check_files(self.repository)
         try:
-            self.supervisor = Supervisor(self.command(), env=server_env(), cwd=ROOT, http_url=self.http_url,
+            self.supervisor = Supervisor(self.command(), env=server_env(), cwd=REPO_ROOT, http_url=self.http_url,
                                          metrics_url=self.metrics_url, log_path=self.log_path,
                                          shm_prefix=self.shm_prefix, admin_token=self.admin_token,
                                          ready_timeout=self.startup_timeout,
@@ -216,7 +215,7 @@ def server_from_args(args: argparse.Namespace) -> EmbeddedServer:
 def main(argv: Sequence[str] | None = None) -> int:
     args = parse_args(argv)
     # The supervisor's events are in the log shown below; not twice on stderr.
-    logging.getLogger("serving.supervisor").addHandler(logging.NullHandler())
+    logging.getLogger("serving.server.supervisor").addHandler(logging.NullHandler())
     server = server_from_args(args)
     stop, shown, started = threading.Event(), threading.Event(), threading.Event()
     shower = threading.Thread(target=follow, args=(server.log_path, sys.stdout, shown), daemon=True)
@@ -253,5 +252,3 @@ def main(argv: Sequence[str] | None = None) -> int:
     return 0
 
 
-if __name__ == "__main__":
-    sys.exit(main())

@@ -1,6 +1,6 @@
 """Install the tritonserver binary (from the nvidia-pytriton wheel) into this venv.
 
-    python -m serving.install          (run by `make triton`)
+    python -m serving.server.install          (run by `make triton`)
 
 The wheel carries tritonserver 2.51 with the Python backend; its declared dependencies
 pin NumPy < 2 and are not needed for the binary, so it is installed with --no-deps. The
@@ -15,7 +15,7 @@ import sys
 from pathlib import Path
 
 PYTRITON = "nvidia-pytriton==0.7.0"
-INSTALL_COMMAND = "python -m serving.install (or: make triton)"
+INSTALL_COMMAND = "python -m serving.server.install (or: make triton)"
 
 
 class TritonNotInstalled(RuntimeError):

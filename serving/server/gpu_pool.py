@@ -13,7 +13,7 @@ TENSOR, OUTPUT at 256 x 256: 22 x 256 x 256 bytes), max_batch_size is the larges
 repository's ensembles, and HEADROOM = 2 lets one batch be computed while the next one
 gathers. The largest frame defaults to the service's limit (MAX_SIDE x MAX_SIDE).
 
-    python -m serving.gpu_pool [--max-frame 1920x1080]   # prints the tritonserver flags
+    python -m serving.server.gpu_pool [--max-frame 1920x1080]   # prints the tritonserver flags
 """
 from __future__ import annotations
 
@@ -24,7 +24,7 @@ import sys
 from pathlib import Path
 from typing import Sequence
 
-from .base import MAX_SIDE
+from ..base import MAX_SIDE
 
 HEADROOM = 2
 BYTES_PER_PIXEL = 7                 # uploaded frame (3) + MASK (1) + BLURRED (3)
@@ -45,7 +45,7 @@ def pool_bytes(max_batch_size: int, height: int = MAX_SIDE, width: int = MAX_SID
 
 def ensemble_max_batch_size(repository: Path = MODEL_REPOSITORY) -> int:
     """The largest max_batch_size among the repository's ensembles (1 when there are none)."""
-    from .pipeline.repository import load_repository
+    from ..pipeline.repository import load_repository
 
     models, _ = load_repository(repository)
     return max((max(m.config.max_batch_size, 1) for m in models.values() if m.is_ensemble), default=1)

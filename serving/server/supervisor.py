@@ -18,7 +18,7 @@ tritonserver itself before any model runs (docs/serving.md, "Failure and recover
 
 Every stub region of this server starts with its own prefix (``shm_prefix``), which is how
 its stubs and leftovers are told apart from any other server's. Events go to the log file,
-to the ``serving.supervisor`` logger and to ``events``.
+to the ``serving.server.supervisor`` logger and to ``events``.
 """
 from __future__ import annotations
 
@@ -38,9 +38,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterable, Sequence
 
-from .metrics import samples
+from ..metrics import samples
 
-log = logging.getLogger("serving.supervisor")
+log = logging.getLogger("serving.server.supervisor")
 
 STUB_BINARY = "triton_python_backend_stub"
 ADMIN_HEADER = "tvo-admin"

@@ -2,7 +2,7 @@
 ``background_blur`` request with a small synthetic frame over HTTP (standard library only,
 so it runs inside NGC's image as docker-compose.yml's health check).
 
-    python -m serving.health [--url 127.0.0.1:8000] [--model background_blur] [--timeout 10]
+    python -m serving.server.health [--url 127.0.0.1:8000] [--model background_blur] [--timeout 10]
 
 Exit 0 when the answer has the expected outputs and shapes, 1 otherwise (the reason on
 stderr). Triton 2.51's ready endpoints answer 200 while a dead stub fails every request

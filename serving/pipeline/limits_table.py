@@ -2,14 +2,14 @@
 (Request limits) holds it between markers, written by ``python -m serving.pipeline generate``
 (serving/pipeline/docs.py) and checked by ``generate --check``.
 
-    python -m serving.limits      (prints the parameter table)
+    python -m serving.pipeline.limits_table      (prints the parameter table)
 """
 from __future__ import annotations
 
-from .base import COMMON_PARAMETERS, OpModel
-from .params import Param
-from .fused import FusedModel
-from .registry import FUSED_SUFFIX, MODELS
+from ..base import COMMON_PARAMETERS, OpModel
+from ..params import Param
+from ..fused import FusedModel
+from ..registry import FUSED_SUFFIX, MODELS
 
 
 def op_models() -> dict[str, type[OpModel]]:

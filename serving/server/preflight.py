@@ -7,7 +7,7 @@ missing (``get_available_providers()`` still lists CUDA), so an installed wheel 
 this opens the segmentation model the way the unet model does, on the CUDA provider, and runs a
 CUDA batch through it; and it compiles every kernel of ops/ for the device with CuPy.
 
-    python3 -m serving.preflight [--model model_repository/unet/1/model.onnx]
+    python3 -m serving.server.preflight [--model model_repository/unet/1/model.onnx]
 
 Exit status 0 when every check passes, 1 otherwise (one ``FAIL`` line per failed check).
 """
@@ -17,8 +17,9 @@ import argparse
 import sys
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
-DEFAULT_MODEL = ROOT / "model_repository" / "unet" / "1" / "model.onnx"
+from ..paths import MODEL_REPOSITORY
+
+DEFAULT_MODEL = MODEL_REPOSITORY / "unet" / "1" / "model.onnx"
 
 
 def check_cupy() -> str:
