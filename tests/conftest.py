@@ -1,3 +1,4 @@
+import os
 import sys
 from pathlib import Path
 
@@ -6,6 +7,9 @@ import pytest
 ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
+# The CPU harness's compiled kernels stay in this checkout's build/ (gitignored), not in the
+# user's cache that ops uses as a library.
+os.environ.setdefault("TVO_CPU_KERNEL_CACHE", str(ROOT / "build" / "cpu-kernels"))
 
 from tests.helpers import REPLAY, cuda_reason, ort_cuda_reason  # noqa: E402
 
