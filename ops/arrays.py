@@ -80,7 +80,9 @@ def _guarded(nbytes: int) -> tuple[mmap.mmap, int, int]:
 
 
 class _HostArrays:
-    """The array module of HostArrays (cupy.empty, asarray, ... twins), as ops use CuPy's."""
+    """The array module of HostArrays, as ops use CuPy's: each function takes and returns
+    what cupy's function of the same name does, with HostArrays for cupy.ndarrays (shapes
+    and dtypes unchanged); allocation raises OSError when a guard page cannot be set."""
     __name__ = "ops.arrays.hostarrays"
     ndarray = HostArray
 
