@@ -2,12 +2,14 @@
 images, (N, H, W, C) batches or variable-shape lists. CuPy input runs the CUDA kernel,
 NumPy input OpenCV where it gives the identical result, else the NumPy reference, which
 defines the semantics (ops._dispatch; ``use_reference()`` or TVO_OPS_REFERENCE=1 asks for it).
+Where arrays live (NumPy, CuPy, the CPU harness's HostArray): ops.arrays.
 
 See docs/ops.md for the semantics of each op and its OpenCV equivalent.
 """
 from ._batch import poisoned
 from .blur import blur_background, gaussian_blur
 from ._dispatch import implementation, use_reference
+from ._gpu import compile_kernels
 from .codec import FORMATS, CodecError, FileInfo, decode, encode, probe, sniff
 from .color import cvt_color
 from .composite import composite
@@ -21,6 +23,7 @@ __all__ = [
     "FileInfo",
     "blur_background",
     "center_crop",
+    "compile_kernels",
     "composite",
     "crop",
     "cvt_color",

@@ -14,6 +14,9 @@ from typing import Any, Iterator, Sequence
 import numpy as np
 
 from ._validate import describe, fail
+from .arrays import array_module, is_cupy, memory_name
+# serving/ and segmentation/ import to_device from here until they import ops.arrays.
+from .arrays import to_device  # noqa: F401
 
 # Fill value for freshly allocated outputs while testing (see poisoned()); None in use.
 _POISON: int | None = None
@@ -21,8 +24,16 @@ _POISON: int | None = None
 
 @contextlib.contextmanager
 def poisoned(value: int) -> Iterator[None]:
-    """Fill every op output with ``value`` (uint8) or NaN/-inf (floats) before the kernel
-    writes it, so a test running twice with two values catches pixels left unwritten."""
+    """Fill every op output with ``value`` (uint8) or NaN/-inf (floats) before the kernel writes
+    it, so a test running twice with two values catches pixels left unwritten.
+
+    Args:
+        value: int 0..255.
+    Returns:
+        A context manager (process-wide). OpenCV/CV-CUDA: none (a test switch of ops).
+    Raises:
+        Nothing.
+    """
     global _POISON
     old, _POISON = _POISON, value
     try:
@@ -31,46 +42,16 @@ def poisoned(value: int) -> Iterator[None]:
         _POISON = old
 
 
-def _poison(arr: Any) -> Any:
+def allocate(xp: Any, shape: Sequence[int], dtype: Any) -> Any:
+    """An uninitialised output array of ``xp`` (numpy, cupy or ops.arrays.hostarrays),
+    filled with the poisoned() value while a test asks for it."""
+    arr = xp.empty(tuple(shape), dtype=np.dtype(dtype))
     if _POISON is not None:
         if arr.dtype.kind == "f":
             arr.fill(float("nan") if _POISON % 2 else float("-inf"))
         else:
             arr.fill(_POISON)
     return arr
-
-
-def is_cupy(x: object) -> bool:
-    module = type(x).__module__
-    return module == "cupy" or module.startswith("cupy.")
-
-
-def to_device(x: Any, device_id: int) -> Any:
-    """CuPy array ``x`` on CUDA device ``device_id``: itself when it is there, else a copy
-    made once whatever its own device still queues on its current stream has finished."""
-    import cupy
-
-    if x.device.id == device_id:
-        return x
-    with cupy.cuda.Device(x.device.id):
-        cupy.cuda.get_current_stream().synchronize()
-    with cupy.cuda.Device(device_id):
-        return x.copy()  # CuPy copies across devices into the current one
-
-
-def array_module(x: object) -> Any:
-    """cupy for CuPy arrays, the CPU kernel harness's module for its HostArrays (device
-    memory too: ops run their kernels on it), numpy otherwise."""
-    if is_cupy(x):
-        import cupy
-        return cupy
-    from ._cpu_kernels import HostArray, xp
-    return xp if isinstance(x, HostArray) else np
-
-
-def memory_name(xp: Any) -> str:
-    """How errors name where arrays live."""
-    return {"numpy": "NumPy", "cupy": "CuPy"}.get(xp.__name__, "HostArray (CPU kernel harness)")
 
 
 @dataclass
@@ -84,7 +65,7 @@ class Batch:
     array: Any
     kind: str          # "single", "batch" or "list"
     squeeze: bool      # input had no channel axis: drop it again on output
-    xp: Any            # numpy, cupy or the CPU kernel harness's module
+    xp: Any            # numpy, cupy or ops.arrays.hostarrays
     channels: int
     dtype: np.dtype
 
@@ -117,22 +98,11 @@ class Batch:
     def empty(self, shapes: Sequence[tuple[int, int]] | None = None,
               channels: int | None = None, dtype: Any = None) -> "Batch":
         """Uninitialised output batch of the same form (one allocation for all images)."""
-        shapes = list(self.shapes if shapes is None else shapes)
-        c = self.channels if channels is None else channels
-        dt = np.dtype(self.dtype if dtype is None else dtype)
-        xp = self.xp
-        if self.kind != "list":
-            h, w = shapes[0]
-            arr = _poison(xp.empty((len(shapes), h, w, c), dtype=dt))
-            return Batch(list(arr), arr, self.kind, self.squeeze, xp, c, dt)
-        sizes = [h * w * c for h, w in shapes]
-        buf = _poison(xp.empty(sum(sizes), dtype=dt))
-        offsets = np.concatenate([[0], np.cumsum(sizes)])
-        views = [buf[o:o + s].reshape(h, w, c)
-                 for o, s, (h, w) in zip(offsets[:-1], sizes, shapes)]
-        return Batch(views, None, "list", self.squeeze, xp, c, dt)
+        return empty_batch(self.xp, self.shapes if shapes is None else shapes,
+                           self.channels if channels is None else channels,
+                           self.dtype if dtype is None else dtype, self.kind, self.squeeze)
 
-    def like(self, images: list | Any) -> "Batch":
+    def with_images(self, images: list | Any) -> "Batch":
         """Wrap per-image results (list of HWC arrays, or an NHWC array) in this form."""
         if not isinstance(images, list):
             images = list(images)
@@ -142,12 +112,31 @@ class Batch:
         return Batch(list(arr) if arr is not None else images, arr, self.kind,
                      self.squeeze, self.xp, images[0].shape[2], images[0].dtype)
 
-    def result(self) -> Any:
+    def unwrap(self) -> Any:
         """The user-facing value: an array for single/batch input, a list for lists."""
         if self.kind == "list":
             return [im[..., 0] if self.squeeze else im for im in self.images]
         out = self.array[..., 0] if self.squeeze else self.array
         return out[0] if self.kind == "single" else out
+
+
+def empty_batch(xp: Any, shapes: Sequence[tuple[int, int]], channels: int, dtype: Any,
+                kind: str, squeeze: bool) -> Batch:
+    """An uninitialised Batch of (h, w) ``shapes`` in ``xp``'s memory, in one allocation:
+    an (N, H, W, C) array for kind "single"/"batch" (one shape), else one buffer cut into
+    views for "list". ``squeeze``: unwrap() drops the channel axis (masks)."""
+    shapes = list(shapes)
+    dt = np.dtype(dtype)
+    if kind != "list":
+        h, w = shapes[0]
+        arr = allocate(xp, (len(shapes), h, w, channels), dt)
+        return Batch(list(arr), arr, kind, squeeze, xp, channels, dt)
+    sizes = [h * w * channels for h, w in shapes]
+    buf = allocate(xp, (sum(sizes),), dt)
+    offsets = np.concatenate([[0], np.cumsum(sizes)])
+    views = [buf[o:o + s].reshape(h, w, channels)
+             for o, s, (h, w) in zip(offsets[:-1], sizes, shapes)]
+    return Batch(views, None, "list", squeeze, xp, channels, dt)
 
 
 def _hwc(x: Any, name: str, mask: bool) -> tuple[Any, bool]:

@@ -3,9 +3,9 @@
 Each kernel module is compiled, unchanged, by the host C++ compiler after
 kernels/cpu/cuda_on_cpu.h (CUDA's qualifiers, built-ins and intrinsics, a portable form
 of the inline PTX, and a grid runner), with one generated launcher per ``extern "C"
-__global__`` function. Ops reach it through ``ops._gpu.launch``, with the same arguments
-as a CUDA launch, whenever their arrays are :class:`HostArray`: host memory that ops
-treat as device memory. So one op call runs its host implementation (NumPy input: OpenCV or the NumPy
+__global__`` function. Ops reach it through ``ops._launch.launch``, with the same arguments
+as a CUDA launch, whenever their arrays are :class:`ops.arrays.HostArray`: host memory
+that ops treat as device memory. So one op call runs its host implementation (NumPy input: OpenCV or the NumPy
 reference, ops/_dispatch.py), its kernel on the GPU (CuPy input) or the same kernel here
 (HostArray input).
 
@@ -15,14 +15,12 @@ from __future__ import annotations
 
 import ctypes
 import hashlib
-import mmap
 import os
 import re
 import shutil
 import subprocess
 import tempfile
 import threading
-import weakref
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -30,9 +28,9 @@ from typing import Any, Iterator, Sequence
 
 import numpy as np
 
-from ._gpu import KERNEL_DIR
+from ._kernel_sources import KERNEL_DIR
+from .arrays import HostArray, describe_address
 
-ROOT = Path(__file__).resolve().parent.parent
 HEADER = KERNEL_DIR / "cpu" / "cuda_on_cpu.h"
 # -ffp-contract=off is the host twin of NVRTC's --fmad=false (ops/_gpu.NVRTC_OPTIONS).
 CXXFLAGS = ("-std=c++14", "-O2", "-fPIC", "-shared", "-ffp-contract=off", "-fno-fast-math",
@@ -56,89 +54,6 @@ class KernelBuildError(RuntimeError):
 class KernelFault(RuntimeError):
     """A kernel failed on the CPU: an access outside every array, a divergent barrier, a
     launch over TIMEOUT_S."""
-
-
-# ---- host memory that ops treat as device memory --------------------------------------
-
-class HostArray(np.ndarray):
-    """A NumPy array that ops treat as device memory: they run their CUDA kernel on it,
-    through this harness. Views of it stay HostArrays. Arrays the harness allocates are
-    placed against an inaccessible page on either side, so a kernel reading or writing
-    past their ends faults and is reported (KernelFault) instead of reading a neighbour."""
-
-
-_PAGE = mmap.PAGESIZE
-_libc = ctypes.CDLL(None, use_errno=True)
-_libc.mprotect.argtypes = (ctypes.c_void_p, ctypes.c_size_t, ctypes.c_int)
-# (start, end, description) of live guarded allocations, to name what a fault touched.
-_allocations: "weakref.WeakKeyDictionary[mmap.mmap, tuple[int, int, str]]" = weakref.WeakKeyDictionary()
-
-
-def _guarded(nbytes: int) -> tuple[mmap.mmap, int, int]:
-    """(mapping, offset, address) of nbytes ending right before a PROT_NONE page."""
-    body = -(-max(nbytes, 1) // _PAGE) * _PAGE
-    mm = mmap.mmap(-1, body + 2 * _PAGE)
-    base = ctypes.addressof(ctypes.c_char.from_buffer(mm))
-    for at in (base, base + _PAGE + body):
-        if _libc.mprotect(at, _PAGE, 0) != 0:
-            raise OSError(ctypes.get_errno(), "mprotect of a guard page failed")
-    offset = _PAGE + body - nbytes
-    return mm, offset, base + offset
-
-
-def empty(shape: Any, dtype: Any = np.float64) -> HostArray:
-    """An uninitialised HostArray in guarded memory (cupy.empty's twin)."""
-    shape = tuple(int(s) for s in (shape if isinstance(shape, (tuple, list)) else (shape,)))
-    dt = np.dtype(dtype)
-    count = int(np.prod(shape, dtype=np.int64))
-    mm, offset, address = _guarded(count * dt.itemsize)
-    arr = np.frombuffer(mm, dtype=dt, count=count, offset=offset).reshape(shape)
-    _allocations[mm] = (address, address + count * dt.itemsize, f"{dt} {shape}")
-    return arr.view(HostArray)
-
-
-def asarray(x: Any, dtype: Any = None) -> HostArray:
-    """x as a HostArray (cupy.asarray's twin): itself when it already is one of that dtype,
-    else a C-contiguous copy in guarded memory."""
-    if isinstance(x, HostArray) and (dtype is None or x.dtype == np.dtype(dtype)):
-        return x
-    src = np.asarray(x, dtype=dtype)
-    out = empty(src.shape, src.dtype)
-    out[...] = src
-    return out
-
-
-def ascontiguousarray(x: Any) -> HostArray:
-    if isinstance(x, HostArray) and x.flags.c_contiguous:
-        return x
-    return asarray(np.ascontiguousarray(x))
-
-
-def asnumpy(x: Any) -> np.ndarray:
-    """A plain NumPy copy (cupy.asnumpy's twin)."""
-    return np.array(x, copy=True).view(np.ndarray)
-
-
-class _Module:
-    """The array module of HostArrays, as ops use CuPy's (Batch.xp)."""
-    __name__ = "ops._cpu_kernels"
-    ndarray = HostArray
-    empty = staticmethod(empty)
-    asarray = staticmethod(asarray)
-    ascontiguousarray = staticmethod(ascontiguousarray)
-    asnumpy = staticmethod(asnumpy)
-
-
-xp = _Module()
-
-
-def _describe_address(address: int) -> str:
-    for start, end, what in list(_allocations.values()):
-        if start - _PAGE <= address < start:
-            return f"{start - address} bytes before a {what} array"
-        if end <= address < end + _PAGE:
-            return f"{address - end} bytes past the end of a {what} array"
-    return "outside every array the harness allocated"
 
 
 # ---- kernel signatures, from the sources -------------------------------------------------
@@ -187,7 +102,10 @@ def kernel_signatures(source: str) -> dict[str, tuple[Param, ...]]:
 # ---- building ----------------------------------------------------------------------------
 
 def cache_dir() -> Path:
-    return Path(os.environ.get(CACHE_ENV) or ROOT / "build" / "cpu-kernels")
+    """Where compiled kernel libraries are kept: $TVO_CPU_KERNEL_CACHE, else the user's cache
+    (a library's own directory may be read-only once installed)."""
+    user = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
+    return Path(os.environ.get(CACHE_ENV) or Path(user) / "tvo-ops" / "cpu-kernels")
 
 
 def _compiler() -> str:
@@ -273,7 +191,7 @@ class _Library:
             m = re.search(r"at address (0x[0-9a-f]+|\(nil\))", msg)
             if m:
                 address = 0 if m.group(1) == "(nil)" else int(m.group(1), 16)
-                msg += f": {_describe_address(address)}"
+                msg += f": {describe_address(address)}"
             raise KernelFault(msg)
 
 

@@ -18,8 +18,9 @@ from typing import Any, Callable, Iterator, Sequence
 
 import numpy as np
 
-from ._batch import Batch, array_module
-from ._gpu import i32, image_table, launch
+from ._batch import Batch
+from ._launch import i32, image_table, launch
+from .arrays import array_module
 
 ENV = "TVO_OPS_REFERENCE"
 _forced: bool | None = None  # use_reference()'s override of ENV
@@ -27,8 +28,16 @@ _forced: bool | None = None  # use_reference()'s override of ENV
 
 @contextlib.contextmanager
 def use_reference(on: bool = True) -> Iterator[None]:
-    """NumPy input runs the NumPy reference instead of OpenCV inside this block (on=False:
-    OpenCV again, whatever TVO_OPS_REFERENCE says). Process-wide, like poisoned()."""
+    """Inside this block NumPy input runs the NumPy reference instead of OpenCV; process-wide,
+    like poisoned().
+
+    Args:
+        on: True: the reference; False: OpenCV again, whatever TVO_OPS_REFERENCE says.
+    Returns:
+        A context manager. OpenCV/CV-CUDA: none (a test switch of ops).
+    Raises:
+        Nothing.
+    """
     global _forced
     old, _forced = _forced, bool(on)
     try:
@@ -44,38 +53,50 @@ def reference_forced() -> bool:
 
 
 def implementation(x: Batch | Any, has_opencv: bool = True) -> str:
-    """Which implementation an op runs for ``x`` (a Batch or an array): "cuda" for device
-    memory, else "opencv" unless the op has none or the reference is asked for."""
+    """Which implementation an op runs for ``x``.
+
+    Args:
+        x: a Batch or an array (NumPy, CuPy or HostArray) of any shape and dtype.
+        has_opencv: whether the op has an OpenCV implementation.
+    Returns:
+        "cuda" for device memory (CuPy, HostArray); else "opencv", or "reference" when the op
+        has no OpenCV implementation or the reference is asked for (use_reference(),
+        TVO_OPS_REFERENCE=1). OpenCV/CV-CUDA: none (the dispatch rule of ops).
+    Raises:
+        Nothing.
+    """
     xp = x.xp if isinstance(x, Batch) else array_module(x)
     if xp is not np:
         return "cuda"
     return "opencv" if has_opencv and not reference_forced() else "reference"
 
 
-def fork(x: Batch | Any, *, cuda: Callable[[], Any], reference: Callable[[], Any],
-         opencv: Callable[[], Any] | None = None) -> Any:
+def call_implementation(x: Batch | Any, *, cuda: Callable[[], Any],
+                        reference: Callable[[], Any],
+                        opencv: Callable[[], Any] | None = None) -> Any:
     """Call the op's implementation for ``x`` (see implementation()); each is a thunk."""
     impl = implementation(x, opencv is not None)
     return cuda() if impl == "cuda" else opencv() if impl == "opencv" else reference()
 
 
-def hwc(im: np.ndarray) -> np.ndarray:
+def restore_channel_axis(im: np.ndarray) -> np.ndarray:
     """An (H, W, C) image: OpenCV returns a 1-channel result as (H, W); the axis is put back."""
     return im if im.ndim == 3 else im[:, :, None]
 
 
-def per_image(b: Batch, fn: Callable[[np.ndarray], np.ndarray]) -> Batch:
-    """``fn`` over each (H, W, C) host image, the results (through hwc) in ``b``'s form."""
-    return b.like([hwc(out) for out in map(fn, b.images)])
+def map_images(b: Batch, fn: Callable[[np.ndarray], np.ndarray]) -> Batch:
+    """``fn`` over each (H, W, C) host image, the results (through restore_channel_axis) in
+    ``b``'s form."""
+    return b.with_images([restore_channel_axis(out) for out in map(fn, b.images)])
 
 
-def apply(b: Batch, reference: Callable[[np.ndarray], np.ndarray], kernel: tuple[str, str], *,
+def run_image_op(b: Batch, reference: Callable[[np.ndarray], np.ndarray], kernel: tuple[str, str], *,
           opencv: Callable[[np.ndarray], np.ndarray] | None = None,
           shapes: Sequence[tuple[int, int]] | None = None, channels: int | None = None,
           dtype: Any = None, args: Sequence[Any] = (), extra: Sequence[Batch] = ()) -> Batch:
     """Run a per-pixel op over a batch.
 
-    Host input: ``opencv`` or ``reference`` per (H, W, C) image (see fork()). Device input:
+    Host input: ``opencv`` or ``reference`` per (H, W, C) image (see call_implementation()). Device input:
     one launch of kernels/<module>.cu:<name> over the largest output, with the standard
     kernel signature ``(const long long* table, int n, int cin, int cout, *args)`` where
     the table's slots are (source, destination, *extra).
@@ -87,5 +108,5 @@ def apply(b: Batch, reference: Callable[[np.ndarray], np.ndarray], kernel: tuple
                (image_table(b, out, *extra), i32(b.n), i32(b.channels), i32(out.channels), *args))
         return out
 
-    return fork(b, cuda=cuda, reference=lambda: per_image(b, reference),
-                opencv=None if opencv is None else lambda: per_image(b, opencv))
+    return call_implementation(b, cuda=cuda, reference=lambda: map_images(b, reference),
+                               opencv=None if opencv is None else lambda: map_images(b, opencv))

@@ -1,23 +1,16 @@
-"""CUDA side of every op: kernel sources, per-device module cache, image tables, launch.
-
-Every kernel addresses its images through one int64 *image table*: for each slot
-(source, destination, ...) four rows of N entries: device pointer, height, width, row
-stride in bytes (see kernels/common.cuh). A uniform batch and a variable-shape list
-therefore run the same kernel in one launch, one thread per output pixel, grid z = image.
-"""
+"""CUDA compilation and per-device caches: kernel modules compiled by NVRTC once per
+device, small constant tables uploaded once per device. Launching is ops/_launch.py."""
 from __future__ import annotations
 
 import functools
-import math
-import re
-from pathlib import Path
-from typing import Any, Callable, Sequence
+from typing import Any, Callable
 
 import numpy as np
 
-from ._batch import Batch, is_cupy
+from ._kernel_sources import kernel_names, kernel_source
 
-KERNEL_DIR = Path(__file__).parent / "kernels"
+# CuPy is imported inside the functions: it is optional (NumPy-only installs), and heavy.
+
 # Architectures the NVRTC test compiles for; the runtime compiles for the current device.
 # compute_75 is the oldest that CUDA 13 supports; compute_70 (Volta, CUDA 12 only) is kept
 # and skips under a CUDA 13 NVRTC (tests/test_kernels_compile.py reads what NVRTC supports).
@@ -25,31 +18,6 @@ CHECKED_ARCHS = ("compute_70", "compute_75", "compute_80", "compute_90", "comput
                  "compute_120")
 # No FMA contraction: kernels must round exactly like the NumPy reference.
 NVRTC_OPTIONS = ("--std=c++14", "--fmad=false")
-BLOCK = (32, 8, 1)
-
-def kernel_names() -> list[str]:
-    """Names of all kernel modules (ops/kernels/*.cu)."""
-    return sorted(p.stem for p in KERNEL_DIR.glob("*.cu"))
-
-
-def kernel_source(name: str) -> str:
-    """Source of kernels/<name>.cu with local #include "x.cuh" lines inlined.
-
-    Inlining (instead of -I) keeps the source self-contained, so the NVRTC test, the
-    on-disk cache key of CuPy and the runtime all see exactly the same text.
-    """
-    seen: set[str] = set()
-
-    def expand(text: str) -> str:
-        def sub(m: re.Match) -> str:
-            inc = m.group(1)
-            if inc in seen:
-                return ""
-            seen.add(inc)
-            return expand((KERNEL_DIR / inc).read_text())
-        return re.sub(r'^#include "([^"]+)"\s*$', sub, text, flags=re.M)
-
-    return expand((KERNEL_DIR / f"{name}.cu").read_text())
 
 
 def memoize_per_device(fn: Callable[..., Any]) -> Callable[..., Any]:
@@ -108,53 +76,18 @@ def compiled_module(module: str) -> Any:
     return mod
 
 
-def address(x: Any) -> int:
-    """Address of an array's first element in device memory (CuPy) or host memory (the CPU
-    harness's HostArray)."""
-    return x.data.ptr if is_cupy(x) else x.ctypes.data
+def compile_kernels() -> list[str]:
+    """Compile every kernel module for the current CUDA device (a server's preflight).
 
-
-def image_table(*slots: Batch) -> Any:
-    """Device int64 table (4 * len(slots), N) of pointer, height, width, row stride, in
-    the memory of the first slot's images.
-
-    Built on the host from array metadata only and uploaded with one copy; nothing is
-    read back from the device.
+    Args:
+        None; the current CuPy device is the one compiled for.
+    Returns:
+        The module names (ops/kernels/*.cu stems), each now compiled and cached.
+    Raises:
+        cupy.cuda.compiler.CompileException: a module does not compile (NVRTC's log);
+        ImportError: CuPy is not installed.
     """
-    rows = []
-    for slot in slots:
-        arr = slot.array
-        if arr is not None:
-            n = arr.shape[0]
-            rows += [address(arr) + np.arange(n, dtype=np.int64) * arr.strides[0],
-                     np.full(n, arr.shape[1]), np.full(n, arr.shape[2]),
-                     np.full(n, arr.strides[1])]
-        else:
-            images = slot.images
-            rows += [np.array([address(im) for im in images], dtype=np.uint64).view(np.int64),
-                     np.array([im.shape[0] for im in images]),
-                     np.array([im.shape[1] for im in images]),
-                     np.array([im.strides[0] for im in images])]
-    return slots[0].xp.asarray(np.stack(rows).astype(np.int64, copy=False))
-
-
-def launch(module: str, kernel: str, n: int, height: int, width: int,
-           args: Sequence[Any], block: tuple[int, int, int] = BLOCK) -> None:
-    """Launch one thread per (x, y) of a height x width grid, z = image index: on the
-    current CuPy stream, or on the CPU harness (ops/_cpu_kernels.py) when the arguments
-    are its HostArrays. Scalars in ``args`` must be NumPy scalars (np.int32, np.float32)."""
-    from . import _cpu_kernels  # it imports this module, so not at the top
-
-    grid = (math.ceil(width / block[0]), math.ceil(height / block[1]), n)
-    if any(isinstance(a, _cpu_kernels.HostArray) for a in args):
-        _cpu_kernels.launch(module, kernel, grid, block, args)
-    else:
-        get_kernel(module, kernel)(grid, block, tuple(args))
-
-
-def i32(v: int) -> np.int32:
-    return np.int32(v)
-
-
-def f32(v: float) -> np.float32:
-    return np.float32(v)
+    names = kernel_names()
+    for name in names:
+        compiled_module(name)
+    return names

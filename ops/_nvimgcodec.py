@@ -20,7 +20,10 @@ from typing import Any, Sequence
 
 import numpy as np
 
+from . import codec_cv
 from ._gpu import memoize_per_device
+
+# nvImageCodec and CuPy are imported inside the functions: both are optional, and heavy.
 
 # One Decoder/Encoder per device, used under a lock: nvImageCodec does not promise that one
 # instance is safe from several threads (its own tests use one per thread).
@@ -54,7 +57,7 @@ def encode_params_kwargs(format: str, quality: int, channels: int) -> dict[str, 
 
     Args:
         format: "jpeg", "png" or "webp".
-        quality: 1..100 (JPEG and WebP); PNG is lossless at zlib level ops.codec.PNG_LEVEL.
+        quality: 1..100 (JPEG and WebP); PNG is lossless at zlib level ops.codec_cv.PNG_LEVEL.
         channels: 3 for (H, W, 3) RGB images, 1 for (H, W) masks.
 
     Returns:
@@ -63,10 +66,8 @@ def encode_params_kwargs(format: str, quality: int, channels: int) -> dict[str, 
         OpenCV writes by default, IMWRITE_JPEG_SAMPLING_FACTOR 4:2:0), "CSS_GRAY" for masks
         (one component, as OpenCV writes a 1-channel image).
     """
-    from .codec import PNG_LEVEL
-
     if format == "png":
-        return {"quality_type": "LOSSLESS", "quality_value": float(PNG_LEVEL)}
+        return {"quality_type": "LOSSLESS", "quality_value": float(codec_cv.PNG_LEVEL)}
     kwargs: dict[str, Any] = {"quality_type": "QUALITY", "quality_value": float(quality)}
     if format == "jpeg":
         # Without chroma_subsampling nvImageCodec 0.8 writes 3 channels as 4:4:4. CSS_GRAY,
@@ -162,8 +163,6 @@ def decode(files: Sequence[bytes], infos: Sequence[Any]) -> list:
     (CMYK/YCCK JPEG, 16-bit PNG); also every file when nvImageCodec raises."""
     import cupy
 
-    from .codec import _cv_decode
-
     images: list = [None] * len(files)
     gpu = [k for k, info in enumerate(infos)
            if not (info.format == "jpeg" and info.channels == 4) and info.bits <= 8]
@@ -186,7 +185,7 @@ def decode(files: Sequence[bytes], infos: Sequence[Any]) -> list:
                 images[k] = arr
     for k, f in enumerate(files):
         if images[k] is None:
-            host = _cv_decode(np.frombuffer(f, np.uint8))
+            host = codec_cv.cv_decode(np.frombuffer(f, np.uint8))
             images[k] = None if host is None else cupy.asarray(host)
     return images
 
@@ -197,8 +196,6 @@ def encode(images: Sequence[Any], format: str, quality: int) -> list[np.ndarray]
     the host. One nvImageCodec call per batch (two for a JPEG batch of RGB images and masks:
     ``encode_calls``)."""
     import cupy
-
-    from .codec import _cv_encode
 
     files: list = [None] * len(images)
     if unavailable() is None:
@@ -220,5 +217,5 @@ def encode(images: Sequence[Any], format: str, quality: int) -> list[np.ndarray]
                     files[k] = np.frombuffer(bytes(cs), np.uint8)
     for k, im in enumerate(images):
         if files[k] is None:
-            files[k] = _cv_encode(cupy.asnumpy(im), format, quality)
+            files[k] = codec_cv.cv_encode(cupy.asnumpy(im), format, quality)
     return files

@@ -3,9 +3,11 @@ argument, what was expected and what was given."""
 from __future__ import annotations
 
 from numbers import Integral, Real
-from typing import Iterable, Sequence
+from typing import Callable, Iterable, Sequence, TypeVar
 
 import numpy as np
+
+T = TypeVar("T")
 
 
 def fail(name: str, expected: str, given: object, exc: type = ValueError) -> None:
@@ -82,3 +84,34 @@ def check_roi(roi: object, name: str = "roi") -> tuple[int, int, int, int]:
     if x < 0 or y < 0 or w <= 0 or h <= 0:
         fail(name, "x, y >= 0 and w, h > 0", (x, y, w, h))
     return x, y, w, h
+
+
+def per_channel(value: object, channels: int, name: str, positive: bool = False) -> list[float]:
+    """A scalar or one number per channel -> ``channels`` floats (finite; > 0 if positive)."""
+    vals = list(value) if isinstance(value, (tuple, list)) else [value]
+    for v in vals:
+        if isinstance(v, bool) or not isinstance(v, Real):
+            fail(name, "a finite number or a tuple of numbers", describe(value), TypeError)
+    vals = [check_real(v, name, 0.0 if positive else None, exclusive=positive) for v in vals]
+    if len(vals) == 1:
+        vals *= channels
+    if len(vals) != channels:
+        fail(name, f"a scalar or {channels} values (one per channel)", f"{len(vals)} values")
+    return vals
+
+
+def per_image(value: object, n: int, name: str, check: Callable[[object, str], T],
+              noun: str = "entries", single: str | None = None) -> list[T]:
+    """One checked value for each of ``n`` images: ``value`` for all, or a list of n values
+    (a list of tuples or lists), checked as name[i].
+
+    single: for an array input, what it takes instead ("a single (x, y, w, h)"); a list of
+    values is then refused (only a list of images has images of their own sizes).
+    """
+    if isinstance(value, list) and value and isinstance(value[0], (tuple, list)):
+        if single is not None:
+            fail(name, f"{single} for an array input", f"a list of {len(value)} {noun}")
+        if len(value) != n:
+            fail(name, f"{n} {noun}, one per image", f"{len(value)} {noun}")
+        return [check(v, f"{name}[{i}]") for i, v in enumerate(value)]
+    return [check(value, name)] * n

@@ -10,9 +10,12 @@ import numpy as np
 
 from ._batch import Batch, as_batch
 from ._border import border_code, border_index
-from ._dispatch import fork, per_image
-from ._gpu import device_constant, i32, image_table, launch
+from ._dispatch import call_implementation, map_images
+from ._gpu import device_constant
+from ._launch import i32, image_table, launch
 from ._validate import check_choice, check_int, check_ksize, check_real, fail
+from .composite import composite
+from .geometry import resize
 
 _BORDERS = ("reflect101", "reflect", "replicate", "constant")
 # cv::getGaussianKernelBitExact's exact small kernels for sigma <= 0.
@@ -21,15 +24,31 @@ _SMALL = {1: [1.0], 3: [0.25, 0.5, 0.25], 5: [0.0625, 0.25, 0.375, 0.25, 0.0625]
 
 
 def auto_ksize(sigma: float) -> int:
-    """cv2.GaussianBlur's kernel size for ksize 0 and 8-bit images: round(6 sigma + 1) | 1."""
+    """cv2.GaussianBlur's kernel size for ksize 0 and 8-bit images: round(6 sigma + 1) | 1.
+
+    Args:
+        sigma: float > 0.
+    Returns:
+        The odd kernel size, an int.
+    Raises:
+        OverflowError / ValueError: sigma infinite or NaN.
+    """
     return int(np.rint(sigma * 3 * 2 + 1)) | 1
 
 
 @functools.lru_cache(maxsize=64)
 def gaussian_kernel_q8(ksize: int, sigma: float) -> tuple[int, ...]:
-    """OpenCV's 8-bit Gaussian kernel: the exact kernel (getGaussianKernelBitExact)
-    quantised to 8 fraction bits with error diffusion, the centre taking the remainder
-    so the taps sum to 256 (getGaussianKernelFixedPoint_ED)."""
+    """OpenCV's 8-bit Gaussian kernel: the exact kernel (cv::getGaussianKernelBitExact)
+    quantised to 8 fraction bits with error diffusion, the centre taking the remainder so the
+    taps sum to 256 (cv::getGaussianKernelFixedPoint_ED).
+
+    Args:
+        ksize: odd int > 0; sigma: float (<= 0: OpenCV's default for ksize).
+    Returns:
+        ksize int taps summing to 256, a tuple.
+    Raises:
+        Nothing for valid sizes.
+    """
     if sigma <= 0 and ksize in _SMALL:
         exact = _SMALL[ksize]
     else:
@@ -114,19 +133,27 @@ def _gaussian_batch(b: Batch, ksize: tuple[int, int], sigma: float, border: str)
                i32(b.channels), device_constant(b.xp, np.array(ky, np.int32)), i32(len(ky)), code))
         return out
 
-    return fork(b, cuda=cuda,
-                reference=lambda: per_image(b, lambda im: _gauss_ref(im, kx, ky, border)),
-                opencv=lambda: per_image(b, lambda im: _gauss_opencv(im, kx, ky, border, sigma)))
+    return call_implementation(
+        b, cuda=cuda, reference=lambda: map_images(b, lambda im: _gauss_ref(im, kx, ky, border)),
+        opencv=lambda: map_images(b, lambda im: _gauss_opencv(im, kx, ky, border, sigma)))
 
 
 def gaussian_blur(img: Any, ksize: Any, sigma: float, border: str = "reflect101") -> Any:
-    """Gaussian blur of uint8 images, bit-exact with cv2.GaussianBlur(img, (kw, kh), sigma,
-    borderType=...).
+    """Gaussian blur of uint8 images, bit-exact with OpenCV.
 
-    img: (H, W, C) with C in {1, 3, 4}, (N, H, W, C) or a list; NumPy or CuPy.
-    ksize: odd positive int or (kh, kw); 0 (or a 0 entry) derives it from sigma as OpenCV does for 8-bit
-    images (round(6 sigma + 1) | 1). sigma > 0, or <= 0 with ksize given (OpenCV's default
-    sigma for that size). border: "reflect101" (default), "reflect", "replicate", "constant".
+    OpenCV: ``cv2.GaussianBlur(img, (kw, kh), sigma, borderType=...)``; CV-CUDA:
+    ``cvcuda.gaussian``.
+
+    Args:
+        img: uint8 (H, W[, C]) with C in 1, 3, 4, (N, H, W, C) or a list; NumPy or CuPy.
+        ksize: odd int > 0 or (kh, kw); 0 (or a 0 entry) derives it from sigma as OpenCV does
+            for 8-bit images (auto_ksize).
+        sigma: > 0, or <= 0 with ksize given (OpenCV's default sigma for that size).
+        border: "reflect101" (default), "reflect", "replicate" or "constant".
+    Returns:
+        The blurred images, uint8, in the input's form and shapes.
+    Raises:
+        TypeError / ValueError: a bad image, ksize, sigma or border.
     """
     border = check_choice(border, "border", _BORDERS)
     sigma = check_real(sigma, "sigma")
@@ -137,32 +164,36 @@ def gaussian_blur(img: Any, ksize: Any, sigma: float, border: str = "reflect101"
             fail("sigma", "a number > 0 when ksize is 0", sigma)
         ksize = tuple(auto_ksize(sigma) if k == 0 else k for k in ksize)
     kh, kw = check_ksize(ksize)
-    return _gaussian_batch(as_batch(img, "img"), (kh, kw), sigma, border).result()
+    return _gaussian_batch(as_batch(img, "img"), (kh, kw), sigma, border).unwrap()
 
 
 def blur_background(img: Any, mask: Any, sigma: float, downscale: int = 1) -> Any:
     """Keep the foreground, blur the background: composite(img, gaussian_blur(img), mask).
 
-    img: uint8 (H, W, 3 or 1/4), batch or list; mask: uint8 (H, W) per image, 255 =
-    foreground (same forms as composite). sigma > 0: blur strength in pixels of the input.
-    downscale > 1 blurs at 1/downscale resolution (area resize down, blur with
-    sigma / downscale, linear resize back), as fast pipelines do; 1 blurs at full size.
-    OpenCV: cv2.GaussianBlur(img, (0, 0), sigma), then the composite's alpha blend.
-    """
-    from .composite import composite
-    from .geometry import resize
+    OpenCV: ``cv2.GaussianBlur(img, (0, 0), sigma)``, then composite's alpha blend.
 
+    Args:
+        img: uint8 (H, W, C) with C in 1, 3, 4, (N, H, W, C) or a list.
+        mask: uint8 (H, W) per image, 255 = foreground (the forms composite takes).
+        sigma: > 0, the blur strength in pixels of the input.
+        downscale: int >= 1; > 1 blurs at 1/downscale resolution (area resize down, blur with
+            sigma / downscale, linear resize back), as fast pipelines do.
+    Returns:
+        uint8 images in img's form and shapes.
+    Raises:
+        TypeError / ValueError: a bad image, mask, sigma or downscale.
+    """
     sigma = check_real(sigma, "sigma", 0, exclusive=True)
     downscale = check_int(downscale, "downscale", 1)
     b = as_batch(img, "img")
     if downscale == 1:
         k = auto_ksize(sigma)
-        blurred = _gaussian_batch(b, (k, k), sigma, "reflect101").result()
+        blurred = _gaussian_batch(b, (k, k), sigma, "reflect101").unwrap()
     else:
         small = [(max(1, h // downscale), max(1, w // downscale)) for h, w in b.shapes]
-        src = b.result()
+        src = b.unwrap()
         lows = resize(src, small if b.kind == "list" else small[0], "area")
         s = sigma / downscale
         low_blur = gaussian_blur(lows, 0 if s * 6 + 1 >= 3 else 3, s)
         blurred = resize(low_blur, b.shapes if b.kind == "list" else b.shapes[0], "linear")
-    return composite(src if downscale != 1 else b.result(), blurred, mask)
+    return composite(src if downscale != 1 else b.unwrap(), blurred, mask)

@@ -7,7 +7,7 @@ import cv2
 import numpy as np
 
 from ._batch import Batch, as_batch, same_form
-from ._dispatch import apply, fork, hwc
+from ._dispatch import call_implementation, restore_channel_axis, run_image_op
 from ._validate import describe, fail
 
 
@@ -28,7 +28,8 @@ def _opencv(fg: np.ndarray, bg: np.ndarray, m: np.ndarray) -> np.ndarray:
     """The reference's formula in OpenCV's multithreaded arithmetic: uint16 products, then
     v / 255 rounded (convertScaleAbs rounds to nearest; v / 255 is never a tie). Equal to
     the reference for all 256^3 (fg, bg, m) (tests/test_composite.py). A binary mask (only 0
-    and 255, as a thresholded one is) takes fg or bg as they are: a masked copy, 50x faster."""
+    and 255, as a thresholded one is) takes fg or bg as they are: a masked copy, much faster
+    (measured: docs/performance.md)."""
     if cv2.countNonZero(cv2.inRange(m, 1, 254)) == 0:
         out = bg.copy()
         cv2.copyTo(fg, m, out)
@@ -59,20 +60,29 @@ def _drop_channel_axis(mask: Any, fg: Any) -> Any:
 def composite(fg: Any, bg: Any, mask: Any) -> Any:
     """Blend two images by a mask: 255 takes fg, 0 takes bg.
 
-    out = (fg * m + bg * (255 - m) + 127) // 255, which is the exactly rounded value of
-    (fg * m + bg * (255 - m)) / 255 (a /255 quotient is never exactly k + 0.5).
-    fg, bg: uint8 images of the same form and shapes; mask: uint8 (H, W) per image:
-    (H, W), (N, H, W) or a list, with or without a trailing 1-channel axis.
-    OpenCV has no single call; equals cv2.blendLinear with weights m/255 and 1 - m/255
-    rounded to nearest.
+    out = (fg * m + bg * (255 - m) + 127) // 255, the exactly rounded value of
+    (fg * m + bg * (255 - m)) / 255 (a /255 quotient is never exactly k + 0.5). OpenCV has no
+    single call: ``cv2.blendLinear`` with weights m/255 and 1 - m/255, rounded to nearest.
+
+    Args:
+        fg, bg: uint8 images of the same form and shapes: (H, W, C), (N, H, W, C) or a list.
+        mask: uint8 (H, W) per image: (H, W), (N, H, W) or a list, with or without a trailing
+            1-channel axis.
+    Returns:
+        uint8 images in fg's form.
+    Raises:
+        TypeError / ValueError: arguments of other forms, shapes, dtypes or memories.
     """
     f = as_batch(fg, "fg")
     b = as_batch(bg, "bg")
     same_form(f, b, "fg", "bg")
     m = as_batch(_drop_channel_axis(mask, fg), "mask", mask=True)
     same_form(f, m, "fg", "mask", channels=False)
-    def host(fn: Callable[[np.ndarray, np.ndarray, np.ndarray], np.ndarray]) -> Batch:
-        return f.like([hwc(fn(x, y, z)) for x, y, z in zip(f.images, b.images, m.images)])
 
-    return fork(f, cuda=lambda: apply(f, None, ("filter", "composite"), extra=(b, m)),
-                reference=lambda: host(_reference), opencv=lambda: host(_opencv)).result()
+    def host(fn: Callable[[np.ndarray, np.ndarray, np.ndarray], np.ndarray]) -> Batch:
+        return f.with_images([restore_channel_axis(fn(x, y, z))
+                              for x, y, z in zip(f.images, b.images, m.images)])
+
+    return call_implementation(
+        f, cuda=lambda: run_image_op(f, None, ("filter", "composite"), extra=(b, m)),
+        reference=lambda: host(_reference), opencv=lambda: host(_opencv)).unwrap()

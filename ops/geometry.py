@@ -4,7 +4,6 @@ input runs OpenCV itself where it equals the reference (uint8 resize, letterbox,
 from __future__ import annotations
 
 import math
-from numbers import Real
 from typing import Any, Callable, Sequence
 
 import cv2
@@ -13,33 +12,16 @@ import numpy as np
 from . import _resample as rs
 from ._batch import Batch, as_batch
 from ._border import border_code, border_index
-from ._dispatch import apply, fork, hwc
-from ._gpu import i32, image_table, launch
-from ._validate import check_choice, check_int, check_roi, check_size, describe, fail
+from ._dispatch import call_implementation, restore_channel_axis, run_image_op
+from ._launch import i32, image_table, launch
+from ._validate import (check_choice, check_int, check_roi, check_size, describe, fail,
+                        per_channel, per_image)
 
 
-def _sizes(size: Any, b: Batch, name: str = "size") -> list[tuple[int, int]]:
+def _sizes(size: Any, b: Batch) -> list[tuple[int, int]]:
     """One (h, w) per image: a single size, or (list input only) a list of sizes."""
-    if isinstance(size, list) and size and not isinstance(size[0], (int, np.integer)):
-        if b.kind != "list":
-            fail(name, "a single (height, width) for an array input", f"a list of {len(size)} sizes")
-        if len(size) != b.n:
-            fail(name, f"{b.n} sizes, one per image", f"{len(size)} sizes")
-        return [check_size(s, f"{name}[{i}]") for i, s in enumerate(size)]
-    return [check_size(size, name)] * b.n
-
-
-def _value(value: Any, channels: int, name: str = "value") -> list[float]:
-    """Scalar or per-channel constant -> one value per channel."""
-    vals = list(value) if isinstance(value, (tuple, list)) else [value]
-    for v in vals:
-        if isinstance(v, bool) or not isinstance(v, Real) or not math.isfinite(float(v)):
-            fail(name, "a finite number or a tuple of numbers", describe(value), TypeError)
-    if len(vals) == 1:
-        vals = vals * channels
-    if len(vals) != channels:
-        fail(name, f"a scalar or {channels} values (one per channel)", f"{len(vals)} values")
-    return [float(v) for v in vals]
+    return per_image(size, b.n, "size", check_size, "sizes",
+                     None if b.kind == "list" else "a single (height, width)")
 
 
 def _interp(interpolation: str) -> int:
@@ -47,12 +29,23 @@ def _interp(interpolation: str) -> int:
 
 
 def resize(img: Any, size: Any, interpolation: str = "linear") -> Any:
-    """Resize images like cv2.resize(img, (w, h), interpolation=INTER_LINEAR / INTER_NEAREST /
-    INTER_AREA), reproducing OpenCV's arithmetic (checked with 4.10, 4.13, 4.14 and 5.0) (8-bit fixed point for uint8).
+    """Resize images, reproducing cv2.resize's arithmetic (checked with OpenCV 4.10, 4.13, 4.14
+    and 5.0; 8-bit fixed point for uint8).
 
-    img: uint8 (H, W[, C]) with C in 1, 3, 4, or float32 with any C; single, (N, H, W, C)
-    batch or list. size: (h, w), or for a list input a list of (h, w), one per image
-    (the output is then a list of differently sized images). Same dtype as the input.
+    OpenCV: ``cv2.resize(img, (w, h), interpolation=INTER_LINEAR / INTER_NEAREST / INTER_AREA)``;
+    CV-CUDA: ``cvcuda.resize``.
+
+    Args:
+        img: uint8 (H, W[, C]) with C in 1, 3, 4, or float32 with any C; a single image, an
+            (N, H, W, C) batch or a list of images; NumPy, CuPy or HostArray.
+        size: (h, w), or for a list input a list of (h, w), one per image.
+        interpolation: "linear", "nearest" or "area".
+    Returns:
+        The resized images in the input's form and dtype: (h, w[, C]), (N, h, w, C) or a
+        list (of differently sized images when sizes differ).
+    Raises:
+        TypeError: an argument of the wrong type or dtype.
+        ValueError: a bad shape, channel count, size or interpolation.
     """
     b = as_batch(img, "img", channels=None, dtype=None)
     if b.dtype == np.uint8:
@@ -62,14 +55,12 @@ def resize(img: Any, size: Any, interpolation: str = "linear") -> Any:
         fail("img", "dtype uint8 or float32", describe(b.images[0]), TypeError)
     interp = _interp(interpolation)
     sizes = _sizes(size, b)
-    if b.kind != "list" and len(set(sizes)) > 1:
-        fail("size", "one size for an array input", sizes)
     todo = iter(sizes)  # per image, in order: only one host implementation runs
     kernel = "resize_u8" if b.dtype == np.uint8 else "resize_f32"
-    return apply(b, lambda im: rs.resize_image(im, *next(todo), interp), ("resize", kernel),
-                 # cv2's float32 arithmetic differs from the reference in the last bits.
-                 opencv=(lambda im: _resize_opencv(im, *next(todo), interp)) if b.dtype == np.uint8 else None,
-                 shapes=sizes, args=(i32(interp),)).result()
+    # cv2's float32 arithmetic differs from the reference in the last bits: uint8 only.
+    opencv = (lambda im: _resize_opencv(im, *next(todo), interp)) if b.dtype == np.uint8 else None
+    return run_image_op(b, lambda im: rs.resize_image(im, *next(todo), interp), ("resize", kernel),
+                        opencv=opencv, shapes=sizes, args=(i32(interp),)).unwrap()
 
 
 def _resize_opencv(im: np.ndarray, h: int, w: int, interp: int) -> np.ndarray:
@@ -78,9 +69,19 @@ def _resize_opencv(im: np.ndarray, h: int, w: int, interp: int) -> np.ndarray:
 
 
 def letterbox_geometry(h: int, w: int, H: int, W: int) -> tuple[int, int, int, int]:
-    """(x, y, w, h) of the content: scale r = min(H / h, W / w); new size
-    floor(w * r + 0.5), floor(h * r + 0.5) clamped to [1, W] / [1, H]; offsets
-    floor((W - nw) / 2), floor((H - nh) / 2) (extra pixel of odd padding right/bottom)."""
+    """The content rectangle of an (h, w) image letterboxed into (H, W).
+
+    Scale r = min(H / h, W / w); new size floor(w * r + 0.5), floor(h * r + 0.5) clamped to
+    [1, W] / [1, H]; offsets floor((W - nw) / 2), floor((H - nh) / 2) (the extra pixel of odd
+    padding goes right/bottom). OpenCV: no single call (the arithmetic of common letterbox code).
+
+    Args:
+        h, w: the image's size; H, W: the output's size (all > 0).
+    Returns:
+        (x, y, w, h) of the content in the output, ints.
+    Raises:
+        ZeroDivisionError: h or w is 0.
+    """
     r = min(H / h, W / w)
     nw = min(W, max(1, int(math.floor(w * r + 0.5))))
     nh = min(H, max(1, int(math.floor(h * r + 0.5))))
@@ -88,27 +89,36 @@ def letterbox_geometry(h: int, w: int, H: int, W: int) -> tuple[int, int, int, i
 
 
 def letterbox(img: Any, size: Any, value: Any = 0) -> tuple[Any, Any]:
-    """Aspect-preserving bilinear resize + constant padding to size (H, W), content centred.
+    """Aspect-preserving bilinear resize + constant padding to (H, W), content centred.
 
-    img: uint8 (H, W[, C]), C in 1, 3, 4; single, batch or list. value: scalar or one per
-    channel. Returns (padded, roi): padded (H, W[, C]) / (N, H, W, C) / list of (H, W[, C])
-    all of the same size; roi (x, y, w, h) of the content, one tuple for an array input
-    (all images share a shape), a list of tuples for a list input.
-    OpenCV: cv2.resize(INTER_LINEAR) to (w, h) of roi, then cv2.copyMakeBorder(BORDER_CONSTANT).
-    On the GPU one fused kernel samples inside the roi and writes value outside.
+    OpenCV: ``cv2.resize(INTER_LINEAR)`` to the roi's (w, h), then
+    ``cv2.copyMakeBorder(BORDER_CONSTANT, value)``; the GPU runs one fused kernel (samples
+    inside the roi, value outside).
+
+    Args:
+        img: uint8 (H, W[, C]), C in 1, 3, 4; single, (N, H, W, C) batch or list.
+        size: (H, W) of the output.
+        value: padding, a scalar or one per channel.
+    Returns:
+        (padded, roi): padded (H, W[, C]) / (N, H, W, C) / list of (H, W[, C]), uint8; roi the
+        content's (x, y, w, h) (letterbox_geometry): one tuple for an array input, a list of
+        tuples for a list input.
+    Raises:
+        TypeError / ValueError: a bad image, size or value.
     """
     b = as_batch(img, "img")
     H, W = check_size(size, "size")
-    vals = _value(value, b.channels)
+    vals = per_channel(value, b.channels, "value")
     rois = [letterbox_geometry(h, w, H, W) for h, w in b.shapes]
     out_roi = rois if b.kind == "list" else rois[0]
 
     def host(resize_image: Callable, pad_image: Callable) -> Batch:
         outs = []
         for im, (x, y, nw, nh) in zip(b.images, rois):
-            r = hwc(resize_image(im, nh, nw, 1))
-            outs.append(hwc(pad_image(r, y, H - nh - y, x, W - nw - x, "constant", vals)))
-        return b.like(outs)
+            r = restore_channel_axis(resize_image(im, nh, nw, 1))
+            outs.append(restore_channel_axis(
+                pad_image(r, y, H - nh - y, x, W - nw - x, "constant", vals)))
+        return b.with_images(outs)
 
     def cuda() -> Batch:
         out = b.empty([(H, W)] * b.n)
@@ -118,9 +128,9 @@ def letterbox(img: Any, size: Any, value: Any = 0) -> tuple[Any, Any]:
                (image_table(b, out), i32(b.n), i32(b.channels), i32(b.channels), roi_dev, *v))
         return out
 
-    out = fork(b, cuda=cuda, reference=lambda: host(rs.resize_image, _pad_ref),
-               opencv=lambda: host(_resize_opencv, _pad_opencv))
-    return out.result(), out_roi
+    out = call_implementation(b, cuda=cuda, reference=lambda: host(rs.resize_image, _pad_ref),
+                              opencv=lambda: host(_resize_opencv, _pad_opencv))
+    return out.unwrap(), out_roi
 
 
 def _pad_ref(im: np.ndarray, top: int, bottom: int, left: int, right: int, border: str,
@@ -146,12 +156,20 @@ def _pad_opencv(im: np.ndarray, top: int, bottom: int, left: int, right: int, bo
 
 def pad(img: Any, top: int, bottom: int, left: int, right: int, border: str = "constant",
         value: Any = 0) -> Any:
-    """Pad images like cv2.copyMakeBorder(img, top, bottom, left, right, BORDER_CONSTANT /
-    REPLICATE / REFLECT / REFLECT_101 / WRAP, value=value).
+    """Pad images with a border.
 
-    img: uint8 or float32 (H, W[, C]), C in 1..4; single, batch or list. border: "constant",
-    "replicate", "reflect", "reflect101", "wrap"; value: scalar or one per channel
-    (constant only; rounded and saturated for uint8). Output (H+top+bottom, W+left+right).
+    OpenCV: ``cv2.copyMakeBorder(img, top, bottom, left, right, BORDER_CONSTANT / REPLICATE /
+    REFLECT / REFLECT_101 / WRAP, value=value)``; CV-CUDA: ``cvcuda.copymakeborder``.
+
+    Args:
+        img: uint8 or float32 (H, W[, C]), C in 1..4; single, (N, H, W, C) batch or list.
+        top, bottom, left, right: ints >= 0.
+        border: "constant", "replicate", "reflect", "reflect101" or "wrap".
+        value: a scalar or one per channel (constant only; rounded and saturated for uint8).
+    Returns:
+        (H + top + bottom, W + left + right[, C]) images in the input's form and dtype.
+    Raises:
+        TypeError / ValueError: a bad image, width, border or value.
     """
     b = as_batch(img, "img", channels=(1, 2, 3, 4), dtype=None)
     if b.dtype not in (np.uint8, np.float32):
@@ -159,31 +177,31 @@ def pad(img: Any, top: int, bottom: int, left: int, right: int, border: str = "c
     t, bo, le, ri = (check_int(v, n, 0) for v, n in
                      ((top, "top"), (bottom, "bottom"), (left, "left"), (right, "right")))
     code = border_code(border)
-    vals = _value(value, b.channels)
+    vals = per_channel(value, b.channels, "value")
     sizes = [(h + t + bo, w + le + ri) for h, w in b.shapes]
     kernel = "pad_u8" if b.dtype == np.uint8 else "pad_f32"
     v = [np.float32(x) for x in vals + [0.0] * (4 - len(vals))]
-    return apply(b, lambda im: _pad_ref(im, t, bo, le, ri, border, vals), ("pad", kernel),
+    return run_image_op(b, lambda im: _pad_ref(im, t, bo, le, ri, border, vals), ("pad", kernel),
                  opencv=lambda im: _pad_opencv(im, t, bo, le, ri, border, vals),
-                 shapes=sizes, args=(i32(t), i32(le), i32(code), *v)).result()
+                        shapes=sizes, args=(i32(t), i32(le), i32(code), *v)).unwrap()
 
 
 def crop(img: Any, roi: Any) -> Any:
-    """Crop roi = (x, y, w, h) (must lie inside the image) by slicing: returns views.
+    """Crop a region by slicing: returns views, no copy.
 
-    img: (H, W[, C]) or (N, H, W, C) -> (h, w[, C]) / (N, h, w, C); a list -> list, with one
-    roi for all images or a list of rois (one per image). Any dtype; NumPy or CuPy.
-    OpenCV/NumPy: img[y:y+h, x:x+w].
+    OpenCV/NumPy: ``img[y:y + h, x:x + w]``; CV-CUDA: ``cvcuda.customcrop``.
+
+    Args:
+        img: any dtype; (H, W[, C]), (N, H, W, C) or a list of images; NumPy or CuPy.
+        roi: (x, y, w, h) inside every image, or for a list input a list of rois, one per image.
+    Returns:
+        (h, w[, C]) / (N, h, w, C) views, or a list of views.
+    Raises:
+        TypeError / ValueError: a bad image or a roi outside the image.
     """
     b = as_batch(img, "img", channels=None, dtype=None)
-    if isinstance(roi, list) and roi and isinstance(roi[0], (tuple, list)):
-        if b.kind != "list":
-            fail("roi", "a single (x, y, w, h) for an array input", f"a list of {len(roi)} rois")
-        if len(roi) != b.n:
-            fail("roi", f"{b.n} rois, one per image", f"{len(roi)} rois")
-        rois = [check_roi(r, f"roi[{i}]") for i, r in enumerate(roi)]
-    else:
-        rois = [check_roi(roi, "roi")] * b.n
+    rois = per_image(roi, b.n, "roi", check_roi, "rois",
+                     None if b.kind == "list" else "a single (x, y, w, h)")
     for i, ((x, y, w, h), (H, W)) in enumerate(zip(rois, b.shapes)):
         if x + w > W or y + h > H:
             fail("roi" if b.kind != "list" else f"roi (image {i})",
@@ -195,8 +213,18 @@ def crop(img: Any, roi: Any) -> Any:
 
 
 def center_crop(img: Any, size: Any) -> Any:
-    """Central (h, w) region (torchvision CenterCrop without padding): offsets
-    floor((H - h) / 2), floor((W - w) / 2); size must fit every image. Returns views."""
+    """The central (h, w) region, as views (torchvision CenterCrop without padding).
+
+    Offsets floor((H - h) / 2), floor((W - w) / 2). OpenCV/NumPy: the matching slice.
+
+    Args:
+        img: as crop's.
+        size: (h, w), at most every image's size.
+    Returns:
+        (h, w[, C]) / (N, h, w, C) views, or a list of views.
+    Raises:
+        TypeError / ValueError: a bad image or a size larger than an image.
+    """
     b = as_batch(img, "img", channels=None, dtype=None)
     h, w = check_size(size, "size")
     rois = []

@@ -7,8 +7,8 @@ import cv2
 import numpy as np
 
 from ._batch import Batch, as_batch
-from ._dispatch import fork, per_image
-from ._gpu import i32, image_table, launch
+from ._dispatch import call_implementation, map_images
+from ._launch import i32, image_table, launch
 from ._validate import check_choice, check_ksize
 
 _OPS = {"erode": ("erode",), "dilate": ("dilate",), "open": ("erode", "dilate"),
@@ -46,11 +46,20 @@ def _morph_cuda(b: Batch, kh: int, kw: int, dilate: bool) -> Batch:
 
 
 def morphology(mask: Any, op: str, ksize: Any) -> Any:
-    """Erode, dilate, open or close with a ksize x ksize rectangle (kh, kw also accepted).
+    """Erode, dilate, open or close masks with a rectangle; bit-exact with OpenCV.
 
-    mask: uint8 (H, W), (N, H, W) or a list of (H, W) (masks); NumPy or CuPy.
-    OpenCV: cv2.erode / cv2.dilate / cv2.morphologyEx(MORPH_OPEN / MORPH_CLOSE) with
-    np.ones((kh, kw)) and the default border (pixels outside never win). Bit-exact.
+    OpenCV: ``cv2.erode`` / ``cv2.dilate`` / ``cv2.morphologyEx(MORPH_OPEN / MORPH_CLOSE)``
+    with ``np.ones((kh, kw))`` and the default border (pixels outside never win); CV-CUDA:
+    ``cvcuda.morphology``.
+
+    Args:
+        mask: uint8 (H, W), (N, H, W) or a list of (H, W); NumPy or CuPy.
+        op: "erode", "dilate", "open" or "close".
+        ksize: odd int > 0 (a square) or (kh, kw).
+    Returns:
+        uint8 masks in the input's form and shapes.
+    Raises:
+        TypeError / ValueError: a bad mask, op or ksize.
     """
     op = check_choice(op, "op", _OPS)
     kh, kw = check_ksize(ksize)
@@ -69,6 +78,7 @@ def morphology(mask: Any, op: str, ksize: Any) -> Any:
         return im
 
     element = np.ones((kh, kw), np.uint8)  # cv2's default border never wins, as above
-    return fork(b, cuda=cuda, reference=lambda: per_image(b, reference),
-                opencv=lambda: per_image(b, lambda im: cv2.morphologyEx(im, _CV_OPS[op], element))
-                ).result()
+    return call_implementation(
+        b, cuda=cuda, reference=lambda: map_images(b, reference),
+        opencv=lambda: map_images(b, lambda im: cv2.morphologyEx(im, _CV_OPS[op], element))
+    ).unwrap()

@@ -7,41 +7,53 @@ import cv2
 import numpy as np
 
 from . import _resample as rs
-from ._batch import Batch, _poison, array_module, as_batch, is_cupy
-from ._dispatch import fork
-from ._gpu import device_constant, f32, i32, image_table, launch
-from ._validate import check_choice, check_int, check_real, check_roi, check_size, describe, fail
-
-
-def _per_channel(v: Any, c: int, name: str, positive: bool = False) -> np.ndarray:
-    vals = list(v) if isinstance(v, (tuple, list)) else [v]
-    vals = [check_real(x, name, 0.0 if positive else None, exclusive=positive) for x in vals]
-    if len(vals) == 1:
-        vals *= c
-    if len(vals) != c:
-        fail(name, f"a number or {c} numbers (one per channel)", f"{len(vals)} numbers")
-    return np.array(vals, dtype=np.float64)
+from ._batch import allocate, as_batch, empty_batch
+from ._dispatch import call_implementation
+from ._gpu import device_constant
+from ._launch import f32, i32, image_table, launch
+from ._validate import (check_choice, check_int, check_real, check_roi, check_size, describe, fail,
+                        per_channel, per_image)
+from .arrays import array_module, is_cupy
 
 
 def to_tensor_lut(c: int, mean: Any, std: Any, scale: float, dtype: Any) -> np.ndarray:
-    """(C, 256) table: (v * scale - mean[c]) / std[c] computed in float64, rounded once."""
-    m = _per_channel(mean, c, "mean")
-    s = _per_channel(std, c, "std", positive=True)
+    """The (C, 256) lookup table of image_to_tensor: (v * scale - mean[c]) / std[c] for every
+    uint8 level v, computed in float64 and rounded once.
+
+    Args:
+        c: channels; mean, std: a number or c numbers (std > 0); scale: float;
+        dtype: float32 or float16.
+    Returns:
+        (c, 256) array of ``dtype``.
+    Raises:
+        TypeError / ValueError: a bad mean or std.
+    """
+    m = np.array(per_channel(mean, c, "mean"))
+    s = np.array(per_channel(std, c, "std", positive=True))
     v = np.arange(256, dtype=np.float64)[None, :]
     return ((v * scale - m[:, None]) / s[:, None]).astype(dtype)
 
 
 def image_to_tensor(img: Any, mean: Any = 0.0, std: Any = 1.0, scale: float = 1 / 255,
                     swap_rb: bool = False, dtype: str = "float32") -> Any:
-    """uint8 HWC images -> (N, C, H, W) float32/float16 tensor: out = (img * scale - mean) / std.
+    """uint8 HWC images -> (N, C, H, W) float tensor: out = (img * scale - mean) / std.
 
-    img: (H, W[, C]) (-> N = 1), (N, H, W, C) or a list of equally sized images; C in 1, 3, 4.
-    mean, std: numbers or one per output channel (std > 0). swap_rb swaps channels 0 and 2
-    first (C >= 3); mean/std refer to the swapped order. Each value is computed in float64
-    and rounded once to dtype (exact per uint8 level, via a 256-entry table per channel).
-    OpenCV: for scalar std, cv2.dnn.blobFromImage(img, scalefactor=scale / std,
-    mean=mean / scale (per channel), swapRB=swap_rb) gives the same values (up to its
-    float32 rounding).
+    Each value is computed in float64 and rounded once to dtype (exact per uint8 level, via a
+    256-entry table per channel). OpenCV: for a scalar std, ``cv2.dnn.blobFromImage(img,
+    scalefactor=scale / std, mean=mean / scale, swapRB=swap_rb)`` gives the same values up to
+    its float32 rounding; CV-CUDA: ``cvcuda.convertto`` + ``cvcuda.reformat``.
+
+    Args:
+        img: uint8 (H, W[, C]) (-> N = 1), (N, H, W, C) or a list of equally sized images;
+            C in 1, 3, 4; NumPy or CuPy.
+        mean, std: a number or one per output channel (std > 0).
+        scale: float.
+        swap_rb: swap channels 0 and 2 first (C >= 3); mean/std refer to the swapped order.
+        dtype: "float32" or "float16".
+    Returns:
+        (N, C, H, W) array of dtype, in the input's memory.
+    Raises:
+        TypeError / ValueError: a bad image (sizes differ), mean, std, scale, swap_rb or dtype.
     """
     b = as_batch(img, "img")
     if len(set(b.shapes)) > 1:
@@ -65,7 +77,7 @@ def image_to_tensor(img: Any, mean: Any = 0.0, std: Any = 1.0, scale: float = 1 
 
     def opencv() -> np.ndarray:
         # The same table, looked up by cv2.LUT one channel plane of the whole batch at a
-        # time (a lookup, so identical; ~7x NumPy's gather at 256x256).
+        # time (a lookup, so identical, and faster: measured in docs/performance.md).
         batch = b.array if b.array is not None else np.stack(b.images)  # one size
         planes = cv2.split(batch.reshape(b.n * h, w, c))
         out = np.empty((b.n, c, h, w), dtype=dt)
@@ -74,19 +86,29 @@ def image_to_tensor(img: Any, mean: Any = 0.0, std: Any = 1.0, scale: float = 1 
         return out
 
     def cuda() -> Any:
-        out = _poison(b.xp.empty((b.n, c, h, w), dtype=dt))
+        out = allocate(b.xp, (b.n, c, h, w), dt)
         launch("tensor", "to_tensor_f32" if dt == np.float32 else "to_tensor_f16", b.n, h, w,
                (image_table(b), i32(b.n), i32(c), i32(c), device_constant(b.xp, lut), out,
                 i32(1 if swap_rb else 0)))
         return out
 
-    return fork(b, cuda=cuda, reference=reference, opencv=opencv)
+    return call_implementation(b, cuda=cuda, reference=reference, opencv=opencv)
 
 ACTIVATIONS = {"none": 0, "sigmoid": 1, "softmax": 2, "argmax": 3}
 
 
 def activate(t: np.ndarray, activation: str, channel: int) -> np.ndarray:
-    """(K, h, w) float32 logits -> (h, w) float32 probability of `channel`."""
+    """One image's logits -> the probability of ``channel`` (tensor_to_mask's reference).
+
+    Args:
+        t: (K, h, w) float logits; activation: "sigmoid", "softmax", "argmax" or "none";
+        channel: 0 <= channel < K.
+    Returns:
+        (h, w) float32: sigmoid of t[channel]; softmax over K at channel; 1.0 where argmax
+        over K == channel else 0.0; or t[channel] clipped to [0, 1].
+    Raises:
+        IndexError: channel >= K (argmax: all 0.0 instead).
+    """
     t = t.astype(np.float32)
     if activation == "sigmoid":
         return (np.float32(1) / (np.float32(1) + np.exp(-t[channel]))).astype(np.float32)
@@ -98,25 +120,28 @@ def activate(t: np.ndarray, activation: str, channel: int) -> np.ndarray:
     return np.clip(t[channel], 0, 1).astype(np.float32)
 
 
-def _per_image(v: Any, n: int, name: str, check) -> list:
-    if isinstance(v, list) and v and isinstance(v[0], (tuple, list)):
-        if len(v) != n:
-            fail(name, f"{n} entries, one per image", f"{len(v)} entries")
-        return [check(x, f"{name}[{i}]") for i, x in enumerate(v)]
-    return [check(v, name)] * n
-
-
 def tensor_to_mask(t: Any, roi: Any = None, size: Any = None, activation: str = "sigmoid",
                    channel: int = 0, threshold: float | None = None) -> Any:
-    """Segmentation output (N, K, h, w) (or (K, h, w)) float32/float16 -> uint8 masks 0..255.
+    """Segmentation output -> uint8 masks 0..255.
 
-    activation ("sigmoid" of `channel`, "softmax" over K then `channel`, "argmax": 1 where
-    argmax over K == channel, "none": clip to [0, 1]) -> crop the letterbox roi (x, y, w, h)
-    in tensor pixels (one tuple or a list per image; default the whole tensor) -> bilinear
-    float resize (cv2.resize INTER_LINEAR on float32) to size (H, W) (one or a list per image;
-    default the roi size) -> rint(p * 255), or with threshold in (0, 1): 255 where p >= threshold.
-    Returns (N, H, W) uint8 when every image has the same size, else a list of (H, W).
-    The GPU runs one fused kernel (activation evaluated at the resize taps).
+    activation -> crop the letterbox roi (x, y, w, h) in tensor pixels -> bilinear float
+    resize to size -> rint(p * 255), or with threshold: 255 where p >= threshold, else 0.
+    The GPU runs one fused kernel (activation evaluated at the resize taps). OpenCV:
+    ``cv2.resize(INTER_LINEAR)`` on float32 after the activation (its float32 arithmetic
+    differs in the last bits, so NumPy input runs the reference).
+
+    Args:
+        t: float32/float16 (N, K, h, w) or (K, h, w); NumPy or CuPy.
+        roi: (x, y, w, h) inside the tensor, or a list, one per image; default all of it.
+        size: (H, W), or a list, one per image; default the roi's size.
+        activation: "sigmoid" of channel, "softmax" over K then channel, "argmax" (1 where
+            argmax over K == channel) or "none" (clip to [0, 1]).
+        channel: 0 <= channel < K.
+        threshold: None, or a number in (0, 1).
+    Returns:
+        (N, H, W) uint8 when every mask has one size, else a list of (H, W) uint8.
+    Raises:
+        TypeError / ValueError: a bad tensor, roi, size, activation, channel or threshold.
     """
     if not (isinstance(t, np.ndarray) or is_cupy(t)):
         fail("t", "a NumPy or CuPy array (N, K, h, w)", describe(t), TypeError)
@@ -135,12 +160,12 @@ def tensor_to_mask(t: Any, roi: Any = None, size: Any = None, activation: str = 
         threshold = check_real(threshold, "threshold")
         if not 0 < threshold < 1:
             fail("threshold", "a number in (0, 1) or None", threshold)
-    rois = _per_image((0, 0, tw, th) if roi is None else roi, n, "roi", check_roi)
+    rois = per_image((0, 0, tw, th) if roi is None else roi, n, "roi", check_roi)
     for i, (x, y, w, h) in enumerate(rois):
         if x + w > tw or y + h > th:
             fail("roi" if n == 1 else f"roi[{i}]", f"a region inside the {th}x{tw} tensor", (x, y, w, h))
     sizes = ([(h, w) for _, _, w, h in rois] if size is None
-             else _per_image(size, n, "size", check_size))
+             else per_image(size, n, "size", check_size))
     uniform = len(set(sizes)) == 1
 
     def reference() -> Any:
@@ -157,19 +182,14 @@ def tensor_to_mask(t: Any, roi: Any = None, size: Any = None, activation: str = 
     def cuda() -> Any:
         xp = array_module(t)
         tc = xp.ascontiguousarray(t)
-        if uniform:
-            arr = _poison(xp.empty((n, *sizes[0]), dtype=np.uint8))
-            out = Batch(list(arr[..., None]), arr[..., None], "batch", True, xp, 1, np.dtype(np.uint8))
-        else:
-            proto = Batch([None] * n, None, "list", True, xp, 1, np.dtype(np.uint8))
-            out = proto.empty(sizes, 1, np.uint8)
+        out = empty_batch(xp, sizes, 1, np.uint8, "batch" if uniform else "list", squeeze=True)
         roi_dev = xp.asarray(np.array(rois, dtype=np.int32).T.copy())
         H, W = max(h for h, _ in sizes), max(w for _, w in sizes)
         launch("tensor", "tensor_to_mask", n, H, W,
                (image_table(out), i32(n), i32(k), i32(1), tc, i32(th), i32(tw),
                 i32(1 if tc.dtype == np.float16 else 0), roi_dev, i32(ACTIVATIONS[act]),
                 i32(channel), f32(-1.0 if threshold is None else threshold)))
-        return arr if uniform else [im[..., 0] for im in out.images]
+        return out.unwrap()
 
     # cv2.resize's float32 arithmetic differs from the reference's in the last bits.
-    return fork(t, cuda=cuda, reference=reference)
+    return call_implementation(t, cuda=cuda, reference=reference)

@@ -17,7 +17,7 @@ from typing import Any
 
 import numpy as np
 
-from ops._batch import is_cupy, to_device
+from ops.arrays import is_cupy, to_device
 
 from .build import BUILD_COMMAND
 

@@ -1,6 +1,14 @@
+import os
+
 import pytest
 
-from tests.helpers import REPLAY, cuda_reason, ort_cuda_reason
+from serving.paths import BUILD_CACHE
+
+# The CPU harness's compiled kernels stay in this checkout's build/ (gitignored), not in the
+# user's cache that ops uses as a library.
+os.environ.setdefault("TVO_CPU_KERNEL_CACHE", str(BUILD_CACHE / "cpu-kernels"))
+
+from tests.helpers import REPLAY, cuda_reason, ort_cuda_reason  # noqa: E402
 
 
 def pytest_collection_modifyitems(config, items):

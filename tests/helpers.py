@@ -223,13 +223,14 @@ def to_device(x: Any, backend: str) -> Any:
         import cupy
         put = cupy.asarray
     elif backend == "harness":
-        from ops._cpu_kernels import asarray as put
+        from ops.arrays import hostarrays
+        put = hostarrays.asarray
     else:
         raise ValueError(f"unknown backend {backend!r}")
     return [to_device(i, backend) for i in x] if isinstance(x, list) else put(x)
 
 
-# How errors name each backend's memory (ops._batch.memory_name).
+# How errors name each backend's memory (ops.arrays.memory_name).
 MEMORY = {"cuda": "CuPy", "harness": "HostArray"}
 
 
@@ -237,7 +238,7 @@ def to_host(x: Any) -> Any:
     """A plain NumPy copy of a CuPy array or a HostArray (or a list of them)."""
     if isinstance(x, list):
         return [to_host(i) for i in x]
-    from ops._batch import array_module
+    from ops.arrays import array_module
     return array_module(x).asnumpy(x)
 
 

@@ -14,6 +14,7 @@ import pytest
 from PIL import Image, ImageOps
 
 import ops
+import ops.codec_cv
 from ops.codec import CodecError
 from tests.codec_cases import (FILES, HOSTILE, PHOTOS, cv_reference, jpeg_sampling,
                                jpeg_with_frame, pil_file, png_chunk, png_with_header)
@@ -135,7 +136,7 @@ def test_encode_round_trips(fmt):
         flag = {"jpeg": cv2.IMWRITE_JPEG_QUALITY, "png": cv2.IMWRITE_PNG_COMPRESSION,
                 "webp": cv2.IMWRITE_WEBP_QUALITY}[fmt]
         want = cv2.imencode(ops.codec.EXTENSIONS[fmt], img[..., ::-1],
-                            [flag, ops.codec.PNG_LEVEL if fmt == "png" else 90])[1].ravel()
+                            [flag, ops.codec_cv.PNG_LEVEL if fmt == "png" else 90])[1].ravel()
         np.testing.assert_array_equal(f, want)
         back = np.asarray(Image.open(io.BytesIO(f.tobytes())).convert("RGB"))  # Pillow reads it
         if fmt == "png":
@@ -150,7 +151,7 @@ def test_encode_masks_as_grayscale_png():
     pil = Image.open(io.BytesIO(f.tobytes()))
     assert pil.mode == "L"
     np.testing.assert_array_equal(np.asarray(pil), mask)
-    want = cv2.imencode(".png", mask, [cv2.IMWRITE_PNG_COMPRESSION, ops.codec.PNG_LEVEL,
+    want = cv2.imencode(".png", mask, [cv2.IMWRITE_PNG_COMPRESSION, ops.codec_cv.PNG_LEVEL,
                                        cv2.IMWRITE_PNG_FILTER, cv2.IMWRITE_PNG_FILTER_NONE])[1]
     np.testing.assert_array_equal(f, want.ravel())
 

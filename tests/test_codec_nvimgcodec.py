@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 from ops import _nvimgcodec
-from ops.codec import PNG_LEVEL
+from ops.codec_cv import PNG_LEVEL
 from tests.codec_cases import FILES, PHOTOS, cv_reference, jpeg_sampling
 
 

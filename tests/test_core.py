@@ -34,13 +34,13 @@ def test_forms_round_trip():
     img = np.zeros((5, 6, 3), np.uint8)
     b = as_batch(img, "img")
     assert (b.kind, b.n, b.channels, b.shapes) == ("single", 1, 3, [(5, 6)])
-    assert b.result().shape == (5, 6, 3)
-    assert as_batch(np.zeros((5, 6), np.uint8), "img").result().shape == (5, 6)
+    assert b.unwrap().shape == (5, 6, 3)
+    assert as_batch(np.zeros((5, 6), np.uint8), "img").unwrap().shape == (5, 6)
     m = as_batch(np.zeros((4, 5, 6), np.uint8), "mask", mask=True)
-    assert (m.kind, m.n, m.channels) == ("batch", 4, 1) and m.result().shape == (4, 5, 6)
+    assert (m.kind, m.n, m.channels) == ("batch", 4, 1) and m.unwrap().shape == (4, 5, 6)
     lst = as_batch([np.zeros((2, 3, 1), np.uint8), np.zeros((4, 1, 1), np.uint8)], "img")
     out = lst.empty([(7, 7), (1, 2)])
-    assert [o.shape for o in out.result()] == [(7, 7, 1), (1, 2, 1)]
+    assert [o.shape for o in out.unwrap()] == [(7, 7, 1), (1, 2, 1)]
 
 
 def test_strided_input_made_pixel_contiguous():
@@ -72,7 +72,7 @@ def test_implementation_fork(monkeypatch):
     """ops.implementation: OpenCV for NumPy by default, the reference inside use_reference()
     or with TVO_OPS_REFERENCE=1, the CUDA kernel for device memory (the harness's HostArray)."""
     import ops
-    from ops._cpu_kernels import asarray
+    from ops.arrays import hostarrays
 
     monkeypatch.delenv("TVO_OPS_REFERENCE", raising=False)
     img = np.zeros((2, 2, 3), np.uint8)
@@ -82,9 +82,9 @@ def test_implementation_fork(monkeypatch):
         assert ops.implementation(img) == "reference"
         with ops.use_reference(False):
             assert ops.implementation(img) == "opencv"
-        assert ops.implementation(asarray(img)) == "cuda"
+        assert ops.implementation(hostarrays.asarray(img)) == "cuda"
     assert ops.implementation(img) == "opencv"
-    assert ops.implementation(asarray(img)) == "cuda"
+    assert ops.implementation(hostarrays.asarray(img)) == "cuda"
     code = ("import numpy, ops; x = numpy.zeros((2, 2, 3), numpy.uint8); print(ops.implementation(x))\n"
             "with ops.use_reference(False): print(ops.implementation(x))")
     env = {**os.environ, "TVO_OPS_REFERENCE": "1", "PYTHONPATH": str(ROOT)}

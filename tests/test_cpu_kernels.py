@@ -11,7 +11,8 @@ import pytest
 
 import ops
 from ops import _cpu_kernels as ck
-from ops._gpu import KERNEL_DIR
+from ops._kernel_sources import KERNEL_DIR
+from ops.arrays import hostarrays
 from tests.helpers import exact, kernel_matches_numpy, random_image, rng_for
 
 pytestmark = pytest.mark.kernels
@@ -88,17 +89,17 @@ def test_every_kernel_runs_on_the_harness(request):
     """Each extern "C" __global__ function of ops/kernels is reached by an op on HostArrays
     (a new kernel without a path here fails this test until its op's cases cover it)."""
     rng = rng_for(request)
-    img, m = ck.asarray(random_image(rng, 9, 11, 3)), ck.asarray(random_image(rng, 9, 11, None))
-    t = ck.asarray(rng.standard_normal((1, 2, 6, 5)).astype(np.float16))
+    img, m = hostarrays.asarray(random_image(rng, 9, 11, 3)), hostarrays.asarray(random_image(rng, 9, 11, None))
+    t = hostarrays.asarray(rng.standard_normal((1, 2, 6, 5)).astype(np.float16))
     ck.launched.clear()
     ops.cvt_color(img, "rgb2bgr")
     ops.gaussian_blur(img, 3, 0)
     ops.morphology(m, "erode", 3)
     ops.composite(img, img, m)
     ops.pad(img, 1, 1, 1, 1)
-    ops.pad(ck.asarray(np.zeros((2, 2, 1), np.float32)), 1, 1, 1, 1)
+    ops.pad(hostarrays.asarray(np.zeros((2, 2, 1), np.float32)), 1, 1, 1, 1)
     ops.resize(img, (4, 4))
-    ops.resize(ck.asarray(np.zeros((2, 2, 1), np.float32)), (4, 4))
+    ops.resize(hostarrays.asarray(np.zeros((2, 2, 1), np.float32)), (4, 4))
     ops.letterbox(img, (8, 8))
     ops.image_to_tensor(img)
     ops.image_to_tensor(img, dtype="float16")
@@ -115,7 +116,7 @@ def test_compile_error_names_file_and_line(tmp_path):
     line = next(i for i, t in enumerate((d / "pad.cu").read_text().splitlines(), 1)
                 if "border_index(y - top" in t)
     with ck.kernel_sources(d), pytest.raises(ck.KernelBuildError) as e:
-        ops.pad(ck.asarray(np.zeros((4, 4, 3), np.uint8)), 1, 1, 1, 1)
+        ops.pad(hostarrays.asarray(np.zeros((4, 4, 3), np.uint8)), 1, 1, 1, 1)
     assert f"pad.cu:{line + 1}:" in str(e.value) or f"pad.cu:{line}:" in str(e.value), str(e.value)
     assert "error" in str(e.value)
 
@@ -193,13 +194,13 @@ def block_kernels(tmp_path):
 
 def test_shared_memory_and_syncthreads(block_kernels):
     x = np.arange(200, dtype=np.float32)
-    out = ck.empty(200, np.float32)
-    ck.launch("block", "reverse_blocks", (4, 1, 1), (8, 8, 1), (ck.asarray(x), out, np.int32(200)))
+    out = hostarrays.empty(200, np.float32)
+    ck.launch("block", "reverse_blocks", (4, 1, 1), (8, 8, 1), (hostarrays.asarray(x), out, np.int32(200)))
     exact(np.asarray(out), _reverse_chunks(x, 64))
 
     v = np.random.default_rng(1).integers(-1000, 1000, 5 * 32).astype(np.int32)
-    sums = ck.empty(5, np.int32)
-    ck.launch("block", "block_sums", (5, 1, 1), (32, 1, 1), (ck.asarray(v), sums))
+    sums = hostarrays.empty(5, np.int32)
+    ck.launch("block", "block_sums", (5, 1, 1), (32, 1, 1), (hostarrays.asarray(v), sums))
     exact(np.asarray(sums), v.reshape(5, 32).sum(axis=1))
 
 
@@ -214,28 +215,28 @@ def _reverse_chunks(x, nt):
                                            ("split_barrier", "threads wait at different __syncthreads calls")])
 def test_divergent_barrier_is_reported(block_kernels, kernel, words):
     with pytest.raises(ck.KernelFault, match=f"kernel {kernel}: {words}"):
-        ck.launch("block", kernel, (1, 1, 1), (32, 1, 1), (ck.empty(32, np.int32),))
+        ck.launch("block", kernel, (1, 1, 1), (32, 1, 1), (hostarrays.empty(32, np.int32),))
 
 
 def test_out_of_bounds_write_is_reported(block_kernels):
-    out = ck.empty(100, np.float32)
+    out = hostarrays.empty(100, np.float32)
     with pytest.raises(ck.KernelFault, match=r"SIGSEGV.*0 bytes past the end of a float32 \(100,\)"):
         ck.launch("block", "write_one_past", (4, 1, 1), (32, 1, 1), (out, np.int32(100)))
     # the process survives, and later launches work
-    ck.launch("block", "write_one_past", (4, 1, 1), (32, 1, 1), (ck.empty(101, np.float32),
+    ck.launch("block", "write_one_past", (4, 1, 1), (32, 1, 1), (hostarrays.empty(101, np.float32),
                                                                  np.int32(100)))
 
 
 def test_endless_loop_is_ended_by_the_watchdog(block_kernels, monkeypatch):
     monkeypatch.setattr(ck, "TIMEOUT_S", 0.5)
     with pytest.raises(ck.KernelFault, match="kernel spin: ran longer than the harness's 500 ms"):
-        ck.launch("block", "spin", (1, 1, 1), (1, 1, 1), (ck.empty(1, np.float32),))
+        ck.launch("block", "spin", (1, 1, 1), (1, 1, 1), (hostarrays.empty(1, np.float32),))
 
 
 def test_portable_ptx_half_to_float_is_exact(block_kernels):
     bits = np.arange(65536, dtype=np.uint16)
-    out = ck.empty(65536, np.float32)
-    ck.launch("block", "halves", (256, 1, 1), (256, 1, 1), (ck.asarray(bits), out, np.int32(65536)))
+    out = hostarrays.empty(65536, np.float32)
+    ck.launch("block", "halves", (256, 1, 1), (256, 1, 1), (hostarrays.asarray(bits), out, np.int32(65536)))
     want = bits.view(np.float16).astype(np.float32)
     exact(np.asarray(out).view(np.uint32)[~np.isnan(want)], want.view(np.uint32)[~np.isnan(want)])
     assert np.isnan(np.asarray(out)[np.isnan(want)]).all()
@@ -243,8 +244,8 @@ def test_portable_ptx_half_to_float_is_exact(block_kernels):
 
 def test_float2int_rn_rounds_half_even_and_saturates(block_kernels):
     x = np.array([0.5, 1.5, 2.5, -0.5, -1.5, 254.5, 3e9, -3e9, np.nan, np.inf], np.float32)
-    out = ck.empty(x.size, np.int32)
-    ck.launch("block", "to_int", (1, 1, 1), (32, 1, 1), (ck.asarray(x), out, np.int32(x.size)))
+    out = hostarrays.empty(x.size, np.int32)
+    ck.launch("block", "to_int", (1, 1, 1), (32, 1, 1), (hostarrays.asarray(x), out, np.int32(x.size)))
     exact(np.asarray(out), [0, 2, 2, 0, -2, 254, 2**31 - 1, -2**31, 0, 2**31 - 1])
 
 
@@ -258,4 +259,4 @@ def test_float2int_rn_rounds_half_even_and_saturates(block_kernels):
 def test_bad_arguments_are_refused(block_kernels, args, words):
     """Checked against the kernel's declared parameters (CuPy passes whatever it gets)."""
     with pytest.raises(TypeError, match=words):
-        ck.launch("block", "write_one_past", (1, 1, 1), (4, 1, 1), args(ck.empty(4, np.float32)))
+        ck.launch("block", "write_one_past", (1, 1, 1), (4, 1, 1), args(hostarrays.empty(4, np.float32)))

@@ -8,7 +8,8 @@ import pytest
 
 from cupy_backends.cuda.libs import nvrtc
 
-from ops._gpu import CHECKED_ARCHS, NVRTC_OPTIONS, kernel_names, kernel_source
+from ops._gpu import CHECKED_ARCHS, NVRTC_OPTIONS
+from ops._kernel_sources import kernel_names, kernel_source
 
 
 def test_there_are_kernels():

@@ -323,6 +323,7 @@ def test_each_file_header_is_read_once_and_a_bomb_is_refused_before_decoding(mod
     are client errors naming ENCODED, and only the good files reach the decoder."""
     import ops
     import ops.codec as codec
+    import ops.codec_cv as codec_cv
     import serving.base as base
     from serving.placement import Placer, PlacementCounters
     from tests.codec_cases import PHOTOS, pil_file, png_with_header
@@ -331,8 +332,8 @@ def test_each_file_header_is_read_once_and_a_bomb_is_refused_before_decoding(mod
     m.placer = Placer(base.OUTSIDE_TRITON, PlacementCounters(model, "0"), m.HOST_TENSORS, m.ENTRY_INPUTS)
     probed, real_probe = [], codec.probe
     monkeypatch.setattr(codec, "probe", lambda b, *a, **kw: probed.append(len(b)) or real_probe(b, *a, **kw))
-    decoded, real_decode = [], codec._cv_decode
-    monkeypatch.setattr(codec, "_cv_decode", lambda buf: decoded.append(len(buf)) or real_decode(buf))
+    decoded, real_decode = [], codec_cv.cv_decode
+    monkeypatch.setattr(codec_cv, "cv_decode", lambda buf: decoded.append(len(buf)) or real_decode(buf))
     monkeypatch.setattr(base, "to_triton", lambda pb_utils, name, value, *_: (name, tuple(value.shape)))
     good = [pil_file(ops.resize(PHOTOS["coffee"], (60 + i, 80)), "JPEG") for i in range(3)]
     files = good[:1] + [png_with_header(100_000, 100_000), b"GIF89a" + bytes(32)] + good[1:]

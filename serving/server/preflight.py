@@ -26,17 +26,16 @@ def check_cupy() -> str:
     """A device is visible and every ops/kernels module compiles for it (NVRTC found)."""
     import cupy
 
-    from ops._gpu import compiled_module, kernel_names
+    from ops import compile_kernels
 
     n = cupy.cuda.runtime.getDeviceCount()
     if n < 1:
         raise RuntimeError("CuPy sees no CUDA device")
-    for name in kernel_names():
-        compiled_module(name)
+    names = compile_kernels()
     name = cupy.cuda.runtime.getDeviceProperties(0)["name"]
     name = name.decode() if isinstance(name, bytes) else name
     return (f"CuPy {cupy.__version__}: {n} device(s), {name}, "
-            f"driver {cupy.cuda.runtime.driverGetVersion()}; kernels {', '.join(kernel_names())} compile")
+            f"driver {cupy.cuda.runtime.driverGetVersion()}; kernels {', '.join(names)} compile")
 
 
 def check_onnxruntime(model: Path) -> str:
