@@ -42,9 +42,20 @@ class RequestRefused(InferenceServerException, ValueError):
 
 
 def connect(url: str, protocol: str, timeout: float | None = None) -> tuple[Any, Any, dict[str, Any]]:
-    """(tritonclient.http or .grpc, a client of ``url``, the keyword arguments of each infer
-    call) where one request may take ``timeout`` seconds (None: tritonclient's defaults, 60 s
-    over HTTP and none over gRPC, where the limit is per call)."""
+    """A tritonclient client of ``url`` and what each infer call needs.
+
+    Args:
+        url: the server's host:port.
+        protocol: 'http' or 'grpc'.
+        timeout: seconds one request may take (None: tritonclient's defaults, 60 s over HTTP
+            and none over gRPC, where the limit is per call).
+
+    Returns:
+        (tritonclient.http or .grpc, the client, the keyword arguments of each infer call).
+
+    Raises:
+        ValueError: another protocol.
+    """
     if protocol not in ("http", "grpc"):
         raise ValueError(f"protocol: expected 'http' or 'grpc', got {protocol!r}")
     if protocol == "http":
@@ -62,10 +73,20 @@ class BlurClient:
     def __init__(self, url: str, protocol: str = "http", model: str = MODEL,
                  timeout: float | None = None, file_model: str = FILE_MODEL,
                  concurrency: int = DEFAULT_CONCURRENCY):
-        """model: the pipeline ``blur`` calls (raw pixels); file_model: the one ``blur_file``
-        calls (encoded files). timeout: seconds one request may take before it fails
-        (default: tritonclient's, 60 s over HTTP and none over gRPC). concurrency: requests
-        ``blur_many`` and ``blur_files`` keep in flight (1..256)."""
+        """Connect (the connection of the calling thread; other threads open their own).
+
+        Args:
+            url: the server's host:port.
+            protocol: 'http' or 'grpc'.
+            model: the pipeline ``blur`` calls (raw pixels).
+            timeout: seconds one request may take before it fails (default: tritonclient's, 60 s
+                over HTTP and none over gRPC).
+            file_model: the pipeline ``blur_file`` calls (encoded files).
+            concurrency: requests ``blur_many`` and ``blur_files`` keep in flight (1..256).
+
+        Raises:
+            ValueError: another protocol, or a concurrency outside 1..256.
+        """
         self.url, self.protocol, self.timeout = url, protocol, timeout
         self.concurrency = check_concurrency(concurrency)
         self._mod, client, self._per_request = connect(url, protocol, timeout)
@@ -89,8 +110,22 @@ class BlurClient:
         return client
 
     def blur(self, image: np.ndarray, **parameters: Any) -> tuple[np.ndarray, np.ndarray]:
-        """(blurred, mask) of one RGB uint8 (H, W, 3) image. Keyword parameters (sigma,
-        threshold, morph_ksize, downscale) override the server's config for this request."""
+        """Blur the background of one image.
+
+        Args:
+            image: (H, W, 3) uint8 RGB.
+            **parameters: request parameters (sigma, threshold, morph_ksize, downscale) that
+                override the server's config for this request.
+
+        Returns:
+            (blurred, mask): the blurred image, (H, W, 3) uint8 RGB, and the person mask,
+            (H, W) uint8.
+
+        Raises:
+            ValueError: ``image`` is not an (H, W, 3) uint8 array.
+            RequestRefused: the server refused it (a parameter out of range, a frame too large).
+            InferenceServerException: the server failed.
+        """
         image = np.asarray(image)
         if image.dtype != np.uint8 or image.ndim != 3 or image.shape[2] != 3:
             raise ValueError(f"image: expected an (H, W, 3) uint8 RGB array, got shape "
@@ -106,13 +141,25 @@ class BlurClient:
 
     def blur_file(self, data: bytes, *, mask: bool = False,
                   **parameters: Any) -> bytes | tuple[bytes, bytes]:
-        """The blurred photo of one JPEG, PNG or WebP file (its bytes), as a file: the same
-        format as ``data`` unless ``format`` (jpeg, png, webp) says otherwise, ``quality``
-        1..100 for JPEG and WebP (the server's default: 90). With ``mask=True``, (blurred
-        file, mask as a grayscale PNG). The other keyword parameters are ``blur``'s (sigma,
-        threshold, morph_ksize, downscale). EXIF orientation is applied, so the result is
-        upright and carries no metadata. ValueError for empty data, RequestRefused (a
-        ValueError too) for a file or parameter the server refuses."""
+        """The blurred photo of one JPEG, PNG or WebP file, as a file.
+
+        EXIF orientation is applied, so the result is upright and carries no metadata.
+
+        Args:
+            data: the file's bytes.
+            mask: also answer the person mask, as a grayscale PNG.
+            **parameters: ``format`` (jpeg, png, webp; default: the format of ``data``),
+                ``quality`` 1..100 for JPEG and WebP (the server's default: 90), and
+                ``blur``'s (sigma, threshold, morph_ksize, downscale).
+
+        Returns:
+            The blurred file's bytes; with ``mask=True``, (blurred file, mask PNG).
+
+        Raises:
+            ValueError: ``data`` is not bytes, or is empty.
+            RequestRefused: a file or parameter the server refuses (a ValueError too).
+            InferenceServerException: the server failed.
+        """
         if not isinstance(data, (bytes, bytearray, memoryview)):
             raise ValueError(f"data: expected the file's bytes, got {type(data).__name__}")
         buf = np.frombuffer(data, dtype=np.uint8)
@@ -125,15 +172,32 @@ class BlurClient:
 
     def blur_many(self, images: Iterable[np.ndarray], **parameters: Any
                   ) -> Iterator[tuple[np.ndarray, tuple[np.ndarray, np.ndarray] | Exception]]:
-        """``(image, (blurred, mask))`` for each image, in order, ``concurrency`` requests in
-        flight; an image that fails (RequestRefused, ValueError, a server error) has its
-        exception in place of the pair, and the others go on."""
+        """Blur many images, in order, ``concurrency`` requests in flight.
+
+        Args:
+            images: (H, W, 3) uint8 RGB arrays.
+            **parameters: as ``blur``'s.
+
+        Returns:
+            An iterator of ``(image, (blurred, mask))``; an image that fails (RequestRefused,
+            ValueError, a server error) has its exception in place of the pair, and the others go
+            on.
+        """
         return in_order(lambda image: self.blur(image, **parameters), images, self.concurrency)
 
     def blur_files(self, files: Iterable[bytes], *, mask: bool = False, **parameters: Any
                    ) -> Iterator[tuple[bytes, bytes | tuple[bytes, bytes] | Exception]]:
-        """``(data, result)`` for each file's bytes, in order, ``concurrency`` requests in
-        flight: result is what ``blur_file`` returns, or the exception of that file alone."""
+        """Blur many files, in order, ``concurrency`` requests in flight.
+
+        Args:
+            files: each file's bytes (JPEG, PNG or WebP).
+            mask: also answer each mask, as ``blur_file`` does.
+            **parameters: as ``blur_file``'s.
+
+        Returns:
+            An iterator of ``(data, result)``: result is what ``blur_file`` returns, or the
+            exception of that file alone.
+        """
         return in_order(lambda data: self.blur_file(data, mask=mask, **parameters), files,
                         self.concurrency)
 
@@ -152,6 +216,7 @@ class BlurClient:
             raise
 
     def close(self) -> None:
+        """Close every thread's connection."""
         with self._lock:
             clients, self._clients = self._clients, []
         for client in clients:

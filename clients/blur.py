@@ -52,7 +52,17 @@ class Skipped(Exception):
 
 
 def find_images(paths: Sequence[Path]) -> list[Path]:
-    """Files as given, folders expanded (sorted, images only)."""
+    """Files as given, folders expanded (sorted, images only).
+
+    Args:
+        paths: files and folders; folders are searched recursively for IMAGE_SUFFIXES.
+
+    Returns:
+        The files: each given file (whatever its suffix), then each folder's images.
+
+    Raises:
+        FileNotFoundError: a path that is neither a file nor a folder.
+    """
     out: list[Path] = []
     for p in paths:
         if p.is_dir():
@@ -65,31 +75,74 @@ def find_images(paths: Sequence[Path]) -> list[Path]:
 
 
 def read_rgb(path: Path) -> np.ndarray:
+    """Decode an image file with Pillow.
+
+    Args:
+        path: any format Pillow reads.
+
+    Returns:
+        (H, W, 3) uint8 RGB (cv2.imread + cv2.cvtColor(..., cv2.COLOR_BGR2RGB) in OpenCV).
+
+    Raises:
+        OSError: Pillow cannot read it (PIL.UnidentifiedImageError is one).
+    """
     from PIL import Image
     with Image.open(path) as im:
         return np.asarray(im.convert("RGB"))
 
 
 def write_png(path: Path, array: np.ndarray) -> None:
+    """Write an array as PNG with Pillow, creating the folder.
+
+    Args:
+        path: the file to write.
+        array: (H, W, 3) uint8 RGB or (H, W) uint8 grayscale.
+    """
     from PIL import Image
     path.parent.mkdir(parents=True, exist_ok=True)
     Image.fromarray(array).save(path)
 
 
 def write_file(path: Path, data: bytes) -> None:
+    """Write bytes, creating the folder.
+
+    Args:
+        path: the file to write.
+        data: its content.
+    """
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_bytes(data)
 
 
 def output_name(src: Path, fmt: str) -> str:
-    """The result's file name: src's extension when it names ``fmt`` (photo.JPEG stays
-    photo.JPEG), else the format's own (photo.jpg as PNG: photo.png)."""
+    """The result's file name.
+
+    Args:
+        src: the input file.
+        fmt: the result's format (jpeg, png, webp).
+
+    Returns:
+        src's stem with src's extension when it names ``fmt`` (photo.JPEG stays photo.JPEG),
+        else with the format's own (photo.jpg as PNG: photo.png).
+    """
     keep = FORMAT_OF_SUFFIX.get(src.suffix.lower()) == fmt
     return src.stem + (src.suffix if keep else EXTENSIONS[fmt])
 
 
 @contextlib.contextmanager
 def server_url(url: str | None, protocol: str) -> Iterator[str]:
+    """The server to use for the duration: ``url``, or the embedded server started for it.
+
+    Args:
+        url: host:port of a running server, or None to start one.
+        protocol: 'http' or 'grpc': which of the embedded server's URLs to yield.
+
+    Returns:
+        A context manager yielding host:port.
+
+    Raises:
+        ServerError: the embedded server did not start.
+    """
     if url:
         yield url
         return
@@ -133,11 +186,29 @@ def _blur_encoded(f: Path, client: BlurClient, save_mask: bool,
 def blur_files(files: Sequence[Path], out: Path, client: BlurClient, save_mask: bool = False,
                raw: bool = False, warn: Callable[[str], None] | None = None,
                concurrency: int | None = None, **parameters: Any) -> tuple[list[Path], list[Path]]:
-    """Blurs each file into ``out``: (blurred files written, input files skipped). A file
-    that cannot be blurred (unreadable, refused by the server as a client error, or whose
-    output another input of this run already wrote) is skipped and ``warn`` says why.
-    ``concurrency`` files (default: the client's) are read and sent at once; the results are
-    written in the files' order, and a server failure (not a refusal) stops the run."""
+    """Blur each file into ``out``.
+
+    A file that cannot be blurred (unreadable, refused by the server as a client error, or
+    whose output another input of this run already wrote) is skipped and ``warn`` says why.
+    ``concurrency`` files are read and sent at once; the results are written in the files'
+    order.
+
+    Args:
+        files: the input files.
+        out: the output folder.
+        client: the client to send them with.
+        save_mask: also write ``<name>_mask.png``.
+        raw: decode here with Pillow and send pixels (PNG out), else send each file as it is.
+        warn: where the warnings go (default: stderr, above the progress bar).
+        concurrency: files in flight (default: the client's).
+        **parameters: request parameters (sigma, threshold, format, quality, ...).
+
+    Returns:
+        (blurred files written, input files skipped).
+
+    Raises:
+        InferenceServerException: the server failed (not a refusal); the run stops.
+    """
     from tqdm import tqdm
 
     warn = warn or (lambda msg: tqdm.write(msg, file=sys.stderr))
@@ -170,6 +241,17 @@ def blur_files(files: Sequence[Path], out: Path, client: BlurClient, save_mask: 
 
 
 def concurrency(text: str) -> int:
+    """argparse type of --concurrency.
+
+    Args:
+        text: the argument.
+
+    Returns:
+        An integer in 1..256.
+
+    Raises:
+        argparse.ArgumentTypeError: anything else.
+    """
     try:
         return check_concurrency(int(text))
     except ValueError:
@@ -177,6 +259,18 @@ def concurrency(text: str) -> int:
 
 
 def quality(text: str) -> int:
+    """argparse type of --quality.
+
+    Args:
+        text: the argument.
+
+    Returns:
+        An integer in 1..100.
+
+    Raises:
+        argparse.ArgumentTypeError: an integer outside 1..100.
+        ValueError: not an integer (argparse reports it as invalid).
+    """
     q = int(text)
     if not 1 <= q <= 100:
         raise argparse.ArgumentTypeError(f"expected an integer in 1..100, got {text}")
@@ -184,6 +278,15 @@ def quality(text: str) -> int:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    """``python -m clients.blur``: blur image files through Triton.
+
+    Args:
+        argv: the arguments (default: sys.argv[1:]).
+
+    Returns:
+        The exit status: 0 all files written, 1 some skipped (or the server failed), 2 bad
+        arguments.
+    """
     from tritonclient.utils import InferenceServerException
 
     p = argparse.ArgumentParser(prog="python -m clients.blur", epilog=EPILOG,

@@ -10,6 +10,14 @@ import time
 
 
 def main() -> int:
+    """Start the embedded server, blur the astronaut photo, write the result and its mask to out/.
+
+    Returns:
+        0.
+
+    Raises:
+        ServerError: the server did not start.
+    """
     from skimage import data
 
     from serving.paths import REPO_ROOT

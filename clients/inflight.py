@@ -14,7 +14,17 @@ DEFAULT_CONCURRENCY = 4
 
 
 def check_concurrency(n: int) -> int:
-    """``n`` if it is a usable number of calls in flight, else ValueError."""
+    """Check a number of calls in flight.
+
+    Args:
+        n: the number.
+
+    Returns:
+        ``n``.
+
+    Raises:
+        ValueError: not an integer in 1..256 (a bool is refused too).
+    """
     if isinstance(n, bool) or not isinstance(n, int) or not 1 <= n <= 256:
         raise ValueError(f"concurrency: expected an integer in 1..256, got {n!r}")
     return n
@@ -22,11 +32,24 @@ def check_concurrency(n: int) -> int:
 
 def in_order(fn: Callable[[T], R], items: Iterable[T], concurrency: int = DEFAULT_CONCURRENCY
              ) -> Iterator[tuple[T, R | Exception]]:
-    """``(item, fn(item))`` for each item, in the items' order, with up to ``concurrency``
-    calls running at once (threads). A call that raises gives its exception in its result's
-    place; the others go on. At most 2 x concurrency items are taken ahead of the one being
-    answered, so a long folder is not read into memory at once. Closing the iterator early
-    (or Ctrl-C) cancels what has not started and waits for what has."""
+    """``(item, fn(item))`` for each item, in the items' order, up to ``concurrency`` calls at once.
+
+    At most 2 x concurrency items are taken ahead of the one being answered, so a long folder
+    is not read into memory at once. Closing the iterator early (or Ctrl-C) cancels what has
+    not started and waits for what has.
+
+    Args:
+        fn: the call, run in threads.
+        items: its arguments.
+        concurrency: calls running at once (1..256).
+
+    Returns:
+        An iterator of (item, result); a call that raises gives its exception in its result's
+        place, and the others go on.
+
+    Raises:
+        ValueError: a concurrency outside 1..256 (when iteration starts).
+    """
     concurrency = check_concurrency(concurrency)
     pending: collections.deque[tuple[T, cf.Future]] = collections.deque()
     source = iter(items)

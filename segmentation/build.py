@@ -30,15 +30,39 @@ BUILD_COMMAND = "python -m segmentation.build (or: make model)"
 
 
 def sha256(path: Path) -> str:
+    """The sha256 of a file.
+
+    Args:
+        path: the file.
+
+    Returns:
+        Its hex digest.
+    """
     return hashlib.sha256(Path(path).read_bytes()).hexdigest()
 
 
 def expected_onnx_sha256() -> str:
+    """The committed checksum of the ONNX model (CHECKSUM_FILE).
+
+    Returns:
+        The hex digest.
+    """
     return CHECKSUM_FILE.read_text().split()[0]
 
 
 def fetch_tflite(cache: Path = CACHE) -> Path:
-    """selfie_segmentation.tflite from the mediapipe wheel (downloaded once into cache)."""
+    """selfie_segmentation.tflite from the mediapipe wheel (downloaded once into cache).
+
+    Args:
+        cache: the folder the wheel and the extracted file are kept in.
+
+    Returns:
+        The .tflite file, its sha256 checked.
+
+    Raises:
+        subprocess.CalledProcessError: pip could not download the wheel.
+        RuntimeError: no wheel after the download, or the file's sha256 differs (it is deleted).
+    """
     cache.mkdir(parents=True, exist_ok=True)
     out = cache / "selfie_segmentation.tflite"
     if not out.exists():
@@ -59,7 +83,18 @@ def fetch_tflite(cache: Path = CACHE) -> Path:
 
 
 def build(out: Path = DEFAULT_OUT, force: bool = False) -> Path:
-    """Build the ONNX model at ``out`` unless it is already there with the right checksum."""
+    """Build the ONNX model at ``out`` unless it is already there with the right checksum.
+
+    Args:
+        out: the model file to write.
+        force: convert even when it is up to date.
+
+    Returns:
+        ``out``.
+
+    Raises:
+        RuntimeError: the download's or the converted model's sha256 differs from the pinned one.
+    """
     from .tflite_to_onnx import convert
 
     out = Path(out)
@@ -80,6 +115,7 @@ def build(out: Path = DEFAULT_OUT, force: bool = False) -> Path:
 
 
 def main() -> None:
+    """``python -m segmentation.build``: build the model, print its path, size and sha256."""
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--out", type=Path, default=DEFAULT_OUT)
     p.add_argument("--force", action="store_true", help="rebuild even if up to date")

@@ -27,7 +27,16 @@ class UnsupportedGraph(ValueError):
 
 
 def same_pads(in_size: int, kernel: int, stride: int) -> tuple[int, int]:
-    """TensorFlow SAME padding of one axis: (begin, end); the odd pixel goes at the end."""
+    """TensorFlow SAME padding of one axis; the odd pixel goes at the end.
+
+    Args:
+        in_size: the input's size along the axis.
+        kernel: the kernel's size along it.
+        stride: the stride along it.
+
+    Returns:
+        (begin, end) padding.
+    """
     out = -(-in_size // stride)
     total = max((out - 1) * stride + kernel - in_size, 0)
     return total // 2, total - total // 2
@@ -45,13 +54,36 @@ class _Converter:
 
     # -- tensors -----------------------------------------------------------------------
     def name(self, i: int) -> str:
+        """The ONNX name of TFLite tensor ``i``.
+
+        Args:
+            i: the tensor's index in the subgraph.
+
+        Returns:
+            ``t<i>``.
+        """
         return f"t{i}"
 
     def nhwc(self, i: int) -> list[int]:
+        """The shape TFLite declares for tensor ``i``.
+
+        Args:
+            i: the tensor's index.
+
+        Returns:
+            Its dims (NHWC for activations).
+        """
         return self.g.Tensors(i).ShapeAsNumpy().tolist()
 
     def const(self, i: int) -> np.ndarray | None:
-        """A tensor's constant value (folded DEQUANTIZE outputs included)."""
+        """A tensor's constant value (folded DEQUANTIZE outputs included).
+
+        Args:
+            i: the tensor's index.
+
+        Returns:
+            Its value in the TFLite layout and dtype, or None when it has no data.
+        """
         if self.name(i) in self.inits:
             return self.inits[self.name(i)]
         t = self.g.Tensors(i)
@@ -61,6 +93,19 @@ class _Converter:
         return np.frombuffer(data.tobytes(), dtype=_NP_TYPES[t.Type()]).reshape(t.ShapeAsNumpy())
 
     def weight(self, i: int, perm: tuple[int, ...], suffix: str) -> str:
+        """Add a constant tensor as a float32 initializer, its axes permuted.
+
+        Args:
+            i: the tensor's index.
+            perm: the permutation (numpy.transpose's axes).
+            suffix: appended to its name, saying the layout.
+
+        Returns:
+            The initializer's name.
+
+        Raises:
+            UnsupportedGraph: the tensor is not constant.
+        """
         w = self.const(i)
         if w is None:
             raise UnsupportedGraph(f"tensor {i} must be constant")
@@ -69,11 +114,32 @@ class _Converter:
         return name
 
     def constant(self, name: str, value: np.ndarray) -> str:
+        """Add an initializer.
+
+        Args:
+            name: its name.
+            value: its value.
+
+        Returns:
+            ``name``.
+        """
         self.inits[name] = value
         return name
 
     # -- ops ---------------------------------------------------------------------------
     def emit(self, op: str, inputs: list[str], out: str, activation: int = 0, **attrs) -> None:
+        """Add a node, followed by its fused activation.
+
+        Args:
+            op: the ONNX op type.
+            inputs: its input names.
+            out: the output name (the activation's, when there is one).
+            activation: TFLite's fused activation code (0 none, 1 Relu).
+            **attrs: the node's attributes.
+
+        Raises:
+            UnsupportedGraph: another activation code.
+        """
         act = _ACTIVATIONS.get(activation, "unsupported")
         if act == "unsupported":
             raise UnsupportedGraph(f"fused activation code {activation}")
@@ -83,6 +149,15 @@ class _Converter:
             self.nodes.append(helper.make_node(act, [mid], [out], name=out))
 
     def conv(self, op, depthwise: bool) -> None:
+        """CONV_2D or DEPTHWISE_CONV_2D -> Conv (weights OIHW; depthwise as group=C).
+
+        Args:
+            op: the TFLite operator.
+            depthwise: whether it is DEPTHWISE_CONV_2D.
+
+        Raises:
+            UnsupportedGraph: a dilated convolution or a depth multiplier other than 1.
+        """
         opts_t = tflite.DepthwiseConv2DOptions if depthwise else tflite.Conv2DOptions
         o = opts_t()
         tab = op.BuiltinOptions()
@@ -111,6 +186,14 @@ class _Converter:
                   strides=[o.StrideH(), o.StrideW()], pads=[pt, pl, pb, pr], group=group)
 
     def transpose_conv_bias(self, op) -> None:
+        """MediaPipe's custom Convolution2DTransposeBias -> ConvTranspose.
+
+        Args:
+            op: the TFLite operator.
+
+        Raises:
+            UnsupportedGraph: a padding code other than SAME (1) or VALID (2).
+        """
         # MediaPipe's custom op: options are a raw C struct (padding, stride_w, stride_h)
         # with padding 1 = SAME, 2 = VALID (not the builtin enum).
         raw = op.CustomOptionsAsNumpy().tobytes()
@@ -132,6 +215,16 @@ class _Converter:
                   kernel_shape=[kh, kw], strides=[stride_h, stride_w], pads=pads)
 
     def binary(self, op, onnx_op: str, opts_t) -> None:
+        """An elementwise ADD or MUL with its fused activation.
+
+        Args:
+            op: the TFLite operator.
+            onnx_op: the ONNX op type.
+            opts_t: the TFLite options class (AddOptions, MulOptions).
+
+        Raises:
+            UnsupportedGraph: an unsupported fused activation.
+        """
         o = opts_t()
         tab = op.BuiltinOptions()
         o.Init(tab.Bytes, tab.Pos)
@@ -139,6 +232,14 @@ class _Converter:
                   self.name(op.Outputs(0)), o.FusedActivationFunction())
 
     def avg_pool(self, op) -> None:
+        """AVERAGE_POOL_2D over the whole plane -> GlobalAveragePool.
+
+        Args:
+            op: the TFLite operator.
+
+        Raises:
+            UnsupportedGraph: a pool that is not global.
+        """
         o = tflite.Pool2DOptions()
         tab = op.BuiltinOptions()
         o.Init(tab.Bytes, tab.Pos)
@@ -149,6 +250,11 @@ class _Converter:
                   o.FusedActivationFunction())
 
     def resize_bilinear(self, op) -> None:
+        """RESIZE_BILINEAR -> Resize (linear, scales), coordinates as TFLite's flags say.
+
+        Args:
+            op: the TFLite operator.
+        """
         o = tflite.ResizeBilinearOptions()
         tab = op.BuiltinOptions()
         o.Init(tab.Bytes, tab.Pos)
@@ -162,6 +268,14 @@ class _Converter:
                   coordinate_transformation_mode=mode)
 
     def convert(self) -> onnx.ModelProto:
+        """Convert every operator of the graph, in order.
+
+        Returns:
+            The checked ONNX model (``finish``).
+
+        Raises:
+            UnsupportedGraph: an operator or an option this converter does not handle.
+        """
         handlers = {
             "CONV_2D": lambda op: self.conv(op, depthwise=False),
             "DEPTHWISE_CONV_2D": lambda op: self.conv(op, depthwise=True),
@@ -190,6 +304,14 @@ class _Converter:
         return self.finish()
 
     def finish(self) -> onnx.ModelProto:
+        """The ONNX model of the nodes so far: graph input 'input', output 'output', batch 'N'.
+
+        Returns:
+            The model, opset OPSET, IR version 8, checked by onnx.checker (full check).
+
+        Raises:
+            onnx.checker.ValidationError: the model does not check.
+        """
         (i_in,), (i_out,) = [self.g.Inputs(0)], [self.g.Outputs(0)]
         _, h, w, c = self.nhwc(i_in)
         _, oh, ow, oc = self.nhwc(i_out)
@@ -213,6 +335,16 @@ class _Converter:
 
 
 def convert(tflite_path: Path) -> onnx.ModelProto:
-    """ONNX model of a TFLite selfie-segmentation graph: input 'input' (N, 3, H, W) float32
-    RGB in [0, 1], output 'output' (N, 1, H, W) person probability."""
+    """ONNX model of a TFLite selfie-segmentation graph.
+
+    Args:
+        tflite_path: the .tflite file.
+
+    Returns:
+        The model: input 'input' (N, 3, H, W) float32 RGB in [0, 1], output 'output'
+        (N, 1, H, W) float32 person probability.
+
+    Raises:
+        UnsupportedGraph: the graph uses something this converter does not handle.
+    """
     return _Converter(Path(tflite_path).read_bytes()).convert()

@@ -47,24 +47,51 @@ class Contract:
 
     @property
     def input_names(self) -> tuple[str, ...]:
+        """The names of the inputs, in declaration order."""
         return tuple(t.name for t in self.inputs)
 
     @property
     def output_names(self) -> tuple[str, ...]:
+        """The names of the outputs, in declaration order."""
         return tuple(t.name for t in self.outputs)
 
 
 # The shapes most models share (one batch item each); inputs pass ragged=True.
 def image(name: str = "IMAGE", ragged: bool = False) -> Tensor:
-    """An (H, W, 3) uint8 RGB image."""
+    """An (H, W, 3) uint8 RGB image.
+
+    Args:
+        name: the tensor's name.
+        ragged: Triton's allow_ragged_batch (set on inputs).
+
+    Returns:
+        A Tensor of dtype UINT8, dims (-1, -1, 3).
+    """
     return Tensor(name, "UINT8", (-1, -1, 3), ragged)
 
 
 def mask(name: str = "MASK", ragged: bool = False) -> Tensor:
-    """An (H, W) uint8 mask."""
+    """An (H, W) uint8 mask.
+
+    Args:
+        name: the tensor's name.
+        ragged: Triton's allow_ragged_batch (set on inputs).
+
+    Returns:
+        A Tensor of dtype UINT8, dims (-1, -1).
+    """
     return Tensor(name, "UINT8", (-1, -1), ragged)
 
 
 def encoded(name: str = "ENCODED", ragged: bool = False, optional: bool = False) -> Tensor:
-    """One file as a uint8 vector (docs/serving.md, Encoded images: why not BYTES)."""
+    """One file as a uint8 vector (docs/serving.md, Encoded images: why not BYTES).
+
+    Args:
+        name: the tensor's name.
+        ragged: Triton's allow_ragged_batch (set on inputs).
+        optional: a request may leave the input out.
+
+    Returns:
+        A Tensor of dtype UINT8, dims (-1,): the file's bytes.
+    """
     return Tensor(name, "UINT8", (-1,), ragged, optional)

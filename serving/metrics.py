@@ -9,7 +9,15 @@ _LABEL = re.compile(r'(\w+)="([^"]*)"')
 
 
 def samples(text: str, prefix: str) -> Iterator[tuple[str, dict[str, str], float]]:
-    """(metric name, labels, value) of every labelled sample whose name starts with prefix."""
+    """The labelled samples of a metrics page whose name starts with ``prefix``.
+
+    Args:
+        text: the page, Prometheus text format (Triton's /metrics).
+        prefix: the start of the metric names wanted, e.g. ``nv_inference_``.
+
+    Returns:
+        An iterator of (metric name, labels, value); samples without labels are skipped.
+    """
     for line in text.splitlines():
         if line.startswith(prefix):
             m = _SAMPLE.match(line)

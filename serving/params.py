@@ -52,8 +52,17 @@ class Param:
         return self.expected.format(range=self.bounds)
 
     def value(self, given: Any) -> Any:
-        """A config string or a request value (a JSON string, number or bool) -> the typed
-        value, or ValueError 'expected <accepts>, got <given>'."""
+        """A config string or a request value, typed and checked.
+
+        Args:
+            given: the config's string, or a request's value (a JSON string, number or bool).
+
+        Returns:
+            The typed value (what ``parse`` makes of it), inside ``bounds``.
+
+        Raises:
+            ValueError: 'expected <accepts>, got <given>' when it does not parse or lies outside.
+        """
         try:
             v = self.parse(given if isinstance(given, str) else str(given))
         except (ValueError, TypeError, ArithmeticError):
@@ -69,6 +78,17 @@ class Param:
 
 
 def parse_bool(text: str) -> bool:
+    """'true', 'yes', 'on', '1' -> True; 'false', 'no', 'off', '0' -> False (any case).
+
+    Args:
+        text: the parameter string.
+
+    Returns:
+        The flag.
+
+    Raises:
+        ValueError: any other text.
+    """
     t = str(text).strip().lower()
     if t in ("1", "true", "yes", "on"):
         return True
@@ -78,7 +98,18 @@ def parse_bool(text: str) -> bool:
 
 
 def parse_floats(text: str) -> tuple[float, ...]:
-    """'0.485 0.456 0.406', '0.5,0.5' or '1/255' -> floats."""
+    """'0.485 0.456 0.406', '0.5,0.5' or '1/255' -> floats.
+
+    Args:
+        text: numbers separated by spaces or commas, each a float or a fraction a/b.
+
+    Returns:
+        The numbers, in order (one or more).
+
+    Raises:
+        ValueError: no number, or a part that is not one.
+        ZeroDivisionError: a fraction with denominator 0.
+    """
     out = []
     for part in str(text).replace(",", " ").split():
         a, _, b = part.partition("/")
@@ -89,6 +120,17 @@ def parse_floats(text: str) -> tuple[float, ...]:
 
 
 def parse_float(text: str) -> float:
+    """Exactly one number, as ``parse_floats`` reads it.
+
+    Args:
+        text: the parameter string, e.g. '8' or '1/255'.
+
+    Returns:
+        The number.
+
+    Raises:
+        ValueError: not a number, or more than one.
+    """
     vals = parse_floats(text)
     if len(vals) != 1:
         raise ValueError(f"expected one number, got {text!r}")
@@ -96,10 +138,29 @@ def parse_float(text: str) -> float:
 
 
 def parse_optional_float(text: str) -> float | None:
+    """A number, or None for '', 'none' or 'off' (any case).
+
+    Args:
+        text: the parameter string.
+
+    Returns:
+        The number, or None.
+
+    Raises:
+        ValueError: neither a number nor one of the words.
+    """
     return None if str(text).strip().lower() in ("", "none", "off") else parse_float(text)
 
 
 def choice(*options: str) -> Callable[[str], str]:
+    """A parser that accepts exactly one of ``options``.
+
+    Args:
+        *options: the allowed strings (case-sensitive).
+
+    Returns:
+        A function: text -> text, raising ValueError for any other string.
+    """
     def parse(text: str) -> str:
         if text not in options:
             raise ValueError(f"expected one of {', '.join(options)}, got {text!r}")
@@ -108,7 +169,17 @@ def choice(*options: str) -> Callable[[str], str]:
 
 
 def parse_int(text: str) -> int:
-    """'5' -> 5 (digits only, an optional sign: not '5.0', '1e3' or 'True')."""
+    """'5' -> 5 (digits only, an optional sign: not '5.0', '1e3' or 'True').
+
+    Args:
+        text: the parameter string (surrounding white space allowed).
+
+    Returns:
+        The integer.
+
+    Raises:
+        ValueError: anything else.
+    """
     if not re.fullmatch(r"\s*[-+]?\d+\s*", text):
         raise ValueError(f"expected an integer, got {text!r}")
     return int(text)
@@ -119,8 +190,19 @@ BACKEND_PARAMETERS = frozenset({"FORCE_CPU_ONLY_INPUT_TENSORS", "EXECUTION_ENV_P
 
 
 def parse_all(params: Mapping[str, Param], raw: Mapping[str, str], where: str) -> dict[str, Any]:
-    """Every parameter typed from its config string (its default when absent); an unknown
-    name or a bad value is a ValueError that starts with ``where``."""
+    """Every parameter typed from its config string (its default when absent).
+
+    Args:
+        params: the model's parameters by name.
+        raw: the config's parameter strings by name (the Python backend's own may be among them).
+        where: what the error messages start with, e.g. the model's name.
+
+    Returns:
+        Name -> typed value, for every name of ``params``.
+
+    Raises:
+        ValueError: an unknown name or a bad value; the message starts with ``where``.
+    """
     unknown = sorted(set(raw) - set(params) - BACKEND_PARAMETERS)
     if unknown:
         raise ValueError(f"{where}: unknown parameter(s) {', '.join(unknown)}; "
@@ -137,7 +219,19 @@ def parse_all(params: Mapping[str, Param], raw: Mapping[str, str], where: str) -
 # The kinds of parameter (what ``Param.parse`` turns a string into, and how its range reads).
 def number(default: str, doc: str, bounds: Bounds, why: str, overridable: bool = False,
            none: str = "") -> Param:
-    """A number in bounds; with ``none``, also the word none (off, or '') meaning that."""
+    """A number in bounds; with ``none``, also the word none (off, or '') meaning that.
+
+    Args:
+        default: the config's default string.
+        doc: what the parameter means.
+        bounds: the numbers allowed.
+        why: why that range.
+        overridable: a request may override it.
+        none: what none means, e.g. 'no limit' (empty: none is not allowed).
+
+    Returns:
+        The Param.
+    """
     if none:
         return Param(parse_optional_float, default, doc, overridable,
                      f"a number in {{range}} or none ({none})", bounds, why)
@@ -146,7 +240,21 @@ def number(default: str, doc: str, bounds: Bounds, why: str, overridable: bool =
 
 def integer(default: str, doc: str, lo: int, hi: int, why: str, overridable: bool = False,
             odd: bool = False, off: bool = False) -> Param:
-    """An integer in [lo, hi]; odd: only odd ones (off: 0 too, meaning off)."""
+    """An integer in [lo, hi]; odd: only odd ones (off: 0 too, meaning off).
+
+    Args:
+        default: the config's default string.
+        doc: what the parameter means.
+        lo: the smallest value allowed.
+        hi: the largest value allowed.
+        why: why that range.
+        overridable: a request may override it.
+        odd: only odd values (a kernel size).
+        off: with ``odd``, 0 is allowed too and means off.
+
+    Returns:
+        The Param.
+    """
     def parse(text: str) -> int:
         v = parse_int(text)
         if odd and v % 2 == 0 and not (off and v == 0):
@@ -158,7 +266,17 @@ def integer(default: str, doc: str, lo: int, hi: int, why: str, overridable: boo
 
 
 def numbers(default: str, doc: str, bounds: Bounds, why: str) -> Param:
-    """One number, or three (one per channel), each in bounds."""
+    """One number, or three (one per channel), each in bounds.
+
+    Args:
+        default: the config's default string.
+        doc: what the parameter means.
+        bounds: the numbers allowed, for each.
+        why: why that range.
+
+    Returns:
+        The Param (config only); its value is a tuple of 1 or 3 floats.
+    """
     def parse(text: str) -> tuple[float, ...]:
         vals = parse_floats(text)
         if len(vals) not in (1, 3):
@@ -168,15 +286,47 @@ def numbers(default: str, doc: str, bounds: Bounds, why: str) -> Param:
 
 
 def options(default: str, doc: str, *names: str, overridable: bool = False, why: str = "") -> Param:
+    """One of ``names``.
+
+    Args:
+        default: the config's default string.
+        doc: what the parameter means.
+        *names: the allowed values.
+        overridable: a request may override it.
+        why: why these values.
+
+    Returns:
+        The Param.
+    """
     return Param(choice(*names), default, doc, overridable, "one of " + ", ".join(names), None, why)
 
 
 def flag(default: str, doc: str) -> Param:
+    """true or false (as ``parse_bool`` reads them); config only.
+
+    Args:
+        default: the config's default string.
+        doc: what the parameter means.
+
+    Returns:
+        The Param.
+    """
     return Param(parse_bool, default, doc, False, "true or false")
 
 
 def path(default: str, doc: str, expected: str, ok: Callable[[str], bool], why: str) -> Param:
-    """A file name or path that ``ok`` accepts (config only: it names what the model loads)."""
+    """A file name or path that ``ok`` accepts (config only: it names what the model loads).
+
+    Args:
+        default: the config's default string.
+        doc: what the parameter means.
+        expected: what a valid value is, in words (the error message's).
+        ok: the check of a value.
+        why: why only those.
+
+    Returns:
+        The Param.
+    """
     def parse(text: str) -> str:
         if not ok(text):
             raise ValueError(f"expected {expected}, got {text!r}")

@@ -26,20 +26,43 @@ TEE = COPY_SEPARATOR + "tee_"  # <pipeline>__tee_<tensor>
 
 
 def tee_name(pipeline: str, tensor: str) -> str:
-    """The name of the tee step of the pipeline output ``tensor``."""
+    """The name of the tee step of the pipeline output ``tensor``.
+
+    Args:
+        pipeline: the pipeline (ensemble) name.
+        tensor: the pipeline output the tee hands on.
+
+    Returns:
+        ``<pipeline>__tee_<tensor>``.
+    """
     return f"{pipeline}{TEE}{tensor}"
 
 
 def base_model(name: str) -> str:
-    """The model a name stands for: a step copy's own model, else the name itself."""
+    """The model a name stands for: a step copy's own model, else the name itself.
+
+    Args:
+        name: a model name of the repository, e.g. ``background_blur__blur``.
+
+    Returns:
+        The part after the last ``__`` for a step copy (``blur``), else ``name`` unchanged.
+    """
     if name not in MODELS and COPY_SEPARATOR in name:
         return name.rsplit(COPY_SEPARATOR, 1)[1]
     return name
 
 
 def model_class(name: str) -> type | None:
-    """The class serving a model of the repository by its name, or None for a model that is
-    not ours (nor a copy of one, nor a fused pipeline)."""
+    """The class serving a model of the repository by its name.
+
+    Args:
+        name: the model's name as Triton knows it (own model, step copy, tee or fused).
+
+    Returns:
+        FusedModel for ``*_fused``, TeeModel for a tee step, else the class of the model the
+        name stands for (``base_model``); None for a model that is not ours (nor a copy of one,
+        nor a fused pipeline).
+    """
     if name.endswith(FUSED_SUFFIX) and name not in MODELS:
         return FusedModel
     if TEE in name and name not in MODELS:

@@ -17,7 +17,11 @@ PHOTOS = ("astronaut", "coffee", "chelsea", "rocket", "camera")
 
 
 def real_photos() -> list[np.ndarray]:
-    """RGB uint8 photos (people, a cat, objects) bundled with scikit-image."""
+    """The PHOTOS bundled with scikit-image (people, a cat, objects).
+
+    Returns:
+        (H, W, 3) uint8 RGB arrays, contiguous (the grayscale cameraman as three equal channels).
+    """
     from skimage import data
 
     out = []
@@ -30,7 +34,16 @@ def real_photos() -> list[np.ndarray]:
 
 
 def photo_at(size: tuple[int, int], index: int = 0) -> np.ndarray:
-    """A real photo scaled (bilinear, Pillow) to exactly size=(h, w), RGB uint8."""
+    """A real photo scaled to exactly ``size`` (bilinear, Pillow).
+
+    Args:
+        size: (h, w) of the result.
+        index: which of PHOTOS (wrapping around).
+
+    Returns:
+        (h, w, 3) uint8 RGB (cv2.resize(photo, (w, h), interpolation=cv2.INTER_LINEAR) in
+        OpenCV).
+    """
     from PIL import Image
 
     photo = real_photos()[index % len(PHOTOS)]
@@ -39,7 +52,17 @@ def photo_at(size: tuple[int, int], index: int = 0) -> np.ndarray:
 
 
 def frames(workload: str) -> list[np.ndarray]:
-    """The frames of a named workload (see WORKLOADS), one photo per frame."""
+    """The frames of a named workload (see WORKLOADS), one photo per frame.
+
+    Args:
+        workload: a key of WORKLOADS.
+
+    Returns:
+        (h, w, 3) uint8 RGB arrays, one per size of the workload.
+
+    Raises:
+        ValueError: an unknown workload.
+    """
     if workload not in WORKLOADS:
         raise ValueError(f"workload: expected one of {', '.join(WORKLOADS)}, got {workload!r}")
     return [photo_at(s, i) for i, s in enumerate(WORKLOADS[workload])]
@@ -49,6 +72,14 @@ def write_input_data(path: Path, images: list[np.ndarray], input_name: str = "IM
     """Write perf_analyzer --input-data JSON: one entry per image, binary as base64.
 
     Each entry carries its own shape, so variable-size frames work with dynamic dims.
+
+    Args:
+        path: the JSON file to write (its folder is created).
+        images: uint8 arrays, e.g. (H, W, 3) frames or (N,) encoded files.
+        input_name: the model input the data feeds.
+
+    Returns:
+        ``path``.
     """
     entries = [{input_name: {"b64": base64.b64encode(np.ascontiguousarray(im).tobytes()).decode(),
                              "shape": list(im.shape)}} for im in images]
@@ -58,6 +89,7 @@ def write_input_data(path: Path, images: list[np.ndarray], input_name: str = "IM
 
 
 def main() -> None:
+    """Write the input data of a workload (``--workload``, ``--out``, ``--encode``)."""
     import argparse
 
     import ops

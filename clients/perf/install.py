@@ -38,7 +38,16 @@ def _find(pattern: str, where: Path) -> Path:
 
 
 def ensure_perf_analyzer() -> Path:
-    """Path of a runnable perf_analyzer; extracts and links it on first use."""
+    """Path of a runnable perf_analyzer; extracts and links it on first use.
+
+    Returns:
+        The binary (run it with ``perf_env()``).
+
+    Raises:
+        subprocess.CalledProcessError: pip could not download the wheel.
+        FileNotFoundError: a library it links is not in the venv (the message says what to
+            install).
+    """
     if BINARY.exists() and (LIBDIR / "libb64.so.0d").exists():
         return BINARY
     BUILD_CACHE.mkdir(exist_ok=True)
@@ -70,7 +79,11 @@ def ensure_perf_analyzer() -> Path:
 
 
 def perf_env() -> dict[str, str]:
-    """Environment for running perf_analyzer (its private lib folder first)."""
+    """Environment for running perf_analyzer (its private lib folder first).
+
+    Returns:
+        A copy of os.environ with LD_LIBRARY_PATH extended.
+    """
     env = dict(os.environ)
     env["LD_LIBRARY_PATH"] = os.pathsep.join(
         p for p in (str(LIBDIR), env.get("LD_LIBRARY_PATH", "")) if p)
@@ -78,6 +91,7 @@ def perf_env() -> dict[str, str]:
 
 
 def main() -> None:
+    """Install perf_analyzer and print its path and version."""
     argparse.ArgumentParser(description=__doc__.splitlines()[0]).parse_args()
     path = ensure_perf_analyzer()
     out = subprocess.run([str(path), "--version"], env=perf_env(), capture_output=True, text=True)

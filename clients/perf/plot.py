@@ -6,6 +6,16 @@ from pathlib import Path
 
 
 def plot_throughput_latency(rows: list[dict], path: Path) -> Path:
+    """Plot throughput against p99 latency, one line per configuration, points labelled by
+    concurrency.
+
+    Args:
+        rows: perf_analyzer CSV rows with model, workload, protocol and shm added (sweep's).
+        path: the PNG to write (its folder is created).
+
+    Returns:
+        ``path``.
+    """
     import matplotlib
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt

@@ -5,7 +5,15 @@ from typing import Any
 
 
 def model_stats(url: str) -> dict[str, dict[str, float]]:
-    """Cumulative statistics per model: counts and total ns of queue/compute phases."""
+    """Cumulative statistics per model: counts and total ns of queue/compute phases.
+
+    Args:
+        url: the server's HTTP host:port.
+
+    Returns:
+        Model -> {inference_count, execution_count, success_ns, queue_ns, compute_input_ns,
+        compute_infer_ns, compute_output_ns, requests}, all floats.
+    """
     import tritonclient.http as http
 
     client = http.InferenceServerClient(url)
@@ -28,7 +36,15 @@ def model_stats(url: str) -> dict[str, dict[str, float]]:
 
 def diff_stats(after: dict[str, dict[str, float]],
                before: dict[str, dict[str, float]]) -> dict[str, dict[str, float]]:
-    """Statistics accumulated between two snapshots (models that ran in between)."""
+    """Statistics accumulated between two snapshots.
+
+    Args:
+        after: the later ``model_stats``.
+        before: the earlier one.
+
+    Returns:
+        The differences, for the models that served requests in between.
+    """
     out = {}
     for name, a in after.items():
         b = before.get(name, {})
@@ -39,7 +55,14 @@ def diff_stats(after: dict[str, dict[str, float]],
 
 
 def per_request_table(delta: dict[str, dict[str, float]]) -> list[dict[str, Any]]:
-    """Mean µs per request of each phase, and the mean batch size per execution."""
+    """Mean µs per request of each phase, and the mean batch size per execution.
+
+    Args:
+        delta: what ``diff_stats`` returns.
+
+    Returns:
+        One row per model, sorted by name.
+    """
     rows = []
     for name, d in sorted(delta.items()):
         n = d["requests"]

@@ -27,6 +27,7 @@ SHM_MODES = ("none", "system", "cuda")
 
 @dataclasses.dataclass(frozen=True)
 class Config:
+    """One configuration of a sweep: model, workload, protocol, shared memory, request parameters."""
     model: str
     workload: str
     protocol: str
@@ -40,11 +41,22 @@ class Config:
 
     @property
     def label(self) -> str:
+        """The configuration in one line, e.g. 'background_blur 720p http shm=none'."""
         return f"{self.variant} {self.workload} {self.protocol} shm={self.shm}"
 
 
 def parse_variant(text: str) -> tuple[str, tuple[str, ...]]:
-    """'model+name:value:type+...' -> (model, request parameters)."""
+    """'model+name:value:type+...' -> (model, request parameters).
+
+    Args:
+        text: a model, each request parameter after a '+'.
+
+    Returns:
+        (model, perf_analyzer --request-parameter values).
+
+    Raises:
+        ValueError: a parameter that is not NAME:VALUE:TYPE.
+    """
     model, *params = text.split("+")
     for p in params:
         if p.count(":") != 2:
@@ -59,8 +71,18 @@ def _output_shm_bytes(workload: str) -> int:
 
 
 def concurrency_ranges(concurrency: Sequence[int]) -> list[tuple[int, int, int]]:
-    """perf_analyzer --concurrency-range START:END:STEP arguments that run exactly the
-    requested levels: one range for an arithmetic series (1 2 3 4, or 1 8), else one per level."""
+    """perf_analyzer --concurrency-range arguments that run exactly the requested levels.
+
+    Args:
+        concurrency: the levels (repeats and order do not matter).
+
+    Returns:
+        (START, END, STEP) triples: one for an arithmetic series (1 2 3 4, or 1 8), else one
+        per level.
+
+    Raises:
+        ValueError: no level, or one below 1.
+    """
     levels = sorted(set(int(c) for c in concurrency))
     if not levels or levels[0] < 1:
         raise ValueError(f"concurrency: expected levels >= 1, got {list(concurrency)}")
@@ -73,8 +95,24 @@ def concurrency_ranges(concurrency: Sequence[int]) -> list[tuple[int, int, int]]
 def run_perf_analyzer(cfg: Config, url: str, concurrency: Sequence[int], input_data: Path,
                       measurement_ms: int = 3000, timeout_s: float = 600,
                       max_trials: int = 10) -> list[dict]:
-    """Run perf_analyzer for one configuration; one CSV row (dict) per concurrency.
-    ``max_trials``: measurement windows per level before perf_analyzer gives up on stability."""
+    """Run perf_analyzer for one configuration.
+
+    Args:
+        cfg: the configuration.
+        url: the server's host:port for ``cfg.protocol``.
+        concurrency: the levels to run.
+        input_data: perf_analyzer --input-data JSON (``write_input_data``).
+        measurement_ms: length of one measurement window.
+        timeout_s: seconds one perf_analyzer run may take.
+        max_trials: measurement windows per level before perf_analyzer gives up on stability.
+
+    Returns:
+        One CSV row (dict) per concurrency level, with the configuration's fields added.
+
+    Raises:
+        RuntimeError: perf_analyzer failed (its output's tail in the message).
+        subprocess.TimeoutExpired: it ran longer than ``timeout_s``.
+    """
     binary = ensure_perf_analyzer()
     rows: list[dict] = []
     for start, end, step in concurrency_ranges(concurrency):
@@ -106,7 +144,25 @@ def run_perf_analyzer(cfg: Config, url: str, concurrency: Sequence[int], input_d
 def sweep(url: str, models: Sequence[str], workloads: Sequence[str], protocols: Sequence[str],
           shm_modes: Sequence[str], concurrency: Sequence[int], workdir: Path,
           measurement_ms: int = 3000, grpc_url: str | None = None) -> list[dict]:
-    """Every combination, in a fixed order; returns all CSV rows."""
+    """Run every combination, in a fixed order.
+
+    Args:
+        url: the server's HTTP host:port (and gRPC's, without ``grpc_url``).
+        models: models, each optionally with request parameters (``parse_variant``).
+        workloads: keys of WORKLOADS.
+        protocols: 'http', 'grpc'.
+        shm_modes: of SHM_MODES.
+        concurrency: the levels.
+        workdir: where the input data is written.
+        measurement_ms: length of one measurement window.
+        grpc_url: the server's gRPC host:port.
+
+    Returns:
+        All CSV rows.
+
+    Raises:
+        RuntimeError: a perf_analyzer run failed.
+    """
     rows: list[dict] = []
     for workload in workloads:
         data = write_input_data(workdir / f"input_{workload}.json", frames(workload))
@@ -122,6 +178,15 @@ def sweep(url: str, models: Sequence[str], workloads: Sequence[str], protocols: 
 
 
 def write_csv(rows: list[dict], path: Path) -> Path:
+    """Write rows as CSV, the union of their keys as columns (first seen first).
+
+    Args:
+        rows: the rows.
+        path: the file to write (its folder is created).
+
+    Returns:
+        ``path``.
+    """
     path.parent.mkdir(parents=True, exist_ok=True)
     fields = list(dict.fromkeys(k for r in rows for k in r))
     with path.open("w", newline="") as f:
@@ -133,7 +198,15 @@ def write_csv(rows: list[dict], path: Path) -> Path:
 
 @contextlib.contextmanager
 def server_urls(url: str | None, grpc_url: str | None) -> Iterator[tuple[str, str]]:
-    """Given URLs, or the embedded server started for the duration."""
+    """Given URLs, or the embedded server started for the duration.
+
+    Args:
+        url: HTTP host:port of a running server, or None to start one.
+        grpc_url: its gRPC host:port (default: ``url``).
+
+    Returns:
+        A context manager yielding (HTTP host:port, gRPC host:port).
+    """
     if url:
         yield url, grpc_url or url
         return
@@ -144,6 +217,11 @@ def server_urls(url: str | None, grpc_url: str | None) -> Iterator[tuple[str, st
 
 
 def main(argv: Sequence[str] | None = None) -> None:
+    """``python -m clients.perf.sweep``: run a sweep, write PREFIX.csv and PREFIX.png.
+
+    Args:
+        argv: the arguments (default: sys.argv[1:]).
+    """
     p = argparse.ArgumentParser(description="perf_analyzer sweep over Triton models")
     p.add_argument("--models", nargs="+", default=["background_blur"],
                    help="models, each optionally with request parameters: MODEL+NAME:VALUE:TYPE")

@@ -38,6 +38,15 @@ DEFAULT_SPECS = PIPELINES
 
 
 def resolve_spec(value: str, specs: Path) -> Path:
+    """The spec file a SPEC argument names.
+
+    Args:
+        value: a path (ending in .yaml/.yml, or existing) or a pipeline name.
+        specs: the folder of pipeline specs.
+
+    Returns:
+        ``value`` as a path, else ``specs/<value>.yaml`` (which may not exist).
+    """
     p = Path(value)
     if p.suffix in (".yaml", ".yml") or p.exists():
         return p
@@ -95,10 +104,34 @@ def _report(problems: list[str], repo: Path) -> int:
 
 
 def cmd_validate(args: argparse.Namespace) -> int:
+    """``validate``: report every problem of the repository's ensembles.
+
+    Args:
+        args: the parsed command line (``repository``).
+
+    Returns:
+        The exit status: 0 when valid, 1 with problems.
+    """
     return _report(validate_repository(args.repository, known_parameters), args.repository)
 
 
 def cmd_generate(args: argparse.Namespace) -> int:
+    """``generate``: write (or with ``--check`` only compare) every generated file.
+
+    Without SPEC: the operator models' files, the docs' tables (for the project's own
+    repository), every spec's files, then every fused model's; with SPEC only those specs' and
+    the fused models'.
+
+    Args:
+        args: the parsed command line (``spec``, ``specs``, ``repository``, ``check``).
+
+    Returns:
+        The exit status: with ``--check`` 1 when a file differs, else 0; otherwise 0 when the
+        repository validates afterwards, 1 with problems.
+
+    Raises:
+        SpecError: a spec that does not load.
+    """
     paths = [resolve_spec(s, args.specs) for s in args.spec] or sorted(args.specs.glob("*.yaml"))
     stale: list[tuple[Path, str]] = []  # (file, what generates it, in words)
     if not args.spec:
@@ -136,8 +169,18 @@ def cmd_generate(args: argparse.Namespace) -> int:
 
 
 def fused_models(repo: Path) -> dict[str, dict[Path, str]]:
-    """Each fused model of a repository (a config naming its ``pipeline_spec``) -> the files
-    its spec and its steps' current configs generate."""
+    """Each fused model of a repository and the files that generate it.
+
+    Args:
+        repo: the model repository.
+
+    Returns:
+        Fused model name (a config naming its ``pipeline_spec``) -> relative path -> the text
+        its spec and its steps' current configs generate.
+
+    Raises:
+        SpecError: a fused model whose spec does not load or whose steps do not resolve.
+    """
     out = {}
     for name, entry in load_repository(repo)[0].items():
         if "pipeline_spec" in entry.config.parameters:
@@ -154,6 +197,18 @@ def _source(path: Path) -> str:
 
 
 def cmd_new(args: argparse.Namespace) -> int:
+    """``new``: create a pipeline spec, empty or a copy of another (``--from``).
+
+    Args:
+        args: the parsed command line (``name``, ``from_spec``, ``input``, ``output``,
+            ``max_batch_size``, ``description``, ``specs``, ``repository``).
+
+    Returns:
+        The exit status: 0 when written (and, with steps, the repository validates), else 1.
+
+    Raises:
+        SpecError: the spec exists already, or a --from spec or a --input/--output is malformed.
+    """
     path = args.specs / f"{args.name}.yaml"
     if path.exists():
         raise SpecError(f"{path} already exists")
@@ -176,6 +231,19 @@ def cmd_new(args: argparse.Namespace) -> int:
 
 
 def cmd_add_step(args: argparse.Namespace) -> int:
+    """``add-step``: insert a step, optionally rerouting later readers of a tensor to its output.
+
+    Args:
+        args: the parsed command line (``spec``, ``model``, ``input``, ``output``, ``param``,
+            ``at``, ``reroute``, ``specs``, ``repository``).
+
+    Returns:
+        The exit status of validating the repository after the edit (0 valid, 1 problems).
+
+    Raises:
+        SpecError: a malformed KEY=VALUE, or a --reroute the new step cannot serve (it must read
+            the tensor and have exactly one output).
+    """
     path = resolve_spec(args.spec, args.specs)
     spec = load_spec(path)
     step = StepSpec(args.model, _pairs(args.input, "--input"), _pairs(args.output, "--output"),
@@ -196,6 +264,17 @@ def cmd_add_step(args: argparse.Namespace) -> int:
 
 
 def cmd_remove_step(args: argparse.Namespace) -> int:
+    """``remove-step``: delete the step chosen by ``--index`` or ``--model``.
+
+    Args:
+        args: the parsed command line (``spec``, ``index``, ``model``, ``specs``, ``repository``).
+
+    Returns:
+        The exit status of validating the repository after the edit (0 valid, 1 problems).
+
+    Raises:
+        SpecError: no such step, or more than one step runs ``--model``.
+    """
     path = resolve_spec(args.spec, args.specs)
     spec = load_spec(path)
     del spec.steps[_step_index(spec, args.index, args.model)]
@@ -203,6 +282,18 @@ def cmd_remove_step(args: argparse.Namespace) -> int:
 
 
 def cmd_set_param(args: argparse.Namespace) -> int:
+    """``set-param``: set parameters of the step chosen by ``--index`` or ``--model``.
+
+    Args:
+        args: the parsed command line (``spec``, ``index``, ``model``, ``param``, ``specs``,
+            ``repository``).
+
+    Returns:
+        The exit status of validating the repository after the edit (0 valid, 1 problems).
+
+    Raises:
+        SpecError: no such step, or a malformed KEY=VALUE.
+    """
     path = resolve_spec(args.spec, args.specs)
     spec = load_spec(path)
     spec.steps[_step_index(spec, args.index, args.model)].parameters.update(
@@ -211,6 +302,18 @@ def cmd_set_param(args: argparse.Namespace) -> int:
 
 
 def cmd_fuse(args: argparse.Namespace) -> int:
+    """``fuse``: write a fused model of a spec (config.pbtxt and model.py).
+
+    Args:
+        args: the parsed command line (``spec``, ``name``, ``specs``, ``repository``).
+
+    Returns:
+        0.
+
+    Raises:
+        SpecError: the spec does not load, or a step is not one of the repository's operator
+            models.
+    """
     spec = load_spec(resolve_spec(args.spec, args.specs))
     for p in write_files(args.repository, fused_files(spec, args.name, args.repository)):
         print(f"wrote {p}")
@@ -218,7 +321,14 @@ def cmd_fuse(args: argparse.Namespace) -> int:
 
 
 def cmd_load(args: argparse.Namespace) -> int:
-    """Load (or reload) a model into a running server through the model control API."""
+    """``load``: load (or reload) a model into a running server through the model control API.
+
+    Args:
+        args: the parsed command line (``name``, ``url``: the server's HTTP host:port).
+
+    Returns:
+        The exit status: 0 when loaded, 1 when the server refused (the reason on stderr).
+    """
     import tritonclient.http as http
     from tritonclient.utils import InferenceServerException
 
@@ -238,6 +348,11 @@ def cmd_load(args: argparse.Namespace) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
+    """The argument parser of ``python -m serving.pipeline``.
+
+    Returns:
+        The parser; each subcommand sets ``func``, the ``cmd_*`` function that runs it.
+    """
     p = argparse.ArgumentParser(prog="python -m serving.pipeline",
                                 description="Validate, generate, edit and fuse ensemble pipelines.")
     p.add_argument("--repository", type=Path, default=DEFAULT_REPO, help="model repository")
@@ -296,6 +411,14 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    """Run one command of ``python -m serving.pipeline``.
+
+    Args:
+        argv: the arguments (default: sys.argv[1:]).
+
+    Returns:
+        The exit status: the command's, or 2 for a malformed spec or arguments (on stderr).
+    """
     args = build_parser().parse_args(argv)
     if args.command == "validate" and args.repo is not None:
         args.repository = args.repo

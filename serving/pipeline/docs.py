@@ -25,9 +25,14 @@ def _tensors(tensors: tuple[Tensor, ...]) -> str:
 
 
 def tensors_table() -> str:
-    """Markdown: each model of the repository with its inputs and outputs (dtype, the dims of
-    one batch item, -1 any size; ragged: requests of different sizes batch together) and its
-    max batch size."""
+    """Markdown: each model of the repository with its inputs, outputs and max batch size.
+
+    Each tensor reads as name, dtype and the dims of one batch item (-1 any size), flagged
+    ragged (requests of different sizes batch together) or optional.
+
+    Returns:
+        The table, one row per serving.catalog model, ending in a newline.
+    """
     rows = ["| model | inputs | outputs | max batch |", "|---|---|---|---|"]
     for name, cls in MODELS.items():
         c = cls.CONTRACT
@@ -39,8 +44,18 @@ BLOCKS: dict[str, Callable[[], str]] = {"limits": limits_table, "tensors": tenso
 
 
 def with_blocks(text: str, where: str) -> str:
-    """``text`` with each generated block replaced by what the code makes now; ValueError
-    naming ``where`` when a block's markers are missing."""
+    """``text`` with each generated block replaced by what the code makes now.
+
+    Args:
+        text: a document holding every block of ``BLOCKS`` between its markers.
+        where: what the error names (the document's path).
+
+    Returns:
+        The document with the blocks' contents regenerated, markers kept.
+
+    Raises:
+        ValueError: naming ``where``, when a block's opening marker is missing.
+    """
     for name, make in BLOCKS.items():
         pattern = re.compile(rf"(<!-- generated: {name} [^\n]*-->\n).*?(<!-- end generated: {name} -->)", re.S)
         if not pattern.search(text):
@@ -50,8 +65,18 @@ def with_blocks(text: str, where: str) -> str:
 
 
 def docs_files(root: Path) -> dict[Path, str]:
-    """Relative path -> the generated text of the docs under ``root`` (none when the tree
-    has no docs, as in a copy of the repository without them)."""
+    """The generated text of the docs under ``root``.
+
+    Args:
+        root: the repository root.
+
+    Returns:
+        Relative path -> text; empty when the tree has no docs (as in a copy of the repository
+        without them).
+
+    Raises:
+        ValueError: the document lacks a block's markers.
+    """
     path = Path(root) / DOC
     if not path.exists():
         return {}

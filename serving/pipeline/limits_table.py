@@ -13,14 +13,21 @@ from ..registry import FUSED_SUFFIX, MODELS
 
 
 def op_models() -> dict[str, type[OpModel]]:
-    """The models whose parameters a request or config may set, as the docs name them: the
-    repository's operator models, and every fused model (``*_fused``)."""
+    """The models whose parameters a request or config may set, as the docs name them.
+
+    Returns:
+        Name -> class: the repository's operator models, and ``*_fused`` -> FusedModel.
+    """
     ops = {name: cls for name, cls in MODELS.items() if issubclass(cls, OpModel)}
     return {**ops, f"*{FUSED_SUFFIX}": FusedModel}
 
 
 def limits_table() -> str:
-    """Markdown: model, parameter, default, the values it allows, overridable, why."""
+    """Markdown: model, parameter, default, the values it allows, overridable, why.
+
+    Returns:
+        The table, the parameters every model shares first, ending in a newline.
+    """
     rows = ["| model | parameter | default | allowed values | per request | why that range |",
             "|---|---|---|---|---|---|"]
 

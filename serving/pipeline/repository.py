@@ -10,12 +10,14 @@ from tritonclient.grpc import model_config_pb2 as mc
 
 @dataclass
 class ModelEntry:
+    """One model of a repository: its name, its config.pbtxt and the parsed config."""
     name: str
     path: Path          # the config.pbtxt
     config: mc.ModelConfig
 
     @property
     def is_ensemble(self) -> bool:
+        """Whether the model is an ensemble (platform "ensemble")."""
         return self.config.platform == "ensemble"
 
 
@@ -24,6 +26,17 @@ class ConfigError(Exception):
 
 
 def load_config(path: Path) -> mc.ModelConfig:
+    """Parse a config.pbtxt with Triton's schema.
+
+    Args:
+        path: the file.
+
+    Returns:
+        The config.
+
+    Raises:
+        ConfigError: the text does not parse; the message starts with ``path``.
+    """
     try:
         return text_format.Parse(Path(path).read_text(), mc.ModelConfig())
     except text_format.ParseError as e:
@@ -31,12 +44,27 @@ def load_config(path: Path) -> mc.ModelConfig:
 
 
 def config_text(config: mc.ModelConfig) -> str:
-    """Canonical config.pbtxt text of a config."""
+    """Canonical config.pbtxt text of a config.
+
+    Args:
+        config: the config.
+
+    Returns:
+        protobuf's text format of it.
+    """
     return text_format.MessageToString(config)
 
 
 def load_repository(repo: Path) -> tuple[dict[str, ModelEntry], list[str]]:
-    """Every model of a repository by name, and the parse errors met on the way."""
+    """Every model of a repository by name, and the errors met on the way.
+
+    Args:
+        repo: the model repository (``*/config.pbtxt`` are read).
+
+    Returns:
+        (name -> ModelEntry, errors): a config that does not parse is left out and reported; a
+        name that differs from its folder is kept and reported.
+    """
     models: dict[str, ModelEntry] = {}
     errors: list[str] = []
     for cfg in sorted(Path(repo).glob("*/config.pbtxt")):
@@ -59,6 +87,7 @@ def model_py(cls: type, summary: str) -> str:
     Args:
         cls: the class serving the model (an installed package's: the project is installed).
         summary: one line saying what the model does, for the file's docstring.
+
     Returns:
         The file's text.
     """
@@ -67,7 +96,15 @@ def model_py(cls: type, summary: str) -> str:
 
 
 def write_files(repo: Path, files: dict[Path, str]) -> list[Path]:
-    """Write generated files (path relative to the repository -> text), folders included."""
+    """Write generated files, folders included.
+
+    Args:
+        repo: the folder the paths are relative to.
+        files: relative path -> text.
+
+    Returns:
+        The paths written.
+    """
     written = []
     for rel, text in files.items():
         p = Path(repo) / rel
@@ -78,6 +115,14 @@ def write_files(repo: Path, files: dict[Path, str]) -> list[Path]:
 
 
 def differing_files(repo: Path, files: dict[Path, str]) -> list[Path]:
-    """The generated files that are missing from the repository or differ from their text."""
+    """The generated files that are missing from the repository or differ from their text.
+
+    Args:
+        repo: the folder the paths are relative to.
+        files: relative path -> the text it should have.
+
+    Returns:
+        Their paths (empty when all are current).
+    """
     return [Path(repo) / rel for rel, text in files.items()
             if not (Path(repo) / rel).exists() or (Path(repo) / rel).read_text() != text]

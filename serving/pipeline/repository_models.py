@@ -11,8 +11,15 @@ from .repository import ModelEntry
 
 
 def model_class(entry: ModelEntry) -> type | None:
-    """The class behind a model (serving.registry; a fused model under another name than
-    ``<pipeline>_fused`` by the spec its config names), or None when it is not one of ours."""
+    """The class behind a model of the repository.
+
+    Args:
+        entry: the model (its name, and its config for a fused model under another name than
+            ``<pipeline>_fused``, which names its spec).
+
+    Returns:
+        The class (serving.registry), or None when it is not one of ours.
+    """
     cls = registry.model_class(entry.name)
     if cls is None and "pipeline_spec" in entry.config.parameters:
         from ..fused import FusedModel
@@ -21,8 +28,18 @@ def model_class(entry: ModelEntry) -> type | None:
 
 
 def model_instance(entry: ModelEntry, placement: Any = None) -> Any:
-    """The model as an OpModel instance outside Triton (its config, its folder), or None when
-    it is not an OpModel of ours. placement: where it works (default: the CPU)."""
+    """The model as an OpModel instance outside Triton (its config, its folder).
+
+    Args:
+        entry: the model.
+        placement: where it works (default: the CPU).
+
+    Returns:
+        The instance, or None when it is not an OpModel of ours.
+
+    Raises:
+        ValueError: a parameter of its config is unknown or out of range.
+    """
     from google.protobuf import json_format
 
     from ..base import OUTSIDE_TRITON, OpModel
@@ -35,7 +52,14 @@ def model_instance(entry: ModelEntry, placement: Any = None) -> Any:
 
 
 def known_parameters(entry: ModelEntry) -> set[str] | None:
-    """Every parameter name a model's config may set, or None when it is not ours."""
+    """Every parameter name a model's config may set.
+
+    Args:
+        entry: the model.
+
+    Returns:
+        Its class's PARAMETERS plus the Python backend's own, or None when it is not ours.
+    """
     cls = model_class(entry)
     if cls is None:
         return None

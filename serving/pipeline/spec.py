@@ -49,6 +49,7 @@ class SpecError(ValueError):
 
 @dataclass
 class TensorSpec:
+    """A pipeline input or output: name, Triton dtype without TYPE_, dims of one batch item."""
     name: str
     dtype: str
     dims: list[int]
@@ -56,6 +57,9 @@ class TensorSpec:
 
 @dataclass
 class StepSpec:
+    """One step: its model, model input -> pipeline tensor, model output -> pipeline tensor, and
+    the config parameters its generated copy overrides (none: the model itself runs).
+    """
     model: str
     inputs: dict[str, str]
     outputs: dict[str, str]
@@ -64,6 +68,7 @@ class StepSpec:
 
 @dataclass
 class PipelineSpec:
+    """A parsed pipeline spec; ``path`` is the file it was loaded from, if any."""
     name: str
     max_batch_size: int
     inputs: list[TensorSpec]
@@ -73,13 +78,25 @@ class PipelineSpec:
     path: Path | None = None
 
     def step_model_name(self, step: StepSpec) -> str:
-        """The model a step runs: its own, or the generated copy carrying its parameters."""
+        """The model a step runs: its own, or the generated copy carrying its parameters.
+
+        Args:
+            step: one of this pipeline's steps.
+
+        Returns:
+            ``<pipeline>__<model>`` for a step with parameters, else the step's model.
+        """
         return f"{self.name}__{step.model}" if step.parameters else step.model
 
     def tees(self) -> dict[str, tuple[str, str]]:
-        """Each pipeline output that a step also reads -> (the tensor its producing step
-        writes instead, the tensor the reading steps read instead); its tee step turns the
-        first into the output and the second."""
+        """The pipeline outputs that a step also reads, each with the names its tee step uses.
+
+        Returns:
+            Output -> (the tensor its producing step writes instead, the tensor the reading steps
+            read instead), each ``<OUTPUT>__produced`` / ``<OUTPUT>__internal`` unless that name is
+            taken (then a number is appended); its tee step turns the first into the output and
+            the second.
+        """
         read = {t for s in self.steps for t in s.inputs.values()}
         names = ({t.name for t in self.inputs + self.outputs}
                  | {t for s in self.steps for t in (*s.inputs.values(), *s.outputs.values())})
@@ -95,11 +112,20 @@ class PipelineSpec:
                 for t in self.outputs if t.name in read}
 
     def generated_models(self) -> set[str]:
-        """The models generated for this pipeline: step copies and tees."""
+        """The models generated for this pipeline: step copies and tees.
+
+        Returns:
+            Their names.
+        """
         return ({self.step_model_name(s) for s in self.steps if s.parameters}
                 | {tee_name(self.name, t) for t in self.tees()})
 
     def to_dict(self) -> dict[str, Any]:
+        """The spec as the YAML file holds it (description and parameters only when set).
+
+        Returns:
+            A plain dict, keys in the file's order.
+        """
         d: dict[str, Any] = {"name": self.name}
         if self.description:
             d["description"] = self.description
@@ -143,6 +169,18 @@ def _mapping(d: dict, key: str, where: str) -> dict[str, str]:
 
 
 def parse_spec(data: Any, path: Path | None = None) -> PipelineSpec:
+    """A pipeline spec from its YAML data.
+
+    Args:
+        data: what the YAML file holds.
+        path: the file, for the messages and ``PipelineSpec.path``.
+
+    Returns:
+        The spec.
+
+    Raises:
+        SpecError: a missing or malformed field; the message names the file and the field.
+    """
     where = str(path or "<spec>")
     if not isinstance(data, dict):
         raise SpecError(f"{where}: expected a mapping with name, inputs, outputs, steps")
@@ -167,6 +205,17 @@ def parse_spec(data: Any, path: Path | None = None) -> PipelineSpec:
 
 
 def load_spec(path: Path) -> PipelineSpec:
+    """Load a pipeline spec file.
+
+    Args:
+        path: the YAML file.
+
+    Returns:
+        The spec, ``path`` set.
+
+    Raises:
+        SpecError: not valid YAML, or a missing or malformed field.
+    """
     try:
         data = yaml.safe_load(Path(path).read_text())
     except yaml.YAMLError as e:
@@ -175,12 +224,25 @@ def load_spec(path: Path) -> PipelineSpec:
 
 
 def save_spec(spec: PipelineSpec, path: Path) -> None:
+    """Write a spec as YAML (fields in the file's order).
+
+    Args:
+        spec: the spec.
+        path: the file to write.
+    """
     Path(path).write_text(yaml.safe_dump(spec.to_dict(), sort_keys=False, width=100))
 
 
 def ensemble_config(spec: PipelineSpec) -> mc.ModelConfig:
-    """The ensemble's ModelConfig (Triton's schema): the spec's steps, an output that a step
-    also reads renamed to its internal tensor, and a tee step per such output."""
+    """The ensemble's ModelConfig (Triton's schema).
+
+    Args:
+        spec: the pipeline spec.
+
+    Returns:
+        The spec's tensors and steps, an output that a step also reads renamed to its internal
+        tensor, and a tee step per such output right after its producer.
+    """
     cfg = mc.ModelConfig(name=spec.name, platform="ensemble", max_batch_size=spec.max_batch_size)
     for t, coll in [(t, cfg.input) for t in spec.inputs] + [(t, cfg.output) for t in spec.outputs]:
         coll.add(name=t.name, data_type=mc.DataType.Value("TYPE_" + t.dtype), dims=t.dims)
@@ -202,8 +264,16 @@ def ensemble_config(spec: PipelineSpec) -> mc.ModelConfig:
 
 
 def tee_config(spec: PipelineSpec, output: str) -> mc.ModelConfig:
-    """Config of the tee step of a pipeline output: the output's dtype and dims in and out,
-    batched as the pipeline, placed as every step (the operator models' contract)."""
+    """Config of the tee step of a pipeline output.
+
+    Args:
+        spec: the pipeline spec.
+        output: one of its outputs that a step also reads (a key of ``spec.tees()``).
+
+    Returns:
+        The config: the output's dtype and dims in and out, batched as the pipeline, placed as
+        every step (the operator models' contract).
+    """
     t = next(t for t in spec.outputs if t.name == output)
     contract = Contract((Tensor(TEE_INPUT, t.dtype, tuple(t.dims), ragged=True),),
                         tuple(Tensor(n, t.dtype, tuple(t.dims)) for n in (TEE_OUTPUT, TEE_INTERNAL)),
@@ -212,9 +282,21 @@ def tee_config(spec: PipelineSpec, output: str) -> mc.ModelConfig:
 
 
 def step_model_config(spec: PipelineSpec, step: StepSpec, repo: Path) -> mc.ModelConfig:
-    """Config of the generated copy of a step's model, with the step's parameters: the
-    declaration of one of the repository's own models (serving.registry), else the model's
-    config.pbtxt as it is (a model the repository holds without a class of ours)."""
+    """Config of the generated copy of a step's model, with the step's parameters.
+
+    Args:
+        spec: the pipeline spec.
+        step: one of its steps.
+        repo: the model repository.
+
+    Returns:
+        The declaration of one of the repository's own models (serving.registry), else the
+        model's config.pbtxt as it is (a model the repository holds without a class of ours),
+        renamed to the copy and with the step's parameters set.
+
+    Raises:
+        SpecError: the model is not ours and the repository has no config.pbtxt for it.
+    """
     cfg = declared_config(step.model)
     if cfg is None:
         base = repo / step.model / "config.pbtxt"
@@ -228,7 +310,19 @@ def step_model_config(spec: PipelineSpec, step: StepSpec, repo: Path) -> mc.Mode
 
 
 def generated_files(spec: PipelineSpec, repo: Path) -> dict[Path, str]:
-    """Every file a spec generates, relative path -> text."""
+    """Every file a spec generates.
+
+    Args:
+        spec: the pipeline spec.
+        repo: the model repository (the step copies start from its models).
+
+    Returns:
+        Relative path -> text: the ensemble's config, each tee's config and model.py, each
+        step copy's config and model.py.
+
+    Raises:
+        SpecError: a step model with neither a class of ours nor a config.pbtxt.
+    """
     header = GENERATED_HEADER.format(spec=_rel(spec.path))
     files = {Path(spec.name) / "config.pbtxt": header + config_text(ensemble_config(spec))}
     for output in spec.tees():
@@ -254,7 +348,18 @@ def _rel(path: Path | None) -> str:
 
 
 def write_generated(spec: PipelineSpec, repo: Path) -> list[Path]:
-    """Write a spec's files into the repository (plus the ensemble's empty version folder)."""
+    """Write a spec's files into the repository (plus the ensemble's empty version folder).
+
+    Args:
+        spec: the pipeline spec.
+        repo: the model repository.
+
+    Returns:
+        The paths written.
+
+    Raises:
+        SpecError: a step model with neither a class of ours nor a config.pbtxt.
+    """
     written = write_files(repo, generated_files(spec, repo))
     version = repo / spec.name / "1"
     version.mkdir(exist_ok=True)
@@ -265,12 +370,29 @@ def write_generated(spec: PipelineSpec, repo: Path) -> list[Path]:
 
 
 def stale_files(spec: PipelineSpec, repo: Path) -> list[Path]:
-    """Generated files that are missing or differ from what the spec generates now."""
+    """Generated files that are missing or differ from what the spec generates now.
+
+    Args:
+        spec: the pipeline spec.
+        repo: the model repository.
+
+    Returns:
+        Their paths (empty when all are current).
+
+    Raises:
+        SpecError: a step model with neither a class of ours nor a config.pbtxt.
+    """
     return differing_files(repo, generated_files(spec, repo))
 
 
 def remove_generated_copies(spec: PipelineSpec, repo: Path, keep: set[str]) -> None:
-    """Delete generated step copies of this pipeline no longer used (after an edit)."""
+    """Delete generated step copies and tees of this pipeline no longer used (after an edit).
+
+    Args:
+        spec: the pipeline spec.
+        repo: the model repository.
+        keep: the generated models still used (``spec.generated_models()``).
+    """
     for d in repo.glob(f"{spec.name}__*"):
         if d.is_dir() and d.name not in keep:
             shutil.rmtree(d)

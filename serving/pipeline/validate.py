@@ -17,6 +17,7 @@ from .repository import ModelEntry, load_repository
 
 @dataclass(frozen=True)
 class Problem:
+    """One problem of a repository: the config file, where in it, and what is wrong."""
     path: Path
     where: str
     message: str
@@ -26,21 +27,47 @@ class Problem:
 
 
 def suggest(name: str, options: Iterable[str]) -> str:
+    """A "did you mean" hint for a name that is not one of ``options``.
+
+    Args:
+        name: the name given.
+        options: the valid names.
+
+    Returns:
+        `` (did you mean 'x'?)`` with the closest valid name, or '' when none is close.
+    """
     close = difflib.get_close_matches(name, sorted(options), n=1, cutoff=0.5)
     return f" (did you mean {close[0]!r}?)" if close else ""
 
 
 def dtype_name(dt: int) -> str:
+    """Triton's dtype name without TYPE_.
+
+    Args:
+        dt: a model_config DataType value.
+
+    Returns:
+        E.g. 'UINT8'.
+    """
     return mc.DataType.Name(dt).removeprefix("TYPE_")
 
 
 def dims_compatible(a: Sequence[int], b: Sequence[int]) -> bool:
-    """Same rank and every dim equal or dynamic (-1)."""
+    """Same rank and every dim equal or dynamic (-1).
+
+    Args:
+        a: one tensor's dims.
+        b: the other's.
+
+    Returns:
+        Whether a tensor of dims ``a`` may feed one of dims ``b``.
+    """
     return len(a) == len(b) and all(x == y or x == -1 or y == -1 for x, y in zip(a, b))
 
 
 @dataclass(frozen=True)
 class Tensor:
+    """A tensor known at a point of an ensemble: dtype (0: unknown), dims, and which step made it."""
     dtype: int
     dims: tuple[int, ...]
     producer: str  # "ensemble input" or "step N (model)"
@@ -51,7 +78,19 @@ ParameterLookup = Callable[[ModelEntry], "set[str] | None"]
 
 
 def check_ensemble(entry: ModelEntry, models: dict[str, ModelEntry]) -> list[Problem]:
-    """All problems of one ensemble config."""
+    """All problems of one ensemble config.
+
+    Checks double writes, missing models, input and output names, dtypes and dims along the
+    steps, cycles, and outputs that a step also reads (which deadlock a request leaving them
+    out).
+
+    Args:
+        entry: the ensemble.
+        models: every model of the repository by name.
+
+    Returns:
+        The problems, in the order found (empty when valid).
+    """
     cfg, path = entry.config, entry.path
     out: list[Problem] = []
 
@@ -163,7 +202,15 @@ def _check_step(i: int, step: mc.ModelEnsembling.Step, models: dict[str, ModelEn
 
 
 def check_batching(entry: ModelEntry, models: dict[str, ModelEntry]) -> list[Problem]:
-    """Triton refuses an ensemble whose max_batch_size exceeds a step model's."""
+    """Triton refuses an ensemble whose max_batch_size exceeds a step model's.
+
+    Args:
+        entry: the ensemble.
+        models: every model of the repository by name.
+
+    Returns:
+        One problem per such step.
+    """
     out = []
     for i, step in enumerate(entry.config.ensemble_scheduling.step):
         m = models.get(step.model_name)
@@ -175,7 +222,16 @@ def check_batching(entry: ModelEntry, models: dict[str, ModelEntry]) -> list[Pro
 
 
 def validate_repository(repo: Path, known_parameters: ParameterLookup | None = None) -> list[str]:
-    """Every problem of a repository, as printable lines; empty when valid."""
+    """Every problem of a repository, as printable lines; empty when valid.
+
+    Args:
+        repo: the model repository.
+        known_parameters: the parameters a model understands (None: parameters are not
+            checked); a non-ensemble config with another is a problem.
+
+    Returns:
+        The problems, sorted, each once: parse errors, ensemble problems, unknown parameters.
+    """
     models, errors = load_repository(repo)
     problems: list[str] = list(errors)
     for entry in models.values():

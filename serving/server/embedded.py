@@ -39,12 +39,26 @@ class ServerError(RuntimeError):
 
 
 def free_port() -> int:
+    """A TCP port free on the loopback address now (another process may take it before use).
+
+    Returns:
+        The port number.
+    """
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
 
 
 def check_files(repository: Path = MODEL_REPOSITORY) -> None:
+    """Check that a repository can be served: it exists, and the project's own has its built files.
+
+    Args:
+        repository: the model repository.
+
+    Raises:
+        ServerError: a required file is missing (the message says how to build it), or the
+            repository does not exist.
+    """
     if repository == MODEL_REPOSITORY:
         for path, command in REQUIRED_FILES.items():
             if not path.exists():
@@ -57,9 +71,27 @@ def server_command(http_port: int, grpc_port: int, metrics_port: int,
                    repository: Path = MODEL_REPOSITORY,
                    extra: Sequence[str] = (), address: str = "127.0.0.1",
                    tritonserver: Path | None = None) -> list[str]:
-    """The tritonserver command line; on a GPU machine with a CUDA memory pool per GPU sized
-    by serving.server.gpu_pool (unless ``extra`` sets its own). ``tritonserver``: another binary
-    than the wheel's (e.g. /opt/tritonserver/bin/tritonserver in NGC's image)."""
+    """The tritonserver command line.
+
+    On a GPU machine it carries a CUDA memory pool per GPU sized by serving.server.gpu_pool,
+    unless ``extra`` sets its own.
+
+    Args:
+        http_port: the HTTP port.
+        grpc_port: the gRPC port.
+        metrics_port: the metrics port.
+        repository: the model repository.
+        extra: more tritonserver flags, last.
+        address: where the three endpoints listen.
+        tritonserver: another binary than the wheel's (e.g. /opt/tritonserver/bin/tritonserver
+            in NGC's image); its backends are in ../backends.
+
+    Returns:
+        The command line, binary first.
+
+    Raises:
+        TritonNotInstalled: no ``tritonserver`` given and the wheel's is not installed.
+    """
     root = check_installation() if tritonserver is None else Path(tritonserver).resolve().parents[1]
     binary = root / "bin" / "tritonserver" if tritonserver is None else Path(tritonserver)
     pool = ([] if any(a.startswith("--cuda-memory-pool-byte-size") for a in extra)
@@ -74,9 +106,15 @@ def server_command(http_port: int, grpc_port: int, metrics_port: int,
 
 
 def server_env() -> dict[str, str]:
-    """The Python backend stub takes its Python from the python3 first on PATH: put this
-    environment's bin/ first so models import its packages (this project, installed there,
-    and its NumPy, CuPy and onnxruntime)."""
+    """The environment tritonserver runs in.
+
+    The Python backend stub takes its Python from the python3 first on PATH: this
+    environment's bin/ goes first so models import its packages (this project, installed there,
+    and its NumPy, CuPy and onnxruntime); serving.malloc's settings are added unless set.
+
+    Returns:
+        A copy of os.environ with those changes.
+    """
     env = dict(os.environ)
     env["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{env.get('PATH', '')}"
     for name, value in SERVER_ENV.items():  # why: serving/malloc.py
@@ -97,6 +135,20 @@ class EmbeddedServer:
                  startup_timeout: float = 180.0, log_path: Path | None = None,
                  ports: tuple[int, int, int] | None = None, address: str = "127.0.0.1",
                  tritonserver: Path | None = None, wedge_seconds: float = 20.0):
+        """Prepare a server; nothing starts before ``start`` (or ``with``).
+
+        Args:
+            repository: the model repository.
+            extra_args: more tritonserver flags (e.g. ``--model-control-mode=explicit``, which
+                leaves model control to the caller).
+            startup_timeout: seconds tritonserver may take to become ready.
+            log_path: tritonserver's log file (default: a new temporary file).
+            ports: (HTTP, gRPC, metrics) ports (default: free ones).
+            address: where the endpoints listen (0.0.0.0 in a container).
+            tritonserver: another binary than the wheel's.
+            wedge_seconds: a model with requests waiting and no execution finished for this long
+                is wedged, and reloaded.
+        """
         self.repository = Path(repository)
         self.extra_args = list(extra_args)
         self.startup_timeout = startup_timeout
@@ -121,6 +173,7 @@ class EmbeddedServer:
 
     @property
     def events(self) -> list[Event]:
+        """What the supervisor saw and did, oldest first (empty before ``start``)."""
         return self.supervisor.events if self.supervisor else []
 
     @property
@@ -130,12 +183,30 @@ class EmbeddedServer:
         return {ADMIN_HEADER: self.admin_token}
 
     def command(self) -> list[str]:
-        """The tritonserver command line the supervisor runs."""
+        """The tritonserver command line the supervisor runs.
+
+        Returns:
+            ``server_command`` with ``extra_args`` and the supervisor's flags.
+
+        Raises:
+            SupervisorError: ``extra_args`` set the shm region prefix, which is the supervisor's.
+            TritonNotInstalled: the wheel's tritonserver is needed and not installed.
+        """
         extra = [*self.extra_args, *supervised_flags(self.extra_args, self.shm_prefix, self.admin_token)]
         return server_command(*self.ports, repository=self.repository, extra=extra,
                               address=self.address, tritonserver=self.tritonserver)
 
     def start(self) -> "EmbeddedServer":
+        """Start tritonserver under a supervisor and wait until it is ready.
+
+        Returns:
+            self.
+
+        Raises:
+            ServerError: a required file is missing, or tritonserver did not become ready (the
+                message ends with the log's tail).
+            TritonNotInstalled: the wheel's tritonserver is needed and not installed.
+        """
         check_files(self.repository)
         try:
             self.supervisor = Supervisor(self.command(), env=server_env(), cwd=REPO_ROOT, http_url=self.http_url,
@@ -151,12 +222,21 @@ class EmbeddedServer:
         return self
 
     def log_tail(self, chars: int = 4000) -> str:
+        """The end of tritonserver's log.
+
+        Args:
+            chars: how many characters at most.
+
+        Returns:
+            The text ('' when the log cannot be read).
+        """
         try:
             return self.log_path.read_text(errors="replace")[-chars:]
         except OSError:
             return ""
 
     def stop(self) -> None:
+        """Stop supervising and stop tritonserver, leaving no stub or /dev/shm region behind."""
         if self.supervisor is not None:
             self.supervisor.stop()
         self.supervisor = None
@@ -169,9 +249,16 @@ class EmbeddedServer:
 
 
 def follow(path: Path, out: TextIO, stop: threading.Event) -> None:
-    """Copy what is appended to ``path`` from now on to ``out``; once ``stop`` is set, what
-    is left, then return (tritonserver's log, which the supervisor also reads, shown in the
-    foreground; a --log file kept from an earlier run is not shown again)."""
+    """Copy what is appended to ``path`` from now on to ``out``, until ``stop``.
+
+    Shows tritonserver's log, which the supervisor also reads, in the foreground; a --log file
+    kept from an earlier run is not shown again.
+
+    Args:
+        path: the file followed.
+        out: where its new text goes.
+        stop: once set, what is left is copied, then the function returns.
+    """
     with open(path, "a+", errors="replace") as f:
         f.seek(0, 2)
         while True:
@@ -184,6 +271,14 @@ def follow(path: Path, out: TextIO, stop: threading.Event) -> None:
 
 
 def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
+    """The command line of ``python -m serving.server``.
+
+    Args:
+        argv: the arguments (default: sys.argv[1:]).
+
+    Returns:
+        The parsed arguments.
+    """
     p = argparse.ArgumentParser(description="Run the embedded Triton server in the foreground, "
                                             "supervised (docs/serving.md, Failure and recovery).")
     p.add_argument("--http-port", type=int, default=8000)
@@ -206,6 +301,14 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
 
 
 def server_from_args(args: argparse.Namespace) -> EmbeddedServer:
+    """The EmbeddedServer the command line describes (not started).
+
+    Args:
+        args: what ``parse_args`` returns.
+
+    Returns:
+        The server.
+    """
     return EmbeddedServer(args.model_repository, args.extra, log_path=args.log,
                           ports=(args.http_port, args.grpc_port, args.metrics_port),
                           address=args.address, tritonserver=args.tritonserver,
@@ -213,6 +316,15 @@ def server_from_args(args: argparse.Namespace) -> EmbeddedServer:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    """Serve in the foreground until SIGINT/SIGTERM, showing tritonserver's log.
+
+    Args:
+        argv: the arguments (default: sys.argv[1:]).
+
+    Returns:
+        The exit status: 0 stopped by a signal, 1 the supervisor gave up, 2 the server did not
+        start, 130 stopped while starting.
+    """
     args = parse_args(argv)
     # The supervisor's events are in the log shown below; not twice on stderr.
     logging.getLogger("serving.server.supervisor").addHandler(logging.NullHandler())

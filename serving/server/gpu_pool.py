@@ -34,8 +34,19 @@ MODEL_REPOSITORY = Path(__file__).resolve().parents[1] / "model_repository"
 
 
 def pool_bytes(max_batch_size: int, height: int = MAX_SIDE, width: int = MAX_SIDE) -> int:
-    """Bytes of CUDA memory pool per GPU for ``max_batch_size`` frames of height x width in
-    flight, rounded up to whole MiB."""
+    """Bytes of CUDA memory pool per GPU for ``max_batch_size`` frames of height x width in flight.
+
+    Args:
+        max_batch_size: frames per batch (the largest ensemble's).
+        height: the largest frame's height.
+        width: the largest frame's width.
+
+    Returns:
+        HEADROOM x max_batch_size x (one frame's device bytes), rounded up to whole MiB.
+
+    Raises:
+        ValueError: a value below 1.
+    """
     if max_batch_size < 1 or height < 1 or width < 1:
         raise ValueError(f"expected max_batch_size, height, width >= 1, got "
                          f"{max_batch_size}, {height}, {width}")
@@ -44,7 +55,14 @@ def pool_bytes(max_batch_size: int, height: int = MAX_SIDE, width: int = MAX_SID
 
 
 def ensemble_max_batch_size(repository: Path = MODEL_REPOSITORY) -> int:
-    """The largest max_batch_size among the repository's ensembles (1 when there are none)."""
+    """The largest max_batch_size among the repository's ensembles.
+
+    Args:
+        repository: the model repository.
+
+    Returns:
+        That size (1 when there are none, or when each has 0).
+    """
     from ..pipeline.repository import load_repository
 
     models, _ = load_repository(repository)
@@ -52,7 +70,11 @@ def ensemble_max_batch_size(repository: Path = MODEL_REPOSITORY) -> int:
 
 
 def gpu_ids() -> list[int]:
-    """The CUDA devices this process sees (CUDA_VISIBLE_DEVICES applies); none without CUDA."""
+    """The CUDA devices this process sees (CUDA_VISIBLE_DEVICES applies).
+
+    Returns:
+        Their ordinals; none without CuPy, a driver or a device.
+    """
     try:
         import cupy
         return list(range(cupy.cuda.runtime.getDeviceCount()))
@@ -61,19 +83,47 @@ def gpu_ids() -> list[int]:
 
 
 def pool_flags(gpus: Sequence[int], nbytes: int) -> list[str]:
-    """One --cuda-memory-pool-byte-size flag per GPU."""
+    """One --cuda-memory-pool-byte-size flag per GPU.
+
+    Args:
+        gpus: the device ordinals.
+        nbytes: the pool size of each.
+
+    Returns:
+        The flags.
+    """
     return [f"--cuda-memory-pool-byte-size={g}:{nbytes}" for g in gpus]
 
 
 def server_pool_flags(repository: Path = MODEL_REPOSITORY, height: int = MAX_SIDE,
                       width: int = MAX_SIDE, gpus: Sequence[int] | None = None) -> list[str]:
-    """The flags for a server of ``repository`` on this machine's GPUs (none without)."""
+    """The pool flags for a server of ``repository`` on this machine's GPUs.
+
+    Args:
+        repository: the model repository (its largest ensemble batch sizes the pool).
+        height: the largest frame's height.
+        width: the largest frame's width.
+        gpus: the device ordinals (default: those this process sees).
+
+    Returns:
+        The flags; none without a GPU.
+    """
     gpus = gpu_ids() if gpus is None else gpus
     return pool_flags(gpus, pool_bytes(ensemble_max_batch_size(repository), height, width))
 
 
 def parse_frame(text: str) -> tuple[int, int]:
-    """'1920x1080' -> (height 1080, width 1920)."""
+    """'1920x1080' -> (height 1080, width 1920).
+
+    Args:
+        text: WIDTHxHEIGHT, each side 1..MAX_SIDE.
+
+    Returns:
+        (height, width).
+
+    Raises:
+        argparse.ArgumentTypeError: anything else.
+    """
     m = re.fullmatch(r"\s*(\d+)\s*[xX]\s*(\d+)\s*", text)
     if not m or not (1 <= int(m.group(1)) <= MAX_SIDE and 1 <= int(m.group(2)) <= MAX_SIDE):
         raise argparse.ArgumentTypeError(f"expected WIDTHxHEIGHT with sides 1..{MAX_SIDE}, "
@@ -82,6 +132,14 @@ def parse_frame(text: str) -> tuple[int, int]:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    """Print the tritonserver pool flags for this machine's GPUs (nothing without one).
+
+    Args:
+        argv: the arguments (default: sys.argv[1:]).
+
+    Returns:
+        0.
+    """
     p = argparse.ArgumentParser(description="Print tritonserver's --cuda-memory-pool-byte-size "
                                             "flags for this machine's GPUs (nothing without one).")
     p.add_argument("--max-frame", type=parse_frame, default=(MAX_SIDE, MAX_SIDE),

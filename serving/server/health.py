@@ -21,12 +21,25 @@ SIDE = 16
 
 
 def probe_frame() -> list[int]:
-    """A SIDE x SIDE x 3 gradient, row-major, as the JSON protocol's flat data."""
+    """A SIDE x SIDE x 3 uint8 gradient, row-major, as the JSON protocol's flat data.
+
+    Returns:
+        SIDE * SIDE * 3 integers in 0..255.
+    """
     return [(x * 16 + y * 8 + c * 64) % 256 for y in range(SIDE) for x in range(SIDE) for c in range(3)]
 
 
 def check(url: str, model: str = "background_blur", timeout: float = 10.0) -> str | None:
-    """None when ``model`` answers a real request correctly at ``url``, else why not."""
+    """Send one real request and check the answer's outputs and shapes.
+
+    Args:
+        url: the server's HTTP host:port.
+        model: the pipeline asked (IMAGE in; BLURRED and MASK out).
+        timeout: seconds the request may take.
+
+    Returns:
+        None when ``model`` answers correctly, else why not.
+    """
     body = {"inputs": [{"name": "IMAGE", "shape": [1, SIDE, SIDE, 3], "datatype": "UINT8",
                         "data": probe_frame()}],
             "outputs": [{"name": "BLURRED"}, {"name": "MASK"}]}
@@ -48,6 +61,14 @@ def check(url: str, model: str = "background_blur", timeout: float = 10.0) -> st
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    """``python -m serving.server.health``: check the service, the reason on stderr.
+
+    Args:
+        argv: the arguments (default: sys.argv[1:]).
+
+    Returns:
+        The exit status: 0 healthy, 1 not.
+    """
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--url", default="127.0.0.1:8000", help="the server's HTTP host:port")
     p.add_argument("--model", default="background_blur")

@@ -23,7 +23,17 @@ class TritonNotInstalled(RuntimeError):
 
 
 def triton_root(required: bool = True) -> Path | None:
-    """The pytriton/tritonserver folder of this environment."""
+    """The pytriton/tritonserver folder of this environment.
+
+    Args:
+        required: raise when pytriton is not installed, rather than return None.
+
+    Returns:
+        The folder, or None when it is not installed and not ``required``.
+
+    Raises:
+        TritonNotInstalled: pytriton is not installed and ``required``.
+    """
     spec = importlib.util.find_spec("pytriton")
     if spec is None or not spec.submodule_search_locations:
         if required:
@@ -33,11 +43,26 @@ def triton_root(required: bool = True) -> Path | None:
 
 
 def stub_path(root: Path) -> Path:
+    """Where the Python backend looks for its stub.
+
+    Args:
+        root: the tritonserver folder.
+
+    Returns:
+        root/backends/python/triton_python_backend_stub.
+    """
     return root / "backends" / "python" / "triton_python_backend_stub"
 
 
 def check_installation() -> Path:
-    """The tritonserver root, after checking binary, backend and stub are in place."""
+    """The tritonserver root, after checking binary, backend and stub are in place.
+
+    Returns:
+        The folder (bin/, backends/ below it).
+
+    Raises:
+        TritonNotInstalled: one of them is missing; the message says how to install.
+    """
     root = triton_root()
     for path, what in ((root / "bin" / "tritonserver", "the tritonserver binary"),
                        (root / "backends" / "python" / "libtriton_python.so", "the Python backend"),
@@ -48,6 +73,15 @@ def check_installation() -> Path:
 
 
 def install() -> Path:
+    """Install the wheel if needed (--no-deps) and the stub for the running Python.
+
+    Returns:
+        The tritonserver root, checked.
+
+    Raises:
+        subprocess.CalledProcessError: pip failed.
+        TritonNotInstalled: the wheel has no stub for this Python, or a part is still missing.
+    """
     root = triton_root(required=False)
     if root is None or not (root / "bin" / "tritonserver").exists():
         subprocess.run([sys.executable, "-m", "pip", "install", "-q", "--no-deps", PYTRITON],
@@ -65,6 +99,7 @@ def install() -> Path:
 
 
 def main() -> None:
+    """Install, then print where tritonserver is."""
     root = install()
     print(f"tritonserver ready: {root / 'bin' / 'tritonserver'}")
 

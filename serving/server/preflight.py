@@ -23,7 +23,15 @@ DEFAULT_MODEL = MODEL_REPOSITORY / "unet" / "1" / "model.onnx"
 
 
 def check_cupy() -> str:
-    """A device is visible and every ops/kernels module compiles for it (NVRTC found)."""
+    """A device is visible and every ops/kernels module compiles for it (NVRTC found).
+
+    Returns:
+        What was checked, in one line (CuPy version, devices, driver, kernels).
+
+    Raises:
+        RuntimeError: CuPy sees no device (CuPy's own errors when the driver, the runtime or
+            NVRTC fails).
+    """
     import cupy
 
     from ops import compile_kernels
@@ -39,7 +47,18 @@ def check_cupy() -> str:
 
 
 def check_onnxruntime(model: Path) -> str:
-    """The CUDA provider is really created for the model and runs a CUDA batch."""
+    """The CUDA provider is really created for the model and runs a CUDA batch.
+
+    Args:
+        model: the segmentation ONNX model.
+
+    Returns:
+        What was checked, in one line (version, provider, input and output shapes, dtype).
+
+    Raises:
+        CudaProviderError: the CUDA provider could not be created (segmentation.runner).
+        RuntimeError: the session gave no finite CUDA output.
+    """
     import cupy
     import numpy as np
     import onnxruntime as ort
@@ -57,6 +76,14 @@ def check_onnxruntime(model: Path) -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
+    """Run every check, print one ``ok`` or ``FAIL`` line each.
+
+    Args:
+        argv: the arguments (default: sys.argv[1:]).
+
+    Returns:
+        The exit status: 0 when every check passes, 1 otherwise.
+    """
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--model", type=Path, default=DEFAULT_MODEL, help="the segmentation ONNX model")
     args = p.parse_args(argv)

@@ -48,7 +48,8 @@ ADMIN_HEADER = "tvo-admin"
 # model, a port taken) is outside the supervisor's reach: after this many failed starts in a
 # row it gives up and says so (serving.server then exits 1; a container restarts).
 MAX_FAILED_STARTS = 3
-# A model's unload normally takes a second or two; longer means Triton is stuck on the dead stub.
+# A model's unload normally finishes well within this (the measured times: docs/serving.md,
+# Failure and recovery); longer means Triton is stuck on the dead stub.
 UNLOAD_TIMEOUT_S = 5.0
 
 
@@ -58,6 +59,7 @@ class SupervisorError(RuntimeError):
 
 @dataclass(frozen=True)
 class Event:
+    """One thing the supervisor saw or did: when (time.time()), its kind, and a readable detail."""
     time: float
     kind: str    # "server-exit", "restarted", "stub-dead", "wedged", "recovered", "failed", "shm"
     detail: str
@@ -65,6 +67,7 @@ class Event:
 
 @dataclass(frozen=True)
 class Stub:
+    """One Python-backend stub process: pid, model, instance name, /dev/shm region, /proc state."""
     pid: int
     model: str
     instance: str
@@ -73,13 +76,23 @@ class Stub:
 
 
 def new_shm_prefix() -> str:
-    """A /dev/shm name prefix for one server's stub regions."""
+    """A /dev/shm name prefix for one server's stub regions.
+
+    Returns:
+        ``tvo_<8 random hex digits>_``.
+    """
     return f"tvo_{secrets.token_hex(4)}_"
 
 
 def caller_manages_models(extra: Sequence[str]) -> bool:
-    """Whether the caller's tritonserver flags choose the model-control mode (and so load and
-    unload models themselves)."""
+    """Whether the caller's tritonserver flags choose the model-control mode.
+
+    Args:
+        extra: the caller's tritonserver flags.
+
+    Returns:
+        True when they do (the caller then loads and unloads models itself).
+    """
     return any(a.startswith("--model-control-mode") for a in extra)
 
 
@@ -90,7 +103,20 @@ def supervised_flags(extra: Sequence[str], shm_prefix: str, admin_token: str) ->
     at start, and the model-repository API restricted to the supervisor (a header only it
     knows), so no client can unload a model. With the caller's own mode the caller manages
     models (e.g. the pipeline tutorial loads its own through the API), and the supervisor
-    only restarts a dead server (``caller_manages_models``)."""
+    only restarts a dead server (``caller_manages_models``).
+
+    Args:
+        extra: the caller's tritonserver flags.
+        shm_prefix: this server's stub region prefix (``new_shm_prefix``).
+        admin_token: the secret value of ``ADMIN_HEADER``.
+
+    Returns:
+        The flags to add (not ``extra`` itself).
+
+    Raises:
+        SupervisorError: ``extra`` sets shm-region-prefix-name, by which the supervisor finds
+            its stubs.
+    """
     flags: list[str] = []
     if not caller_manages_models(extra):
         restriction = f"model-repository:{ADMIN_HEADER}={admin_token}"
@@ -103,10 +129,17 @@ def supervised_flags(extra: Sequence[str], shm_prefix: str, admin_token: str) ->
 
 
 def read_stub(pid: int) -> Stub | None:
-    """The Python-backend stub running as ``pid`` (None for any other process, or gone).
+    """The Python-backend stub running as ``pid``.
 
     A stub's command line is: binary, model.py path, region, sizes, parent pid, backend
-    folder, IPC handle, instance name, kind."""
+    folder, IPC handle, instance name, kind.
+
+    Args:
+        pid: a process id.
+
+    Returns:
+        The stub, or None for any other process, or one gone.
+    """
     try:
         args = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
         if not args[0].endswith(STUB_BINARY.encode()) or len(args) < 9:
@@ -118,7 +151,14 @@ def read_stub(pid: int) -> Stub | None:
 
 
 def find_stubs(shm_prefix: str) -> list[Stub]:
-    """The live (not zombie) stubs whose region starts with ``shm_prefix``: one server's."""
+    """The live (not zombie) stubs whose region starts with ``shm_prefix``: one server's.
+
+    Args:
+        shm_prefix: the server's region prefix.
+
+    Returns:
+        The stubs, in /proc order.
+    """
     stubs = (read_stub(int(e.name)) for e in os.scandir("/proc") if e.name.isdigit())
     return [s for s in stubs if s is not None and s.region.startswith(shm_prefix)
             and s.state not in ("Z", "X", "")]
@@ -133,18 +173,40 @@ def _stat(pid: int) -> list[str]:
 
 
 def parent_pid(pid: int) -> int | None:
+    """The parent of a process.
+
+    Args:
+        pid: a process id.
+
+    Returns:
+        Its parent's pid, or None when it is gone.
+    """
     fields = _stat(pid)
     return int(fields[1]) if len(fields) > 1 else None
 
 
 def process_gone(pid: int) -> bool:
-    """Exited (a zombie counts: it runs nothing and holds no memory)."""
+    """Exited (a zombie counts: it runs nothing and holds no memory).
+
+    Args:
+        pid: a process id.
+
+    Returns:
+        True when there is no such process or it is a zombie.
+    """
     fields = _stat(pid)
     return not fields or fields[0] in ("Z", "X")
 
 
 def instances_by_model(stubs: Sequence[Stub]) -> dict[str, set[str]]:
-    """model -> the names of its instances that have a stub process."""
+    """model -> the names of its instances that have a stub process.
+
+    Args:
+        stubs: stub processes (``find_stubs``).
+
+    Returns:
+        Model name -> instance names.
+    """
     out: dict[str, set[str]] = {}
     for stub in stubs:
         out.setdefault(stub.model, set()).add(stub.instance)
@@ -164,6 +226,14 @@ def _kill_and_wait(stubs: Sequence[Stub], timeout: float = 5.0) -> None:
 
 
 def shm_regions(shm_prefix: str) -> list[str]:
+    """The /dev/shm regions whose name starts with ``shm_prefix``.
+
+    Args:
+        shm_prefix: a server's region prefix.
+
+    Returns:
+        Their names, sorted (none when /dev/shm cannot be read).
+    """
     try:
         return sorted(n for n in os.listdir("/dev/shm") if n.startswith(shm_prefix))
     except OSError:
@@ -171,7 +241,14 @@ def shm_regions(shm_prefix: str) -> list[str]:
 
 
 def remove_regions(names: Sequence[str]) -> list[str]:
-    """Unlink /dev/shm regions (a process that still maps one keeps its memory)."""
+    """Unlink /dev/shm regions (a process that still maps one keeps its memory).
+
+    Args:
+        names: region names under /dev/shm.
+
+    Returns:
+        The names removed (one already gone, or not removable, is skipped).
+    """
     removed = []
     for n in names:
         try:
@@ -183,6 +260,14 @@ def remove_regions(names: Sequence[str]) -> list[str]:
 
 
 def describe_exit(returncode: int) -> str:
+    """A process's exit, in words.
+
+    Args:
+        returncode: Popen.returncode (negative: the signal that killed it).
+
+    Returns:
+        E.g. 'killed by SIGKILL' or 'exited with status 1'.
+    """
     if returncode < 0:
         try:
             return f"killed by {signal.Signals(-returncode).name}"
@@ -197,8 +282,17 @@ _CAUSE = re.compile(r"terminate called|what\(\)|Signal \(\d+\)|Aborted|bad_alloc
 
 
 def exit_cause(log_text: str, lines: int = 4) -> str:
-    """Of the last lines of the log, those that tell why the server stopped, else the last
-    ones (a SIGKILL leaves nothing)."""
+    """Why the server stopped, from the end of its log.
+
+    Args:
+        log_text: the log since the server's launch.
+        lines: how many lines at most.
+
+    Returns:
+        Of the last 40 lines (the supervisor's and the stubs' own left out), those that tell
+        why, else the last ones (a SIGKILL leaves nothing); joined with ' | ', at most 1000
+        characters.
+    """
     # Stubs outliving the server log their own "Non-graceful termination" afterwards.
     tail = [ln.strip() for ln in log_text.splitlines() if ln.strip()
             and not ln.startswith("[supervisor]") and "pb_stub.cc" not in ln][-40:]
@@ -207,8 +301,15 @@ def exit_cause(log_text: str, lines: int = 4) -> str:
 
 
 def parse_metrics(text: str) -> dict[str, dict[str, float]]:
-    """{model: {metric: value}} of Triton's per-model inference metrics (summed over labels
-    other than the model's)."""
+    """Triton's per-model inference metrics.
+
+    Args:
+        text: the metrics page (Prometheus text format).
+
+    Returns:
+        {model: {metric: value}} of the ``nv_inference_*`` samples, summed over labels other
+        than the model's.
+    """
     out: dict[str, dict[str, float]] = collections.defaultdict(dict)
     for name, labels, value in samples(text, "nv_inference_"):
         if "model" in labels:
@@ -220,9 +321,18 @@ def parse_metrics(text: str) -> dict[str, dict[str, float]]:
 def wedged_models(metrics: dict[str, dict[str, float]], models: Iterable[str],
                   progress: dict[str, tuple[float, float]], now: float,
                   wedge_s: float) -> dict[str, str]:
-    """Models with requests waiting and no execution finished (successful or failed) for
-    ``wedge_s`` seconds, with why. ``progress`` (model -> (executions seen, since when)) is
-    updated in place from ``metrics`` (parse_metrics) at time ``now``."""
+    """Models with requests waiting and no execution finished (successful or failed) for ``wedge_s``.
+
+    Args:
+        metrics: what ``parse_metrics`` returns.
+        models: the models to judge.
+        progress: model -> (executions seen, since when); updated in place.
+        now: the time of ``metrics`` (time.monotonic()).
+        wedge_s: seconds without progress that make a model wedged.
+
+    Returns:
+        Wedged model -> why, in words.
+    """
     out = {}
     for model in models:
         m = metrics.get(model, {})
@@ -245,6 +355,22 @@ class Supervisor:
                  http_url: str, metrics_url: str, log_path: Path, shm_prefix: str,
                  admin_token: str, ready_timeout: float = 180.0, poll_s: float = 0.25,
                  wedge_s: float = 20.0, manage_models: bool = True):
+        """Prepare supervision; nothing runs before ``start``.
+
+        Args:
+            command: the tritonserver command line, with ``supervised_flags``.
+            env: its environment.
+            cwd: its working folder.
+            http_url: its HTTP host:port (health, model control).
+            metrics_url: its metrics host:port (wedge detection).
+            log_path: its log file (appended to; the supervisor's events go there too).
+            shm_prefix: its stub region prefix.
+            admin_token: the secret value of ``ADMIN_HEADER``.
+            ready_timeout: seconds a start or a model load may take.
+            poll_s: seconds between checks.
+            wedge_s: seconds without progress, requests waiting, that make a model wedged.
+            manage_models: recover dead or wedged models too (False: only a dead server).
+        """
         self.command = list(command)
         self.env, self.cwd = env, cwd
         self.http_url, self.metrics_url = http_url, metrics_url
@@ -270,6 +396,15 @@ class Supervisor:
 
     # -- life cycle --------------------------------------------------------------------
     def start(self) -> "Supervisor":
+        """Start tritonserver, wait until it is ready, then supervise it in a thread.
+
+        Returns:
+            self.
+
+        Raises:
+            SupervisorError: tritonserver exited or was not ready in ``ready_timeout`` (it is
+                stopped and cleaned up first).
+        """
         self._launch()
         try:
             self._wait_ready(self.ready_timeout)
@@ -282,8 +417,9 @@ class Supervisor:
         return self
 
     def stop(self) -> None:
-        """Stop supervising, stop tritonserver (SIGTERM, then SIGKILL after 30 s) and remove
-        what it leaves: stub processes and /dev/shm regions."""
+        """Stop supervising, stop tritonserver (SIGTERM, then SIGKILL after 30 s) and remove what it
+        leaves: stub processes and /dev/shm regions.
+        """
         self._stopping.set()
         if self._thread is not None:
             # A recovery in progress may be waiting on a model load (up to ready_timeout):
@@ -337,13 +473,26 @@ class Supervisor:
             return e.code, e.read()
 
     def server_ready(self) -> bool:
+        """Whether tritonserver's ready endpoint answers 200.
+
+        Returns:
+            False too when it does not answer.
+        """
         try:
             return self._request("GET", "/v2/health/ready", timeout=2.0)[0] == 200
         except OSError:
             return False
 
     def model_states(self) -> dict[str, str]:
-        """{model: state} from the repository index (READY, LOADING, UNAVAILABLE, ...)."""
+        """The state of every model of the repository index.
+
+        Returns:
+            {model: state}: READY, LOADING, UNAVAILABLE, ...
+
+        Raises:
+            SupervisorError: the index request did not answer 200.
+            OSError: the server did not answer.
+        """
         status, body = self._request("POST", "/v2/repository/index", {}, timeout=5.0)
         if status != 200:
             raise SupervisorError(f"repository index: HTTP {status}: {body[:200]!r}")
@@ -500,8 +649,8 @@ class Supervisor:
         # Load only once the unload is done: a load waiting on it would hold Triton's
         # model-state lock, so the ready endpoints would hang instead of answering false.
         if not self._wait_unloaded(model):
-            # 2.51 can hang for tens of seconds in a dead stub's health mutex (or abort on
-            # it): a fresh server is back sooner.
+            # 2.51 can hang in a dead stub's health mutex, or abort on it (how long:
+            # docs/serving.md, Failure and recovery): a fresh server is back sooner.
             self._restart_server(f"unloading {model} did not finish in {UNLOAD_TIMEOUT_S:.0f} s "
                                  f"(Triton waits on its dead stub)", kill=True)
             return False
