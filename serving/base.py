@@ -320,7 +320,7 @@ class OpModel:
                              PlacementCounters(self.name, instance, triton_metric_family(pb_utils)),
                              self.HOST_TENSORS, self.ENTRY_INPUTS)
         if self.placement.gpu:
-            self.placer.counters.also.append(
+            self.placer.counters.extra_exports.append(
                 PoolGauges(self.device, pool_metric_family(pb_utils), self.name, instance).flush)
         self.placer.counters.start()
         print(f"{instance}: placement {self.placement.label} ({self.placement.why})", flush=True)
@@ -417,7 +417,7 @@ class OpModel:
         for j in range(n):
             self.validate({**absent, **{name: t[j] for name, t in tensors.items()}}, params)
         # One move per request tensor (a whole batch in one copy), then per-item views.
-        placed = {name: self.placer.take(name, t, guard) for name, t in tensors.items()}
+        placed = {name: self.placer.place_input(name, t, guard) for name, t in tensors.items()}
         return params, key, [{**absent, **{name: t[j] for name, t in placed.items()}}
                              for j in range(n)], host
 
@@ -469,7 +469,7 @@ class OpModel:
                 if failed is not None:
                     raise failed
                 responses[i] = pb_utils.InferenceResponse([
-                    to_triton(pb_utils, n, self.placer.give(n, request_slice(outs[n], k, len(its)), guard),
+                    to_triton(pb_utils, n, self.placer.place_output(n, request_slice(outs[n], k, len(its)), guard),
                               inputs)
                     for n in self.OUTPUTS])
             except Exception as e:  # noqa: BLE001 - this request's outputs failed
