@@ -15,8 +15,9 @@ from ops._batch import is_cupy
 from ops.geometry import letterbox_geometry
 from segmentation.runner import DEVICES
 
-from .base import (MAX_ITEM_VALUES, MAX_SIDE, OpModel, RequestError, batch_or_list, check_image,
-                   check_mask)
+from .base import OpModel
+from .items import batch_or_list
+from .requests import MAX_ITEM_VALUES, MAX_SIDE, RequestError, check_image, check_mask
 from .params import Bounds, Param, flag, integer, number, numbers, options, path
 from .contract import Contract, Tensor, encoded, image, mask
 from .placement import Placement

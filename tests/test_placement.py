@@ -4,7 +4,8 @@ sizing. The same through the real server is in test_serving.py."""
 import numpy as np
 import pytest
 
-from serving.base import OUTSIDE_TRITON, request_slice
+from serving.base import OUTSIDE_TRITON
+from serving.items import request_slice
 from serving.gpu_pool import ensemble_max_batch_size, parse_frame, pool_bytes, pool_flags
 from serving.models import BlurModel, TensorToMaskModel, UploadModel
 from serving.placement import (Placement, PlacementCounters, PlacementError, Placer,
