@@ -23,8 +23,8 @@ sys.path.insert(0, str(ROOT))
 
 from bench.machine import describe  # noqa: E402
 from clients.perf.inputs import photo_at  # noqa: E402
-from serving.base import MAX_SIDE  # noqa: E402
-from serving.models import MAX_KSIZE, MAX_SIGMA  # noqa: E402
+from serving.requests import MAX_SIDE  # noqa: E402
+from serving.models.caps import MAX_KSIZE, MAX_SIGMA  # noqa: E402
 from serving.pipeline.parameters import model_instance  # noqa: E402
 from serving.pipeline.repository import load_repository  # noqa: E402
 from serving.server import MODEL_REPOSITORY  # noqa: E402

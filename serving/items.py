@@ -8,7 +8,7 @@ fails only its request.
 """
 from __future__ import annotations
 
-from typing import Any, Mapping, Sequence
+from typing import Any, Callable, Hashable, Iterable, Mapping, Sequence
 
 import numpy as np
 
@@ -53,6 +53,31 @@ def as_items(out: Any) -> list:
         A list of the N items (views of a batch array).
     """
     return list(out)
+
+
+def compute_in_groups(items: Sequence[Any], compute: Callable[[Any, list], Iterable[Any]],
+                      keys: Sequence[Hashable] | None = None) -> list:
+    """One ``compute`` call per group of items that share a key, its results put back in
+    the items' order: an op launched once per group whose items must share something (a
+    shape, to be one batch; a format, for one encoder).
+
+    Args:
+        items: the request items (arrays, or any objects when ``keys`` is given).
+        compute: (key, the items with that key, in their order) -> one result per item.
+        keys: one hashable key per item; None groups the items by shape.
+    Returns:
+        A list of len(items) results, result k for items[k].
+    """
+    if keys is None:
+        keys = [tuple(i.shape) for i in items]
+    groups: dict[Hashable, list[int]] = {}
+    for k, key in enumerate(keys):
+        groups.setdefault(key, []).append(k)
+    out: list = [None] * len(items)
+    for key, idx in groups.items():
+        for k, result in zip(idx, compute(key, [items[k] for k in idx])):
+            out[k] = result
+    return out
 
 
 def item_error(outs: Mapping[str, Any], names: Sequence[str], start: int, n: int) -> Exception | None:

@@ -61,7 +61,7 @@ def test_generate_check_names_a_hand_edited_config(repo):
     r = cli(repo, "generate", "--check")
     assert r.returncode == 1
     assert r.stdout.splitlines() == [
-        f"{cfg}: differs from what its class serving.models.BlurModel generates; run "
+        f"{cfg}: differs from what its class serving.models.filters.BlurModel generates; run "
         f"python -m serving.pipeline generate"]
     assert cli(repo, "generate").returncode == 0
     assert cli(repo, "generate", "--check").returncode == 0

@@ -5,7 +5,8 @@ import pytest
 
 from serving.requests import MAX_SIDE, RequestError, check_image
 from serving.params import parse_floats
-from serving.models import BlurModel, ResizeModel, TensorToMaskModel, resize_target
+from serving.models import BlurModel, ResizeModel, TensorToMaskModel
+from serving.models.geometry import resize_target
 
 
 def config(name, **params):
