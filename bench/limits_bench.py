@@ -18,15 +18,13 @@ from typing import Any, Callable
 
 import numpy as np
 
-from serving.paths import REPO_ROOT
-
 from bench.machine import describe
 from clients.perf.inputs import photo_at
-from serving.base import MAX_SIDE
-from serving.models import MAX_KSIZE, MAX_SIGMA
-from serving.pipeline.repository_models import model_instance
+from serving.models.caps import MAX_KSIZE, MAX_SIGMA
+from serving.paths import MODEL_REPOSITORY, REPO_ROOT
 from serving.pipeline.repository import load_repository
-from serving.server import MODEL_REPOSITORY
+from serving.pipeline.repository_models import model_instance
+from serving.requests import MAX_SIDE
 
 # Per model: its request item at side S, and the requests to time (the first is the default).
 # The expensive ends of the ranges: blur cost grows with sigma up to the cap; downscale 2

@@ -15,8 +15,6 @@ import numpy as np
 
 from ._validate import describe, fail
 from .arrays import array_module, is_cupy, memory_name
-# serving/ and segmentation/ import to_device from here until they import ops.arrays.
-from .arrays import to_device  # noqa: F401
 
 # Fill value for freshly allocated outputs while testing (see poisoned()); None in use.
 _POISON: int | None = None

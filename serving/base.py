@@ -17,69 +17,24 @@ A subclass declares its inputs, outputs and config parameters and implements
 """
 from __future__ import annotations
 
-import contextlib
-import ctypes
 import json
-import math
 from pathlib import Path
-from typing import Any, Mapping, Sequence
+from typing import Any, Mapping
 
 import numpy as np
 
-from ops._batch import is_cupy
+from ops.arrays import is_cupy
 
 from .contract import Contract
-from .device import MIB, DeviceGuard, PoolGauges, pool_metric_family
-from .params import Param, integer, options, parse_all
+from .device import MIB, DeviceGuard, PoolGauges, device_scope, pool_metric_family
+from .dlpack import from_triton, to_triton
+from .items import as_items, item_error, request_slice
 from .malloc import apply_stub_settings
+from .params import Param, integer, options, parse_all
 from .placement import (Placement, PlacementCounters, PlacementError, Placer, decide, move,
                         triton_metric_family)
-
-# Inputs larger than this per side are refused (documented in README and docs/serving.md).
-MAX_SIDE = 4096
-
-
-class RequestError(ValueError):
-    """A request the model cannot serve; its message goes back to that client."""
-
-
-def stack(items: Sequence[Any]) -> Any:
-    """(N, ...) array of equally shaped items (NumPy or CuPy); one item is a view of it."""
-    if len(items) == 1:
-        return items[0][None]
-    if is_cupy(items[0]):
-        import cupy
-        return cupy.stack(items)
-    return np.stack(items)
-
-
-def batch_or_list(items: Sequence[Any]) -> Any:
-    """What ops take: one (N, ...) batch when all items share a shape, else a list."""
-    return stack(items) if len({tuple(i.shape) for i in items}) == 1 else list(items)
-
-
-def as_items(out: Any) -> list:
-    """An op result (batch array or list) as a list of per-item arrays."""
-    return list(out)
-
-
-def check_image(img: Any, name: str = "IMAGE", channels: int = 3) -> None:
-    """One request item must be a (H, W, channels) image with 0 < H, W <= MAX_SIDE."""
-    if img.ndim != 3 or img.shape[2] != channels:
-        raise RequestError(f"{name}: expected an (H, W, {channels}) image, got shape {tuple(img.shape)}")
-    h, w = int(img.shape[0]), int(img.shape[1])
-    if h == 0 or w == 0:
-        raise RequestError(f"{name}: expected an image with height and width > 0, got {h}x{w}")
-    if h > MAX_SIDE or w > MAX_SIDE:
-        raise RequestError(f"{name}: {h}x{w} is over the size limit of {MAX_SIDE}x{MAX_SIDE}")
-
-
-def check_mask(mask: Any, name: str = "MASK") -> None:
-    """One request item must be a non-empty (H, W) mask with H, W <= MAX_SIDE."""
-    if mask.ndim != 2 or 0 in mask.shape or max(mask.shape) > MAX_SIDE:
-        raise RequestError(f"{name}: expected a non-empty (H, W) mask with H, W <= {MAX_SIDE}, "
-                           f"got {tuple(mask.shape)}")
-
+from .request_params import RequestParamsCache, apply_overrides
+from .requests import DTYPES, RequestError, ShapeRules, request_inputs, triton_error
 
 # Parameters every OpModel understands (merged into each subclass's PARAMETERS).
 COMMON_PARAMETERS: Mapping[str, Param] = {
@@ -96,100 +51,6 @@ COMMON_PARAMETERS: Mapping[str, Param] = {
         "burst of 4K batches is given back (docs/serving.md, GPU memory per instance)"),
 }
 
-# What a request tensor may hold, whatever the model (checked before its data is touched).
-DTYPES = {"TYPE_UINT8": np.uint8, "TYPE_FP32": np.float32, "TYPE_FP16": np.float16,
-          "TYPE_INT32": np.int32}
-# Values per request item: a MAX_SIDE x MAX_SIDE image of up to 4 values per pixel.
-MAX_ITEM_VALUES = 4 * MAX_SIDE * MAX_SIDE
-# Distinct request-parameter texts an instance keeps parsed (OpModel.parameters_of).
-PARAMETER_CACHE = 64
-
-
-def check_request_shapes(config: Mapping[str, Any], shapes: Mapping[str, Sequence[int] | None],
-                         max_dims: Mapping[str, int] | None = None) -> None:
-    """Refuse (RequestError) a request whose declared input shapes the model config does not
-    allow, before anything reads the data (ShapeRules, compiled for this one call)."""
-    ShapeRules(config, max_dims).check(shapes)
-
-
-class ShapeRules:
-    """A model config's rules for the shapes a request declares, compiled once per model.
-
-    Triton checks the byte size in 64-bit arithmetic, which a shape such as [1, 2^32, 2^32,
-    3] wraps to 0, so an empty body passes it. Each input: rank 1 + len(dims), the batch dim
-    in 1..max_batch_size and the same for every input, fixed dims equal, variable dims in
-    1..MAX_SIDE (0 is zero-size), at most MAX_ITEM_VALUES values per item. All in Python ints
-    (no overflow). ``max_dims``: another limit than MAX_SIDE for an input's variable dims (an
-    encoded file's length); an input the config declares optional may be missing."""
-
-    def __init__(self, config: Mapping[str, Any], max_dims: Mapping[str, int] | None = None):
-        self.max_batch = int(config.get("max_batch_size", 0))
-        # name -> (dims, optional, limit, the shape expected, as the refusals say it)
-        self.inputs: dict[str, tuple[tuple[int, ...], bool, int, str]] = {}
-        for t in config.get("input", []):
-            dims = tuple(int(d) for d in t.get("dims", []))
-            limit = (max_dims or {}).get(t["name"], MAX_SIDE)
-            full = ([f"1..{self.max_batch}"] if self.max_batch else []) + ["?" if d < 0 else str(d) for d in dims]
-            self.inputs[t["name"]] = (dims, bool(t.get("optional")), limit,
-                                      f"[{', '.join(full)}] with ? in 1..{limit}")
-
-    def check(self, shapes: Mapping[str, Sequence[int] | None]) -> None:
-        """Refuse (RequestError, naming the input and what was wrong) the first shape that
-        breaks a rule; the messages are built only for a refusal."""
-        max_batch, batch = self.max_batch, None
-        for name, shape in shapes.items():
-            rule = self.inputs.get(name)
-            if shape is None:
-                if rule is not None and rule[1]:
-                    continue
-                raise RequestError(f"input {name} is missing")
-            if rule is None:  # a model outside Triton without a config for it
-                continue
-            dims, _, limit, expected = rule
-            shape = [int(d) for d in shape]
-            if len(shape) != len(dims) + (1 if max_batch else 0):
-                raise RequestError(f"{name}: expected a shape {expected}, got {shape} (rank {len(shape)})")
-            item = shape[1:] if max_batch else shape
-            if max_batch:
-                if not 1 <= shape[0] <= max_batch:
-                    raise RequestError(f"{name}: shape {shape}: batch size {shape[0]} is outside "
-                                       f"1..{max_batch}")
-                if batch is not None and shape[0] != batch:
-                    raise RequestError(f"{name}: shape {shape}: batch size {shape[0]} differs from "
-                                       f"the other inputs' {batch}")
-                batch = shape[0]
-            for i, (got, want) in enumerate(zip(item, dims), start=len(shape) - len(item)):
-                if want >= 0 and got != want:
-                    raise RequestError(f"{name}: expected a shape {expected}, got {shape} (dim {i})")
-                if got <= 0:
-                    raise RequestError(f"{name}: shape {shape} is zero-size: expected {expected}")
-                if got > limit:
-                    raise RequestError(f"{name}: shape {shape}: dim {i} = {got} is over the size "
-                                       f"limit of {limit}")
-            values = math.prod(item)
-            if values > MAX_ITEM_VALUES:
-                raise RequestError(f"{name}: shape {shape} holds {values} values per item, over the "
-                                   f"limit of {MAX_ITEM_VALUES} (4 x {MAX_SIDE} x {MAX_SIDE})")
-
-
-def request_inputs(request: Any, rules: ShapeRules, names: Sequence[str]) -> dict[str, Any]:
-    """A request's input tensors (pb_utils.Tensor) by name, None for an optional one it
-    leaves out, their declared shapes checked (``rules``, check_request_shapes) before
-    anything reads their data. Triton itself refuses a dtype other than the config's (400,
-    naming the input)."""
-    # One pass over the request's inputs (pb_utils.get_input_tensor_by_name lists them all
-    # again for every name).
-    arrived = {t.name(): t for t in request.inputs()}
-    raw = {n: arrived.get(n) for n in names}
-    rules.check({n: None if t is None else t.shape() for n, t in raw.items()})
-    return raw
-
-
-def request_tensors(request: Any, rules: ShapeRules, names: Sequence[str]) -> dict[str, Any]:
-    """request_inputs as NumPy (host) or CuPy (device) arrays, zero copy (from_triton)."""
-    return {n: None if t is None else from_triton(t)
-            for n, t in request_inputs(request, rules, names).items()}
-
 
 # Placement outside Triton (tests, the steps inside a fused model before it places them).
 OUTSIDE_TRITON = Placement(False, 0, "outside Triton")
@@ -202,8 +63,9 @@ class OpModel:
 
     HOST_TENSORS are small, host-decided inputs/outputs (sizes, ROIs, encoded files) that
     stay on the host on every instance; an input the config declares ``optional`` reaches
-    validate and compute as None when a request leaves it out; ENTRY_INPUTS may arrive in host memory even under require_device=gpu
-    (the pipeline's entry, where a client's frame is uploaded once)."""
+    validate and compute as None when a request leaves it out; ENTRY_INPUTS may arrive in
+    host memory even under require_device=gpu (the pipeline's entry, where a client's frame
+    is uploaded once)."""
 
     CONTRACT: Contract | None = None  # None: the config comes from elsewhere (a fused model)
     INPUTS: tuple[str, ...] = ()
@@ -235,13 +97,32 @@ class OpModel:
     # -- configuration ---------------------------------------------------------------
     @classmethod
     def parse_parameters(cls, raw: Mapping[str, str], where: str = "config") -> dict[str, Any]:
-        """Typed parameters from config strings; unknown names are an error."""
+        """Typed parameters from config strings.
+
+        Args:
+            raw: parameter name -> config string; an absent one takes its default.
+            where: what the strings come from, for the messages.
+        Returns:
+            Every parameter of the class by name, typed (serving.params).
+        Raises:
+            ValueError: an unknown name, or a value outside its parameter's range.
+        """
         return parse_all(cls.PARAMETERS, raw, f"{cls.__name__} {where}")
 
     @classmethod
     def from_config(cls, config: Mapping[str, Any], model_dir: Path | None = None,
                     placement: Placement = OUTSIDE_TRITON) -> "OpModel":
-        """An instance outside Triton (fused models, tests) from a model config dict."""
+        """An instance outside Triton (fused models, tests).
+
+        Args:
+            config: the model config as a dict (Triton's JSON form).
+            model_dir: the model's folder (the one holding 1/), None outside a repository.
+            placement: where the instance works.
+        Returns:
+            The configured instance (setup done, no Triton metrics).
+        Raises:
+            ValueError: a config parameter is unknown or out of range; what setup raises.
+        """
         self = cls()
         self._configure(config, model_dir, placement)
         return self
@@ -253,7 +134,7 @@ class OpModel:
         self.model_dir = model_dir
         raw = {k: v["string_value"] for k, v in config.get("parameters", {}).items()}
         self.params = self.parse_parameters(raw, f"model {self.name}")
-        self._request_params: dict[str, tuple[dict[str, Any], str]] = {}
+        self._request_params = RequestParamsCache(self.request_params)
         self.placement = placement
         with device_scope(placement):
             self.setup()
@@ -286,13 +167,28 @@ class OpModel:
         return [item]
 
     def compute_items(self, items: list[dict[str, Any]], params: Mapping[str, Any]) -> dict[str, Any]:
-        """compute() over a list of per-item input dicts, outputs as compute returns them (an
-        input an item lacks, an optional one a fused step does not map, is None)."""
+        """compute() over per-item inputs.
+
+        Args:
+            items: per item, input name -> array (an input an item lacks, an optional one
+                a fused step does not map, is None).
+            params: the request's parameters (request_params).
+        Returns:
+            Output name -> an (N, ...) array or a list of N items, as compute returns it.
+        """
         return self.compute({n: [it.get(n) for it in items] for n in self.INPUTS}, params)
 
     def run_items(self, items: list[dict[str, Any]], params: Mapping[str, Any]) -> list[dict[str, Any]]:
-        """compute() over a list of per-item input dicts -> per-item output dicts (the first
-        item error raised)."""
+        """compute() over per-item inputs, with per-item outputs.
+
+        Args:
+            items, params: as compute_items.
+        Returns:
+            Per item, output name -> array.
+        Raises:
+            Exception: the first item error in the outputs (item_error), or what compute
+                raised.
+        """
         outs = self.compute_items(items, params)
         failed = item_error(outs, self.OUTPUTS, 0, len(items))
         if failed is not None:
@@ -303,7 +199,15 @@ class OpModel:
     # -- Triton ------------------------------------------------------------------------
     def initialize(self, args: Mapping[str, str]) -> None:
         """Configure, decide the placement once, load, and on a GPU compile and warm the
-        kernels on the instance's device so no request pays for it."""
+        kernels on the instance's device so no request pays for it.
+
+        Args:
+            args: what Triton hands a Python model (``model_config`` JSON,
+                ``model_instance_kind``, ``model_instance_device_id``, ...).
+        Raises:
+            ValueError: a config parameter is unknown or out of range.
+            PlacementError: require_device=gpu on an instance that works on the CPU.
+        """
         import triton_python_backend_utils as pb_utils
 
         apply_stub_settings()
@@ -320,7 +224,7 @@ class OpModel:
                              PlacementCounters(self.name, instance, triton_metric_family(pb_utils)),
                              self.HOST_TENSORS, self.ENTRY_INPUTS)
         if self.placement.gpu:
-            self.placer.counters.also.append(
+            self.placer.counters.extra_exports.append(
                 PoolGauges(self.device, pool_metric_family(pb_utils), self.name, instance).flush)
         self.placer.counters.start()
         print(f"{instance}: placement {self.placement.label} ({self.placement.why})", flush=True)
@@ -347,54 +251,39 @@ class OpModel:
         """The batches warm_up computes: the sample items, after, under
         WARM_EVERY_BATCH_SIZE, batches of max_batch_size..2 items made of them. Largest
         first: an arena that grows by what is asked (onnxruntime's kSameAsRequested) then
-        grows once, to what the largest batch needs, and the smaller batches fit in it."""
+        grows once, to what the largest batch needs, and the smaller batches fit in it.
+
+        Args:
+            items: the sample items (sample_items, placed).
+        Returns:
+            The batches, each a list of per-item input dicts.
+        """
         top = int(self.model_config.get("max_batch_size", 0)) if self.WARM_EVERY_BATCH_SIZE else 0
         return [(items * b)[:b] for b in range(top, 1, -1)] + [items]
 
     def request_params(self, overrides: Mapping[str, Any]) -> dict[str, Any]:
-        """Config parameters with this request's overrides applied (overridable ones only).
-        An ensemble passes every request parameter on to every step, so a step also checks
-        the values of the other models' request parameters (REQUEST_PARAMETERS) and ignores
-        only names no model of ours takes: a pipeline's first step refuses any bad value,
-        before two steps of the request can run at once (a step that fails beside another
-        can crash Triton 2.51: docs/pipelines.md, Triton behaviour). require_device may be
-        tightened by a request, never relaxed."""
-        params = dict(self.params)
-        for name, value in overrides.items():
-            p = self.PARAMETERS.get(name)
-            mine = p is not None and p.overridable
-            if not mine:
-                p = OpModel.REQUEST_PARAMETERS.get(name)
-                if p is None:
-                    continue
-            try:
-                v = p.value(value)
-            except ValueError as e:
-                raise RequestError(f"request parameter {name}: {e}") from None
-            if mine:
-                params[name] = v
+        """Config parameters with this request's overrides applied (overridable ones only),
+        the values of every model's request parameters checked (serving.request_params).
+        require_device may be tightened by a request, never relaxed.
+
+        Args:
+            overrides: the request's parameters, name -> JSON value.
+        Returns:
+            The typed parameters this request computes with.
+        Raises:
+            RequestError: a value any model of ours would refuse for that name.
+        """
+        params = apply_overrides(self.params, self.PARAMETERS, OpModel.REQUEST_PARAMETERS, overrides)
         if self.params["require_device"] == "gpu":
             params["require_device"] = "gpu"
         return params
 
     def parameters_of(self, raw: str) -> tuple[dict[str, Any], str]:
-        """A request's parameters (its JSON, as Triton hands it over) applied to the config's,
-        and a key that is equal for equal parameters. Parsed once per distinct text: most
-        requests carry none, or the same few (a bounded cache; the result is read-only)."""
-        hit = self._request_params.get(raw)
-        if hit is None:
-            try:
-                overrides = json.loads(raw or "{}")
-            except ValueError as e:
-                raise RequestError(f"request parameters: not a JSON object ({e})") from None
-            params = self.request_params(overrides if isinstance(overrides, dict) else {})
-            hit = (params, json.dumps(params, sort_keys=True, default=str))
-            if len(self._request_params) >= PARAMETER_CACHE:
-                self._request_params.clear()
-            self._request_params[raw] = hit
-        return hit
+        """A request's parameter text applied to the config's, parsed once per distinct text
+        (RequestParamsCache.get: same Args, Returns and Raises)."""
+        return self._request_params.get(raw)
 
-    def _take_request(self, request: Any) -> tuple[dict[str, Any], str, list[dict[str, Any]], list]:
+    def _read_request(self, request: Any) -> tuple[dict[str, Any], str, list[dict[str, Any]], list]:
         """One request's parameters (and their key), per-item inputs, validated, then placed,
         and its host inputs as (pb_utils.Tensor, array) pairs (an output that is one of them
         is passed on, not copied: ``to_triton``)."""
@@ -402,7 +291,7 @@ class OpModel:
         guard = params["require_device"] == "gpu"
         if guard and not self.placement.gpu:
             raise RequestError(f"the request asks require_device=gpu, but this "
-                                 f"instance works on the CPU ({self.placement.why})")
+                               f"instance works on the CPU ({self.placement.why})")
         raw = request_inputs(request, self.shape_rules, self.INPUTS)
         tensors, absent, host = {}, {}, []
         for name, t in raw.items():
@@ -417,30 +306,42 @@ class OpModel:
         for j in range(n):
             self.validate({**absent, **{name: t[j] for name, t in tensors.items()}}, params)
         # One move per request tensor (a whole batch in one copy), then per-item views.
-        placed = {name: self.placer.take(name, t, guard) for name, t in tensors.items()}
+        placed = {name: self.placer.place_input(name, t, guard) for name, t in tensors.items()}
         return params, key, [{**absent, **{name: t[j] for name, t in placed.items()}}
                              for j in range(n)], host
 
     def execute(self, requests: list) -> list:
+        """Triton's entry for a batch of requests: ``serve`` with Triton's module."""
         import triton_python_backend_utils as pb_utils
 
         return self.serve(pb_utils, requests)
 
     def serve(self, pb_utils: Any, requests: list) -> list:
-        """The responses to one execute's requests (pb_utils: Triton's module, or one with
-        the same InferenceResponse and TritonError). On a GPU instance the device is
-        synchronised before this returns, whatever happened (serving.device)."""
+        """The responses to one execute's requests. On a GPU instance the device is
+        synchronised before this returns, whatever happened (serving.device).
+
+        Args:
+            pb_utils: Triton's module, or one with the same InferenceResponse, Tensor and
+                TritonError.
+            requests: the execute's ``pb_utils.InferenceRequest`` objects.
+        Returns:
+            One InferenceResponse per request, in order: its outputs, or its own error
+            (triton_error); a failing request never fails the others.
+        Raises:
+            Exception: only a failed synchronisation of the device (a sticky CUDA error),
+                which Triton answers for every request of the execute.
+        """
         responses: list = [None] * len(requests)
         groups: dict[str, tuple[dict, list[tuple[int, list, list]]]] = {}
         with self.device.execute():
             for i, request in enumerate(requests):
                 try:
-                    params, key, items, host = self._take_request(request)
+                    params, key, items, host = self._read_request(request)
                     groups.setdefault(key, (params, []))[1].append((i, items, host))
                 except Exception as e:  # noqa: BLE001 - this request's own error
-                    responses[i] = pb_utils.InferenceResponse(error=_error(pb_utils, self, e))
+                    responses[i] = pb_utils.InferenceResponse(error=triton_error(pb_utils, self, e))
             for params, reqs in groups.values():
-                self._respond(pb_utils, params, reqs, responses)
+                self._respond_to_group(pb_utils, params, reqs, responses)
         return responses
 
     def finalize(self) -> None:
@@ -449,18 +350,18 @@ class OpModel:
         if placer is not None:
             placer.counters.close()
 
-    def _respond(self, pb_utils: Any, params: dict[str, Any], reqs: list[tuple[int, list, list]],
-                 responses: list) -> None:
+    def _respond_to_group(self, pb_utils: Any, params: dict[str, Any],
+                          reqs: list[tuple[int, list, list]], responses: list) -> None:
         """One compute for a group of requests sharing parameters, and their responses. What
         only compute finds wrong with one item (a corrupt file behind a valid header) is an
         item error in its output: that request alone fails. ``reqs``: (index, items, host
-        inputs) per request (_take_request)."""
+        inputs) per request (_read_request)."""
         guard = params["require_device"] == "gpu"
         try:
             outs = self.compute_items([it for _, its, _ in reqs for it in its], params)
         except Exception as e:  # noqa: BLE001 - the whole group failed
             for i, _, _ in reqs:
-                responses[i] = pb_utils.InferenceResponse(error=_error(pb_utils, self, e))
+                responses[i] = pb_utils.InferenceResponse(error=triton_error(pb_utils, self, e))
             return
         k = 0
         for i, its, inputs in reqs:
@@ -469,131 +370,11 @@ class OpModel:
                 if failed is not None:
                     raise failed
                 responses[i] = pb_utils.InferenceResponse([
-                    to_triton(pb_utils, n, self.placer.give(n, request_slice(outs[n], k, len(its)), guard),
+                    to_triton(pb_utils, n,
+                              self.placer.place_output(n, request_slice(outs[n], k, len(its)), guard),
                               inputs)
                     for n in self.OUTPUTS])
             except Exception as e:  # noqa: BLE001 - this request's outputs failed
-                responses[i] = pb_utils.InferenceResponse(error=_error(pb_utils, self, e))
+                responses[i] = pb_utils.InferenceResponse(error=triton_error(pb_utils, self, e))
             k += len(its)
 
-
-def item_error(outs: Mapping[str, Any], names: Sequence[str], start: int, n: int) -> Exception | None:
-    """The first item error (an exception in an output list's place) of items
-    start..start+n, or None."""
-    for name in names:
-        out = outs[name]
-        if isinstance(out, (list, tuple)):
-            for x in out[start:start + n]:
-                if isinstance(x, Exception):
-                    return x
-    return None
-
-
-def request_slice(out: Any, start: int, n: int) -> Any:
-    """Items start..start+n of an op output as one (n, ...) array: a view of a batch array
-    (contiguous, no copy), a view of a single list item, a stack only for several items
-    of a variable-shape list. Files (1-D items of different lengths, encoded images) are
-    zero-padded to the longest: a tensor has one length, and decoders stop at a file's end
-    marker (docs/serving.md, Encoded images)."""
-    if not isinstance(out, (list, tuple)):
-        return out[start:start + n]
-    if n == 1:
-        return out[start][None]
-    items = list(out[start:start + n])
-    longest = max(int(i.shape[0]) for i in items)
-    if all(i.ndim == 1 for i in items) and any(int(i.shape[0]) != longest for i in items):
-        padded = np.zeros((n, longest), dtype=items[0].dtype)
-        for row, i in zip(padded, items):
-            row[:len(i)] = i
-        return padded
-    shapes = {tuple(i.shape) for i in items}
-    if len(shapes) > 1:
-        # A tensor has one shape: an ensemble's step cannot pass on one request's items of
-        # different sizes (several files of one request that decode to different sizes).
-        raise RequestError(f"the {n} items of this request have different shapes "
-                           f"({', '.join(str(s) for s in sorted(shapes))}), which one tensor "
-                           f"cannot hold: send them as separate requests (the server batches "
-                           f"them)")
-    return stack(items)
-
-
-def device_scope(placement: Placement) -> Any:
-    """The instance's CUDA device as the current one (nothing on the CPU)."""
-    if not placement.gpu:
-        return contextlib.nullcontext()
-    import cupy
-    return cupy.cuda.Device(placement.device_id)
-
-
-def _error(pb_utils: Any, model: OpModel | str, e: Exception) -> Any:
-    """The TritonError for one request: INVALID_ARG (HTTP 400 / gRPC INVALID_ARGUMENT) for
-    what the client asked wrongly (RequestError), INTERNAL for the rest; the message starts
-    with the step's name (a model, or its name)."""
-    name = model if isinstance(model, str) else model.model_config.get("name", type(model).__name__)
-    kind = "" if isinstance(e, (RequestError, PlacementError, ValueError, TypeError)) else f"{type(e).__name__}: "
-    code = pb_utils.TritonError.INVALID_ARG if isinstance(e, RequestError) else pb_utils.TritonError.INTERNAL
-    return pb_utils.TritonError(f"{name}: {kind}{e}", code)
-
-
-class _HostCapsule:
-    """A host tensor's DLPack capsule as the object np.from_dlpack takes. The 2.51 stub's
-    own ``__dlpack__(stream)`` predates the versioned protocol: NumPy 2 first asks it with
-    ``max_version``, pybind11 refuses that call with a TypeError (its message formatted
-    with every signature), and NumPy asks again, for every input."""
-    __slots__ = ("capsule",)
-
-    def __init__(self, capsule: Any):
-        self.capsule = capsule
-
-    def __dlpack__(self, **_: Any) -> Any:
-        return self.capsule
-
-    def __dlpack_device__(self) -> tuple[int, int]:
-        return (1, 0)  # kDLCPU
-
-
-def from_triton(tensor: Any) -> Any:
-    """A request tensor as a NumPy (host) or CuPy (device) array, zero copy, through DLPack.
-
-    DLPack on the host too: the 2.51 stub's ``as_numpy`` is built with a pybind11 that
-    predates NumPy 2 and hands out empty arrays under it (docs/serving.md); DLPack goes
-    around the stub's NumPy API entirely."""
-    if tensor.is_cpu():
-        return np.from_dlpack(_HostCapsule(tensor.to_dlpack()))
-    import cupy
-    return cupy.from_dlpack(tensor)
-
-
-# NumPy's capsule deleter does not know the name the stub gives a consumed capsule
-# ("used_dlpack") and reports a ValueError on stderr for every host output; renaming the
-# capsule to NumPy's own "used_dltensor" after the hand-off silences it. The stub
-# owns the memory from then on (it calls the DLPack deleter itself).
-_set_capsule_name = ctypes.pythonapi.PyCapsule_SetName
-_set_capsule_name.argtypes = [ctypes.py_object, ctypes.c_char_p]
-_USED_CAPSULE = b"used_dltensor"  # module-level: the name must outlive every capsule
-
-
-def to_triton(pb_utils: Any, name: str, value: Any, inputs: Sequence[tuple[Any, Any]] = ()) -> Any:
-    """An output array as a Triton tensor through DLPack, staying where it is. ``inputs``:
-    the request's host inputs as (pb_utils.Tensor, array): an output that is the whole of
-    one of them is that tensor, passed on as Triton's examples do (no copy, and the stub
-    need not place a new one in shared memory)."""
-    if is_cupy(value):
-        import cupy
-        # The array itself, not a capsule: the stub then passes its stream to __dlpack__
-        # and synchronises, and CuPy 14's toDlpack() capsules are versioned, which the 2.51
-        # stub misreads.
-        return pb_utils.Tensor.from_dlpack(name, cupy.ascontiguousarray(value))
-    arr = np.ascontiguousarray(value)
-    if not arr.flags.writeable:
-        # NumPy marks what it imports through DLPack read-only (a request's input, or a view
-        # of one) and refuses to export it again.
-        where = arr.__array_interface__["data"][0]
-        for tensor, a in inputs:
-            if a.shape == arr.shape and a.dtype == arr.dtype and a.__array_interface__["data"][0] == where:
-                return pb_utils.Tensor.from_dlpack(name, tensor.to_dlpack())
-        arr = arr.copy()
-    capsule = arr.__dlpack__()
-    tensor = pb_utils.Tensor.from_dlpack(name, capsule)
-    _set_capsule_name(capsule, _USED_CAPSULE)
-    return tensor

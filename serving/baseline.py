@@ -10,11 +10,12 @@ import numpy as np
 
 from segmentation.runner import SegmentationRunner
 
-from .base import ShapeRules, _error, request_tensors, to_triton
+from .dlpack import to_triton
 from .contract import Contract, image, mask
 from .malloc import apply_stub_settings
 from .models import BlurModel, ResizeModel, TensorToMaskModel
 from .params import parse_all
+from .requests import ShapeRules, request_tensors, triton_error
 
 
 class BaselineCpuPipeline:
@@ -85,5 +86,5 @@ class BaselineCpuPipeline:
                     to_triton(pb_utils, "MASK", np.stack([m for _, m in outs]))]))
             except Exception as e:  # noqa: BLE001 - report to this request only
                 responses.append(pb_utils.InferenceResponse(
-                    error=_error(pb_utils, "baseline_cpu_pipeline", e)))
+                    error=triton_error(pb_utils, "baseline_cpu_pipeline", e)))
         return responses

@@ -41,6 +41,19 @@ def _cupy_pool() -> Any:
     import cupy
     return cupy.get_default_memory_pool()
 
+def device_scope(placement: Placement) -> Any:
+    """The instance's CUDA device as the current one (nothing on the CPU).
+
+    Args:
+        placement: where the instance works.
+    Returns:
+        A context manager: ``cupy.cuda.Device`` of a GPU placement, else a null context.
+    """
+    if not placement.gpu:
+        return contextlib.nullcontext()
+    import cupy
+    return cupy.cuda.Device(placement.device_id)
+
 
 class DeviceGuard:
     """Wraps each execute of one model instance (``with guard.execute(): ...``).

@@ -14,10 +14,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Mapping
 
-from .base import OpModel, RequestError, as_items
+from .base import OpModel
+from .items import as_items
 from .catalog import MODELS
 from .params import Param, path
 from .paths import MODEL_REPOSITORY
+from .requests import RequestError
 
 
 @dataclass(frozen=True)

@@ -24,7 +24,7 @@ from typing import Any, Callable
 
 import numpy as np
 
-from ops._batch import is_cupy, to_device
+from ops.arrays import is_cupy, to_device
 
 from .metrics import samples
 
@@ -36,8 +36,15 @@ class PlacementError(RuntimeError):
     """A tensor is where this instance is not allowed to take it (require_device)."""
 
 
-def cuda_unusable(device_id: int) -> str | None:
-    """None when CUDA works on ``device_id`` (a real allocation there), else why not."""
+def cuda_unusable_reason(device_id: int) -> str | None:
+    """Why CUDA cannot be used on a device, tried with a real allocation there.
+
+    Args:
+        device_id: the CUDA device (Triton's ``model_instance_device_id``).
+    Returns:
+        None when CUDA works on ``device_id``, else the reason in words (no CuPy, no
+        driver, no such device, the allocation's error).
+    """
     try:
         import cupy
         n = cupy.cuda.runtime.getDeviceCount()
@@ -61,30 +68,50 @@ class Placement:
 
     @property
     def label(self) -> str:
+        """"gpu:<device_id>" or "cpu", for logs and metrics."""
         return f"gpu:{self.device_id}" if self.gpu else "cpu"
 
 
 def decide(kind: str, device_id: int,
-           unusable: Callable[[int], str | None] = cuda_unusable) -> Placement:
+           unusable_reason: Callable[[int], str | None] = cuda_unusable_reason) -> Placement:
     """The placement of an instance from Triton's ``model_instance_kind`` / ``_device_id``.
 
     GPU only for a GPU instance whose device really works; anything else is the CPU, with
-    the reason (a GPU instance on a host where CUDA fails says why)."""
+    the reason (a GPU instance on a host where CUDA fails says why).
+
+    Args:
+        kind: Triton's ``model_instance_kind`` ("GPU", "CPU", or "" outside Triton).
+        device_id: Triton's ``model_instance_device_id``.
+        unusable_reason: device id -> why CUDA cannot be used there, or None (tests pass
+            their own where no GPU exists).
+    Returns:
+        The instance's Placement, with its reason.
+    """
     if kind != "GPU":
         return Placement(False, device_id, f"instance kind {kind or 'unknown'}")
-    reason = unusable(device_id)
+    reason = unusable_reason(device_id)
     if reason is not None:
         return Placement(False, device_id, f"instance kind GPU, but CUDA is unusable on device "
                                            f"{device_id}: {reason}")
     return Placement(True, device_id, f"instance kind GPU, device {device_id}")
 
 
-def where(x: Any) -> str:
+def memory_of(x: Any) -> str:
+    """DEVICE for a CuPy array, else HOST."""
     return DEVICE if is_cupy(x) else HOST
 
 
 def move(x: Any, placement: Placement, host: bool = False) -> tuple[Any, str]:
-    """``x`` where ``placement`` works (the host when ``host``), and the move it took."""
+    """An array where an instance works.
+
+    Args:
+        x: a NumPy or CuPy array.
+        placement: where the instance works.
+        host: put ``x`` on the host whatever the placement (a declared host tensor).
+    Returns:
+        (``x`` where ``placement`` works, or on the host when ``host``; the move it took:
+        "none", "upload", "download" or "peer"). ``x`` itself when no move is needed.
+    """
     if host or not placement.gpu:
         if is_cupy(x):
             import cupy
@@ -126,9 +153,10 @@ class PlacementCounters:
         self._stop = threading.Event()
         self._exporter: threading.Thread | None = None
         #: more exports on the same timer (the device pool's gauges: serving.device)
-        self.also: list[Callable[[], None]] = []
+        self.extra_exports: list[Callable[[], None]] = []
 
     def count(self, direction: str, tensor: str, found: str, moved: str) -> None:
+        """Count one tensor (a label set of tvo_tensors_total)."""
         # One writer (the thread that runs execute), no lock: an export copies the dict in
         # one step under the GIL and adds what grew since the last one.
         counts, key = self.counts, (direction, tensor, found, moved)
@@ -147,7 +175,7 @@ class PlacementCounters:
             self._export_all()
 
     def _export_all(self) -> None:
-        for export in (self.flush, *self.also):
+        for export in (self.flush, *self.extra_exports):
             try:
                 export()
             except Exception as e:  # noqa: BLE001 - a metrics failure must not stop serving
@@ -189,14 +217,20 @@ METRIC_HELP = ("Tensors a triton-vision-ops model instance received (direction i
 
 
 def triton_metric_family(pb_utils: Any) -> Any:
-    """The metric family of the placement counters (one per stub process)."""
+    """The metric family of the placement counters (one per stub process).
+
+    Args:
+        pb_utils: Triton's ``triton_python_backend_utils``.
+    Returns:
+        A ``pb_utils.MetricFamily`` counter named tvo_tensors_total.
+    """
     return pb_utils.MetricFamily(name=METRIC_NAME, description=METRIC_HELP,
                                  kind=pb_utils.MetricFamily.COUNTER)
 
 
 class Placer:
-    """One instance's placement, counters and guard: ``take`` puts an arriving tensor where
-    the instance works, ``give`` checks an output before it leaves."""
+    """One instance's placement, counters and guard: ``place_input`` puts an arriving tensor
+    where the instance works, ``place_output`` checks an output before it leaves."""
 
     def __init__(self, placement: Placement, counters: PlacementCounters,
                  host_tensors: frozenset[str] = frozenset(), entry_tensors: frozenset[str] = frozenset()):
@@ -205,17 +239,37 @@ class Placer:
         self.host_tensors = host_tensors      # declared host: always on the host, never guarded
         self.entry_tensors = entry_tensors    # may arrive on the host by design (the upload step)
 
-    def take(self, name: str, x: Any, require_device: bool) -> Any:
-        """An input where the instance works (counted; refused by the guard)."""
+    def place_input(self, name: str, x: Any, require_device: bool) -> Any:
+        """An input where the instance works, counted.
+
+        Args:
+            name: the input's name.
+            x: the request's (N, ...) NumPy or CuPy array of that input.
+            require_device: the request's require_device=gpu (an entry input is exempt).
+        Returns:
+            ``x`` where the instance works (on the host for a declared host tensor).
+        Raises:
+            PlacementError: ``x`` is in host memory on a GPU instance under the guard.
+        """
         return self._place("in", name, x, require_device and name not in self.entry_tensors)
 
-    def give(self, name: str, x: Any, require_device: bool) -> Any:
-        """An output where the instance works (counted; refused by the guard)."""
+    def place_output(self, name: str, x: Any, require_device: bool) -> Any:
+        """An output where the instance works, counted.
+
+        Args:
+            name: the output's name.
+            x: one request's (n, ...) NumPy or CuPy array of that output.
+            require_device: the request's require_device=gpu.
+        Returns:
+            ``x`` where the instance works (on the host for a declared host tensor).
+        Raises:
+            PlacementError: ``x`` is in host memory on a GPU instance under the guard.
+        """
         return self._place("out", name, x, require_device)
 
     def _place(self, direction: str, name: str, x: Any, guard: bool) -> Any:
         host = name in self.host_tensors
-        found = DECLARED_HOST if host and not is_cupy(x) else where(x)
+        found = DECLARED_HOST if host and not is_cupy(x) else memory_of(x)
         if guard and self.placement.gpu and found == HOST:
             self.counters.count(direction, name, found, "refused")
             what = "arrived in" if direction == "in" else "was produced in"
@@ -230,8 +284,13 @@ class Placer:
 
 
 def read_counters(metrics_text: str) -> dict[tuple[str, str, str, str, str], float]:
-    """The placement counters from a Triton metrics page (Prometheus text), summed over
-    instances: {(model, direction, tensor, found, move): count}."""
+    """The placement counters of a Triton metrics page, summed over instances.
+
+    Args:
+        metrics_text: the page (Prometheus text format).
+    Returns:
+        {(model, direction, tensor, found, move): count}.
+    """
     out: dict[tuple[str, str, str, str, str], float] = {}
     for _, labels, value in samples(metrics_text, METRIC_NAME + "{"):
         key = tuple(labels.get(k, "") for k in ("model", "direction", "tensor", "found", "move"))

@@ -21,7 +21,7 @@ from __future__ import annotations
 import json
 from typing import Any, Mapping
 
-from .base import MAX_ITEM_VALUES, ShapeRules, _error
+from .requests import MAX_ITEM_VALUES, ShapeRules, triton_error
 
 INPUT, OUTPUT, INTERNAL = "INPUT", "OUTPUT", "INTERNAL"
 
@@ -49,5 +49,5 @@ class TeeModel:
                 responses.append(pb_utils.InferenceResponse(
                     [pb_utils.Tensor.from_dlpack(name, tensor.to_dlpack()) for name in (OUTPUT, INTERNAL)]))
             except Exception as e:  # noqa: BLE001 - this request's own error
-                responses.append(pb_utils.InferenceResponse(error=_error(pb_utils, self.name, e)))
+                responses.append(pb_utils.InferenceResponse(error=triton_error(pb_utils, self.name, e)))
         return responses

@@ -20,9 +20,9 @@ CHANNELS = [1, 3, 4]
 @functools.lru_cache(maxsize=1)
 def cuda_reason() -> str | None:
     """None when a CUDA device is usable, else why not (the models' own check)."""
-    from serving.placement import cuda_unusable
+    from serving.placement import cuda_unusable_reason
 
-    reason = cuda_unusable(0)
+    reason = cuda_unusable_reason(0)
     return None if reason is None else f"CUDA unavailable ({reason[:100]})"
 
 

@@ -62,7 +62,7 @@ def test_generate_check_names_a_hand_edited_config(repo):
     assert r.returncode == 1
     # The fused models hold blur's config too.
     assert r.stdout.splitlines() == [
-        f"{cfg}: differs from what its class serving.models.BlurModel generates; run "
+        f"{cfg}: differs from what its class serving.models.filters.BlurModel generates; run "
         f"python -m serving.pipeline generate"] + [
         f"{repo / name / 'config.pbtxt'}: differs from what its spec and its steps' configs "
         f"generate; run python -m serving.pipeline generate"

@@ -24,7 +24,7 @@ import pytest
 from tritonclient.grpc import service_pb2, service_pb2_grpc
 from tritonclient.utils import serialize_byte_tensor
 
-from serving.base import MAX_SIDE
+from serving.requests import MAX_SIDE
 from tests.codec_cases import HOSTILE, jpeg_with_frame, pil_file, png_with_header
 from tests.helpers import infer, url
 

@@ -4,11 +4,12 @@ sizing. The same through the real server is in test_serving.py."""
 import numpy as np
 import pytest
 
-from serving.base import OUTSIDE_TRITON, request_slice
+from serving.base import OUTSIDE_TRITON
+from serving.items import request_slice
 from serving.server.gpu_pool import ensemble_max_batch_size, parse_frame, pool_bytes, pool_flags
 from serving.models import BlurModel, TensorToMaskModel, UploadModel
-from serving.placement import (Placement, PlacementCounters, PlacementError, Placer, cuda_unusable,
-                               decide, move)
+from serving.placement import (Placement, PlacementCounters, PlacementError, Placer,
+                               cuda_unusable_reason, decide, move)
 from tests.helpers import cuda_reason
 
 GPU0 = Placement(True, 0, "a GPU instance")
@@ -30,19 +31,19 @@ def test_a_gpu_instance_without_usable_cuda_works_on_the_cpu_and_says_why():
     p = decide("GPU", 0)
     assert not p.gpu
     assert p.why.startswith("instance kind GPU, but CUDA is unusable on device 0: ")
-    assert cuda_unusable(0) in p.why
+    assert cuda_unusable_reason(0) in p.why
 
 
 def test_the_decision_follows_the_cuda_check():
-    assert decide("GPU", 1, unusable=lambda d: None) == Placement(True, 1, "instance kind GPU, device 1")
-    assert not decide("GPU", 1, unusable=lambda d: f"no device {d}").gpu
+    assert decide("GPU", 1, unusable_reason=lambda d: None) == Placement(True, 1, "instance kind GPU, device 1")
+    assert not decide("GPU", 1, unusable_reason=lambda d: f"no device {d}").gpu
 
 
 def test_cpu_instance_takes_host_tensors_as_they_are_and_counts_them():
     pl = placer(TensorToMaskModel, CPU)
     prob, roi = np.zeros((2, 1, 8, 8), np.float32), np.zeros((2, 4), np.int32)
-    assert pl.take("PROB", prob, False) is prob
-    assert pl.take("ROI", roi, True) is roi      # guard is moot on a CPU instance
+    assert pl.place_input("PROB", prob, False) is prob
+    assert pl.place_input("ROI", roi, True) is roi      # guard is moot on a CPU instance
     assert pl.counters.counts == {("in", "PROB", "host", "none"): 1,
                                   ("in", "ROI", "host_declared", "none"): 1}
 
@@ -52,19 +53,19 @@ def test_guard_refuses_a_host_frame_on_a_gpu_instance_before_moving_it():
     img = np.zeros((1, 4, 5, 3), np.uint8)
     with pytest.raises(PlacementError, match=r"input IMAGE \(1, 4, 5, 3\) arrived in host memory "
                                              r"on a GPU instance, and require_device=gpu"):
-        pl.take("IMAGE", img, True)
+        pl.place_input("IMAGE", img, True)
     assert pl.counters.counts == {("in", "IMAGE", "host", "refused"): 1}
 
 
 def test_guard_lets_declared_host_tensors_and_the_entry_through():
     pl = placer(TensorToMaskModel, GPU0)
     roi = np.array([[0, 0, 8, 8]], np.int32)
-    assert pl.take("ROI", roi, True) is roi      # declared host: stays, not a hop
+    assert pl.place_input("ROI", roi, True) is roi      # declared host: stays, not a hop
     assert pl.counters.counts == {("in", "ROI", "host_declared", "none"): 1}
     up = placer(UploadModel, GPU0)
     assert "IMAGE" in up.entry_tensors
     with pytest.raises(PlacementError, match="output UPLOADED"):
-        up.give("UPLOADED", np.zeros((1, 2, 2, 3), np.uint8), True)   # outputs are guarded
+        up.place_output("UPLOADED", np.zeros((1, 2, 2, 3), np.uint8), True)   # outputs are guarded
 
 
 def test_require_device_can_be_tightened_by_a_request_never_relaxed():
@@ -111,17 +112,17 @@ def test_gpu_instance_uploads_once_and_downloads_on_the_cpu():
     img = np.random.default_rng(0).integers(0, 256, (2, 7, 9, 3), dtype=np.uint8)
     pl = placer(BlurModel, decide("GPU", 0))
     assert pl.placement.gpu
-    dev = pl.take("IMAGE", img, False)
+    dev = pl.place_input("IMAGE", img, False)
     assert isinstance(dev, cupy.ndarray) and dev.device.id == 0
     np.testing.assert_array_equal(cupy.asnumpy(dev), img)
-    assert pl.take("IMAGE", dev, True) is dev                    # already there: no move
+    assert pl.place_input("IMAGE", dev, True) is dev                    # already there: no move
     assert pl.counters.counts == {("in", "IMAGE", "host", "upload"): 1,
                                   ("in", "IMAGE", "device", "none"): 1}
     back, moved = move(dev, CPU)
     assert moved == "download" and isinstance(back, np.ndarray)
     np.testing.assert_array_equal(back, img)
     roi = cupy.asarray(np.array([[0, 0, 3, 3]], np.int32))
-    host_roi = placer(TensorToMaskModel, GPU0).take("ROI", roi, True)
+    host_roi = placer(TensorToMaskModel, GPU0).place_input("ROI", roi, True)
     assert isinstance(host_roi, np.ndarray)                      # declared host: downloaded
 
 
@@ -362,7 +363,7 @@ def test_the_pool_gauges_go_out_on_the_counters_timer_and_read_back():
     guard = DeviceGuard(Placement(True, 2, "test"), 0, device=StandInDevice(log),
                         pool=lambda: StandInPool(log, 40))
     counters = PlacementCounters("blur", "blur_0_2")
-    counters.also.append(PoolGauges(guard, family, "blur", "blur_0_2").flush)
+    counters.extra_exports.append(PoolGauges(guard, family, "blur", "blur_0_2").flush)
     counters.close()
     assert log == ["device 2", "enter", "exit"]  # read on the instance's device
     labels = lambda state: (("instance", "blur_0_2"), ("model", "blur"), ("state", state))  # noqa: E731

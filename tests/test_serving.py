@@ -11,7 +11,7 @@ import ops
 from segmentation.build import DEFAULT_OUT
 from segmentation.runner import SegmentationRunner
 from tests import reference
-from serving.base import MAX_SIDE
+from serving.requests import MAX_SIDE
 from tests import helpers
 from tests.helpers import blur_steps, counter_delta, cpu_instances, placement_counters, url
 

@@ -3,9 +3,10 @@ test_serving.py against the real server)."""
 import numpy as np
 import pytest
 
-from serving.base import MAX_SIDE, RequestError, check_image
+from serving.requests import MAX_SIDE, RequestError, check_image
 from serving.params import parse_floats
-from serving.models import BlurModel, ResizeModel, TensorToMaskModel, resize_target
+from serving.models import BlurModel, ResizeModel, TensorToMaskModel
+from serving.models.geometry import resize_target
 
 
 def config(name, **params):
@@ -206,14 +207,14 @@ def test_declared_shapes_are_refused_before_the_data_is_read(repository_models, 
     model, shapes, words = SHAPES[case]
     request = FakeRequest(**shapes)
     with pytest.raises(RequestError) as e:
-        repository_models[model]._take_request(request)
+        repository_models[model]._read_request(request)
     assert words in str(e.value)
 
 
 def test_request_parameters_that_are_not_json_are_a_client_error():
     m = repository_model("upload")
     with pytest.raises(RequestError, match="request parameters: not a JSON object"):
-        m._take_request(FakeRequest("{nope", IMAGE=[1, 8, 8, 3]))
+        m._read_request(FakeRequest("{nope", IMAGE=[1, 8, 8, 3]))
 
 
 def test_per_image_ranges():
@@ -248,7 +249,7 @@ def test_per_image_ranges():
 
 # -- encoded files: optional inputs, another length limit, padded outputs -------------------
 def test_request_shapes_optional_inputs_and_file_limits():
-    from serving.base import MAX_ITEM_VALUES, RequestError, check_request_shapes
+    from serving.requests import MAX_ITEM_VALUES, RequestError, check_request_shapes
     config = {"max_batch_size": 4, "input": [
         {"name": "IMAGE", "dims": [-1, -1, 3]},
         {"name": "SOURCE", "dims": [-1], "optional": True}]}
@@ -264,7 +265,8 @@ def test_request_shapes_optional_inputs_and_file_limits():
 
 
 def test_request_slice_pads_files_and_refuses_mixed_shapes():
-    from serving.base import RequestError, request_slice
+    from serving.items import request_slice
+    from serving.requests import RequestError
     files = [np.arange(1, 4, dtype=np.uint8), np.arange(1, 6, dtype=np.uint8), np.ones(2, np.uint8)]
     got = request_slice(files, 0, 3)
     np.testing.assert_array_equal(got, [[1, 2, 3, 0, 0], [1, 2, 3, 4, 5], [1, 1, 0, 0, 0]])
@@ -308,7 +310,7 @@ def test_a_file_only_the_decoder_refuses_fails_alone_in_one_batch(model, monkeyp
     files.insert(3, CORRUPT_PNG)
     reqs = [(i, [{"ENCODED": np.frombuffer(f, np.uint8)}], []) for i, f in enumerate(files)]
     responses = [None] * len(reqs)
-    m._respond(FakeResponses, m.request_params({}), reqs, responses)
+    m._respond_to_group(FakeResponses, m.request_params({}), reqs, responses)
     assert calls == [8]
     assert responses[3].error.code == "INVALID_ARG" and "corrupt PNG" in responses[3].error.message
     for i, r in enumerate(responses):
@@ -342,7 +344,7 @@ def test_each_file_header_is_read_once_and_a_bomb_is_refused_before_decoding(mod
     for _, items, _ in reqs:
         m.validate(items[0], params)
     responses = [None] * len(reqs)
-    m._respond(FakeResponses, params, reqs, responses)
+    m._respond_to_group(FakeResponses, params, reqs, responses)
     assert sorted(probed) == sorted(map(len, files))
     assert sorted(decoded) == sorted(map(len, good))
     for i, words in ((1, "over the size limit"), (2, "a GIF")):
@@ -378,7 +380,7 @@ def test_baseline_config_is_checked_like_the_op_models(params, words):
 
 
 def test_request_parameters_are_parsed_once_per_text_in_a_bounded_cache():
-    from serving.base import PARAMETER_CACHE
+    from serving.request_params import PARAMETER_CACHE
     m = repository_model("blur")
     params, key = m.parameters_of('{"sigma": 4}')
     assert params["sigma"] == 4.0 and m.parameters_of('{"sigma": 4}') == (params, key)

@@ -24,8 +24,8 @@ import sys
 from pathlib import Path
 from typing import Sequence
 
-from ..base import MAX_SIDE
 from ..paths import MODEL_REPOSITORY
+from ..requests import MAX_SIDE
 
 HEADROOM = 2
 BYTES_PER_PIXEL = 7                 # uploaded frame (3) + MASK (1) + BLURRED (3)

@@ -1,2 +1,2 @@
-"""Triton model: Crop the centre of the image. See serving.models.CenterCropModel."""
-from serving.models import CenterCropModel as TritonPythonModel  # noqa: F401
+"""Triton model: Crop the centre of the image. See serving.models.geometry.CenterCropModel."""
+from serving.models.geometry import CenterCropModel as TritonPythonModel  # noqa: F401

@@ -1,2 +1,2 @@
-"""Triton model: Resize to the DNN's input box: aspect kept (mode fit) by default. See serving.models.ResizeModel."""
-from serving.models import ResizeModel as TritonPythonModel  # noqa: F401
+"""Triton model: Resize to the DNN's input box: aspect kept (mode fit) by default. See serving.models.geometry.ResizeModel."""
+from serving.models.geometry import ResizeModel as TritonPythonModel  # noqa: F401

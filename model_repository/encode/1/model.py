@@ -1,2 +1,2 @@
-"""Triton model: Encode an RGB image as a JPEG, PNG or WebP file (a UINT8 vector, see decode's config). See serving.models.EncodeModel."""
-from serving.models import EncodeModel as TritonPythonModel  # noqa: F401
+"""Triton model: Encode an RGB image as a JPEG, PNG or WebP file (a UINT8 vector, see decode's config). See serving.models.codec.EncodeModel."""
+from serving.models.codec import EncodeModel as TritonPythonModel  # noqa: F401

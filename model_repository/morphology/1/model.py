@@ -1,2 +1,2 @@
-"""Triton model: Mask denoise: morphological open / close / erode / dilate. See serving.models.MorphologyModel."""
-from serving.models import MorphologyModel as TritonPythonModel  # noqa: F401
+"""Triton model: Mask denoise: morphological open / close / erode / dilate. See serving.models.filters.MorphologyModel."""
+from serving.models.filters import MorphologyModel as TritonPythonModel  # noqa: F401

@@ -1,2 +1,2 @@
-"""Triton model: The person-segmentation DNN (ONNX, onnxruntime; docs/segmentation-model.md). See serving.models.UnetModel."""
-from serving.models import UnetModel as TritonPythonModel  # noqa: F401
+"""Triton model: The person-segmentation DNN (ONNX, onnxruntime; docs/segmentation-model.md). See serving.models.segmentation.UnetModel."""
+from serving.models.segmentation import UnetModel as TritonPythonModel  # noqa: F401
