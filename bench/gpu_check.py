@@ -13,7 +13,7 @@ next one runs all the same:
                 triton_first_request.log
 2. ``ops``      ``pytest -m "gpu and not server"``: every kernel against NumPy, batched and
                 variable-shape, outputs poisoned: ops_tests.log, ops_tests.xml
-3. ``server``   tests/test_gpu_server.py on the real server: ensembles and the fused model
+3. ``server``   tests/integration/test_gpu_server.py on the real server: ensembles and the fused model
                 byte for byte against the CPU path over HTTP and gRPC, the placement
                 counters (hops.md), ensemble overhead and GPU memory over a few hundred
                 requests (gpu_server.json): server_tests.log, server_tests.xml, triton_*.log
@@ -73,7 +73,7 @@ class Step:
 STEPS = {
     "ipc": Step("ipc", 90, 30, "CUDA IPC probe + one background_blur request (bench/ipc_check.py)"),
     "ops": Step("ops", 150, 40, 'pytest -m "gpu and not server" (kernels vs NumPy)'),
-    "server": Step("server", 150, 60, "tests/test_gpu_server.py on the real server"),
+    "server": Step("server", 150, 60, "tests/integration/test_gpu_server.py on the real server"),
     "ops-bench": Step("ops-bench", 70, 30, "bench/ops_bench.py, 1080p, batch 1 and 32"),
     "pipeline-bench": Step("pipeline-bench", 160, 60,
                            "bench/pipeline_bench.py, 1080p, CUDA shared memory"),
@@ -421,7 +421,7 @@ def ops_step(step: Step, out: Path, timeout: float) -> None:
 
 
 def server_step(step: Step, out: Path, timeout: float) -> None:
-    pytest_step(step, out, "server_tests", ["-m", "gpu and server", "tests/test_gpu_server.py"],
+    pytest_step(step, out, "server_tests", ["-m", "gpu and server", "tests/integration/test_gpu_server.py"],
                 timeout, {"TVO_GPU_CHECK_OUT": str(out)})
     for name in ("hops.md", "gpu_server.json", "triton_gpu_server.log"):
         if (out / name).exists():

@@ -3,7 +3,7 @@ backend stubs), resident (VmRSS from /proc) and on the GPU (nvidia-smi, else CuP
 and per stub process (each model instance is its own stub with its own CUDA context).
 
 Read from /proc only, so it works on any Linux without psutil; used by bench/soak.py and
-tests/test_gpu_server.py.
+tests/integration/test_gpu_server.py.
 """
 from __future__ import annotations
 

@@ -13,7 +13,7 @@ from ._kernel_sources import kernel_names, kernel_source
 
 # Architectures the NVRTC test compiles for; the runtime compiles for the current device.
 # compute_75 is the oldest that CUDA 13 supports; compute_70 (Volta, CUDA 12 only) is kept
-# and skips under a CUDA 13 NVRTC (tests/test_kernels_compile.py reads what NVRTC supports).
+# and skips under a CUDA 13 NVRTC (tests/ops/test_kernels_compile.py reads what NVRTC supports).
 CHECKED_ARCHS = ("compute_70", "compute_75", "compute_80", "compute_90", "compute_100",
                  "compute_120")
 # No FMA contraction: kernels must round exactly like the NumPy reference.

@@ -27,7 +27,7 @@ def _reference(fg: np.ndarray, bg: np.ndarray, m: np.ndarray) -> np.ndarray:
 def _opencv(fg: np.ndarray, bg: np.ndarray, m: np.ndarray) -> np.ndarray:
     """The reference's formula in OpenCV's multithreaded arithmetic: uint16 products, then
     v / 255 rounded (convertScaleAbs rounds to nearest; v / 255 is never a tie). Equal to
-    the reference for all 256^3 (fg, bg, m) (tests/test_composite.py). A binary mask (only 0
+    the reference for all 256^3 (fg, bg, m) (tests/ops/test_composite.py). A binary mask (only 0
     and 255, as a thresholded one is) takes fg or bg as they are: a masked copy, much faster
     (measured: docs/performance.md)."""
     if cv2.countNonZero(cv2.inRange(m, 1, 254)) == 0:

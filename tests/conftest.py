@@ -1,3 +1,6 @@
+"""What every layer's tests share: GPU tests skip (saying why) without a GPU, a failed test
+that drew random data says how to replay it, and the embedded server (one per session).
+Each folder's conftest.py holds its layer's own fixtures."""
 import os
 
 import pytest
@@ -35,16 +38,6 @@ def pytest_runtest_makereport(item, call):
     return report
 
 
-@pytest.fixture(params=["reference", "opencv"])
-def impl(request):
-    """The host implementation a test runs NumPy input through: "reference" (the NumPy
-    reference, inside ops.use_reference()) or "opencv" (OpenCV where the op has it,
-    forced with use_reference(False) whatever TVO_OPS_REFERENCE says)."""
-    import ops
-    with ops.use_reference(request.param == "reference"):
-        yield request.param
-
-
 @pytest.fixture(scope="session")
 def server():
     """The embedded Triton server over this repository's model_repository/."""
@@ -56,21 +49,3 @@ def server():
     install()
     with EmbeddedServer() as s:
         yield s
-
-
-@pytest.fixture(scope="session")
-def cpu_kernels_built():
-    """Every kernel module compiled for the CPU harness, once per session (a compile error
-    fails each harness test with the compiler's message, naming the file and line)."""
-    from ops import _cpu_kernels
-    return _cpu_kernels.build_all()
-
-
-@pytest.fixture(params=[pytest.param("cuda", marks=[pytest.mark.gpu, pytest.mark.kernels]),
-                        pytest.param("harness", marks=pytest.mark.kernels)])
-def backend(request):
-    """Where an op's CUDA kernel runs: "cuda" (CuPy on a GPU; skipped without one) or
-    "harness" (the same kernel source compiled for the CPU, ops/_cpu_kernels.py)."""
-    if request.param == "harness":
-        request.getfixturevalue("cpu_kernels_built")
-    return request.param

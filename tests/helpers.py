@@ -28,7 +28,7 @@ def cuda_reason() -> str | None:
 
 def cpu_instances(test: Any) -> Any:
     """Skip a server test of what CPU instances do (OpenCV's exact codec bytes, CPU
-    placement) where a CUDA device makes the steps GPU instances (tests/test_gpu_server.py)."""
+    placement) where a CUDA device makes the steps GPU instances (tests/integration/test_gpu_server.py)."""
     import pytest
     return pytest.mark.skipif(cuda_reason() is None,
                               reason="a CUDA device is present: the steps are GPU instances")(test)
@@ -51,10 +51,9 @@ def ort_cuda_reason() -> str | None:
 
 def blur_steps() -> tuple[str, ...]:
     """The background_blur ensemble's step models, in order, from its spec."""
-    from pathlib import Path
-
+    from serving.paths import PIPELINES
     from serving.pipeline.spec import load_spec
-    spec = load_spec(Path(__file__).resolve().parents[1] / "pipelines" / "background_blur.yaml")
+    spec = load_spec(PIPELINES / "background_blur.yaml")
     return tuple(s.model for s in spec.steps)
 
 

@@ -11,9 +11,10 @@ from typing import Any, Mapping
 import ops
 from ops.geometry import letterbox_geometry
 from serving import registry
+from serving.paths import PIPELINES
 from serving.pipeline.spec import load_spec
 
-SPEC = Path(__file__).resolve().parents[1] / "pipelines" / "background_blur.yaml"
+SPEC = PIPELINES / "background_blur.yaml"
 
 
 def step_parameters(spec_path: Path = SPEC) -> dict[str, dict[str, Any]]:

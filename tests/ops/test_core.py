@@ -2,7 +2,6 @@
 import os
 import subprocess
 import sys
-from pathlib import Path
 
 import cv2
 import numpy as np
@@ -13,7 +12,7 @@ from ops._border import BORDERS, border_index
 from tests.cv_refs import BORDER as CV_BORDERS
 from tests.helpers import MEMORY, to_device
 
-ROOT = Path(__file__).resolve().parents[1]
+from serving.paths import REPO_ROOT as ROOT
 
 
 

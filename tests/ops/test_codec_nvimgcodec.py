@@ -2,7 +2,7 @@
 interpolates subsampled chroma, JPEG is written 4:2:0 (masks gray). Checked on the options
 themselves (no nvImageCodec needed), and, where nvImageCodec is installed (not in CI), on
 its CPU backends (libjpeg-turbo, OpenCV), which run without a GPU. On a GPU the proof is
-tests/test_codec.py -m gpu."""
+tests/ops/test_codec.py -m gpu."""
 from __future__ import annotations
 
 import cv2

@@ -1,6 +1,6 @@
 """Placement: the decision per instance, the one move per request tensor, the counters and
 the require_device guard, over real arrays (the GPU half is marked gpu), and the CUDA pool
-sizing. The same through the real server is in test_serving.py."""
+sizing. The same through the real server is in tests/integration/test_ensembles.py."""
 import numpy as np
 import pytest
 
@@ -11,6 +11,7 @@ from serving.models import BlurModel, TensorToMaskModel, UploadModel
 from serving.placement import (Placement, PlacementCounters, PlacementError, Placer,
                                cuda_unusable_reason, decide, move)
 from tests.helpers import cuda_reason
+from tests.serving.triton_standins import FakeResponses, Request
 
 GPU0 = Placement(True, 0, "a GPU instance")
 CPU = Placement(False, 0, "a CPU instance")
@@ -139,17 +140,15 @@ def test_a_tensor_on_another_gpu_is_copied_to_the_instance_device():
     np.testing.assert_array_equal(cupy.asnumpy(y), cupy.asnumpy(x))
 
 
-def test_every_models_warm_up_sample_is_a_valid_request():
+def test_every_models_warm_up_sample_is_a_valid_request(repository_model):
     """initialize() warms a GPU instance with sample_items(): each model's sample must pass
     its own validation and compute (here on the CPU, the same code path)."""
-    from serving.pipeline.repository_models import model_instance
+    from serving.paths import MODEL_REPOSITORY
     from serving.pipeline.repository import load_repository
-    from serving.server import MODEL_REPOSITORY
 
-    models, _ = load_repository(MODEL_REPOSITORY)
     warmed = []
-    for name, entry in models.items():
-        model = model_instance(entry)
+    for name in load_repository(MODEL_REPOSITORY)[0]:
+        model = repository_model(name)
         if model is None:
             continue
         model.warm_up()
@@ -159,16 +158,12 @@ def test_every_models_warm_up_sample_is_a_valid_request():
 
 
 @pytest.mark.parametrize("name, top", [("unet", 16), ("background_blur_fused", 8), ("blur", 1)])
-def test_the_dnn_is_warmed_at_every_batch_size_of_its_model(name, top):
+def test_the_dnn_is_warmed_at_every_batch_size_of_its_model(name, top, repository_model):
     """The DNN's library prepares work per batch size (cuDNN plans, arena growth): its
     model, and a fused model holding it, warm it at every batch size, the largest first
     (the arena grows once); an operator model warms once. Counted at the onnxruntime session / compute (a spy on
     the real calls)."""
-    from serving.pipeline.repository_models import model_instance
-    from serving.pipeline.repository import load_repository
-    from serving.server import MODEL_REPOSITORY
-
-    model = model_instance(load_repository(MODEL_REPOSITORY)[0][name])
+    model = repository_model(name)
     assert int(model.model_config["max_batch_size"]) >= top
     seen, compute = [], model.compute_items
     model.compute_items = lambda items, params: seen.append(len(items)) or compute(items, params)
@@ -226,36 +221,6 @@ class StandInPool:
         self.free = 0
 
 
-class HostTensor:
-    """A request tensor in host memory, as the stub hands it over (name, shape, DLPack)."""
-
-    def __init__(self, name, array):
-        self._name, self.array = name, array
-
-    def name(self):
-        return self._name
-
-    def shape(self):
-        return list(self.array.shape)
-
-    def is_cpu(self):
-        return True
-
-    def to_dlpack(self):
-        return self.array.__dlpack__()
-
-
-class Request:
-    def __init__(self, **arrays):
-        self.tensors = [HostTensor(n, a) for n, a in arrays.items()]
-
-    def parameters(self):
-        return "{}"
-
-    def inputs(self):
-        return self.tensors
-
-
 def guarded_model(log, free_mib=0, fail_sync=False, fail_compute=False):
     """A real OpModel (upload: IMAGE -> UPLOADED) whose compute logs itself, its execute
     guarded as on GPU device 1 with stand-ins for the CUDA device and pool."""
@@ -291,7 +256,6 @@ def test_execute_on_a_gpu_instance_synchronises_before_it_returns_whatever_happe
     """Triton reuses a request's input buffers once execute returns: the device must have
     finished every kernel by then, also when compute failed (no output went through the
     stub's synchronising DLPack hand-off) or every request was refused."""
-    from tests.test_serving_base import FakeResponses
 
     log = []
     model = guarded_model(log, fail_compute=case == "compute fails")
@@ -308,7 +272,6 @@ def test_execute_on_a_gpu_instance_synchronises_before_it_returns_whatever_happe
 def test_a_failed_synchronisation_fails_the_execute(outputs_by_name):
     """A sticky CUDA error found at the end: no response may carry outputs the device may
     not have finished; the error reaches Triton, which fails every request of the execute."""
-    from tests.test_serving_base import FakeResponses
 
     log = []
     with pytest.raises(RuntimeError, match="cudaErrorIllegalAddress"):
@@ -318,7 +281,6 @@ def test_a_failed_synchronisation_fails_the_execute(outputs_by_name):
 
 @pytest.mark.parametrize("free_mib, trimmed", [(300, True), (256, False), (10, False)])
 def test_the_pool_cache_above_device_cache_mib_is_freed_after_an_execute(free_mib, trimmed, outputs_by_name):
-    from tests.test_serving_base import FakeResponses
 
     log = []
     model = guarded_model(log, free_mib=free_mib)
@@ -330,7 +292,6 @@ def test_the_pool_cache_above_device_cache_mib_is_freed_after_an_execute(free_mi
 
 def test_a_cpu_instance_execute_touches_no_cuda(outputs_by_name):
     from serving.device import DeviceGuard
-    from tests.test_serving_base import FakeResponses
 
     log = []
     model = guarded_model(log)

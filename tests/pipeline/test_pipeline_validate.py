@@ -1,13 +1,12 @@
 """`serving.pipeline validate` on small repositories with one deliberate mistake each."""
 import subprocess
 import sys
-from pathlib import Path
 
 import pytest
 
 from serving.pipeline.validate import validate_repository
 
-ROOT = Path(__file__).resolve().parents[1]
+from serving.paths import REPO_ROOT as ROOT
 
 OP = """
 name: "{name}"
@@ -91,13 +90,8 @@ def test_cli_exit_codes(tmp_path):
     assert "did you mean 'mid'" in r.stdout + r.stderr
 
 
-def test_unknown_parameter_of_a_real_model(tmp_path):
-    import shutil
-
-    from serving.pipeline.cli import DEFAULT_REPO
+def test_unknown_parameter_of_a_real_model(repo):
     from serving.pipeline.repository_models import known_parameters
-    repo = tmp_path / "repo"
-    shutil.copytree(DEFAULT_REPO, repo, ignore=shutil.ignore_patterns("*.onnx"))
     assert validate_repository(repo, known_parameters) == []
     cfg = repo / "blur" / "config.pbtxt"
     cfg.write_text(cfg.read_text().replace('key: "sigma"', 'key: "sigmaa"'))

@@ -22,17 +22,6 @@ from tests.helpers import cuda_reason
 no_gpu_here = pytest.mark.skipif(cuda_reason() is None, reason="a CUDA device is usable here")
 
 
-@pytest.fixture(scope="session")
-def model_path():
-    return build()
-
-
-@pytest.fixture(scope="session")
-def runner(model_path):
-    """The reference: onnxruntime's CPU provider (the same numbers on every host)."""
-    return SegmentationRunner(model_path, device="cpu")
-
-
 @pytest.fixture
 def fresh_process_state(monkeypatch):
     """device="auto" warns once per process and remembers a provider library that failed

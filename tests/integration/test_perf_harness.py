@@ -4,7 +4,6 @@ import csv
 import json
 import subprocess
 import sys
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -12,7 +11,7 @@ import pytest
 from clients.perf.inputs import WORKLOADS, frames, write_input_data
 from clients.perf.stats import diff_stats, model_stats, per_request_table
 
-ROOT = Path(__file__).resolve().parents[1]
+from serving.paths import REPO_ROOT as ROOT
 pytestmark = pytest.mark.server
 
 

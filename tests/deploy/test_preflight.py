@@ -2,14 +2,13 @@
 where onnxruntime or CuPy would not run on the GPU, and passes where they do."""
 import subprocess
 import sys
-from pathlib import Path
 
 import pytest
 
 from segmentation.build import build
 from tests.helpers import cuda_reason
 
-ROOT = Path(__file__).resolve().parents[1]
+from serving.paths import REPO_ROOT as ROOT
 
 
 def run_check(model):

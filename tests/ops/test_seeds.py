@@ -2,14 +2,13 @@
 import os
 import subprocess
 import sys
-from pathlib import Path
 from types import SimpleNamespace
 
 import pytest
 
 from tests.helpers import REPLAY, SEED_ENV, replay_command, rng_for, seed_for
 
-ROOT = Path(__file__).resolve().parents[1]
+from serving.paths import REPO_ROOT as ROOT
 
 
 def fake_request(nodeid):

@@ -12,14 +12,12 @@ from skimage import data
 
 from clients.api import BlurClient, RequestRefused
 from ops.codec import sniff
-from segmentation.build import DEFAULT_OUT
-from segmentation.runner import SegmentationRunner
 from tests import reference
 from serving.server import free_port
 from tests.codec_cases import pil_file
 from tests.helpers import cpu_instances, infer
 
-ROOT = Path(__file__).resolve().parents[1]
+from serving.paths import REPO_ROOT as ROOT
 pytestmark = pytest.mark.server
 
 
@@ -41,7 +39,7 @@ def blur_cli(*args: str) -> subprocess.CompletedProcess:
                           capture_output=True, text=True, timeout=300)
 
 
-def test_blur_cli_raw_on_files_and_folders(server, tmp_path):
+def test_blur_cli_raw_on_files_and_folders(server, tmp_path, runner):
     src = tmp_path / "in"
     (src / "sub").mkdir(parents=True)
     imgs = {"a": data.astronaut()[::2, ::2], "b": data.coffee()[:200, :300]}
@@ -52,7 +50,6 @@ def test_blur_cli_raw_on_files_and_folders(server, tmp_path):
                  "--mask", "--sigma", "5", "--raw")
     assert r.returncode == 0, r.stderr[-2000:]
     assert "wrote 2 image(s)" in r.stdout
-    runner = SegmentationRunner(DEFAULT_OUT)
     got = np.asarray(Image.open(out / "a.png"))
     ref, ref_mask = reference.background_blur(np.ascontiguousarray(imgs["a"]), runner, sigma=5.0)
     np.testing.assert_array_equal(got, ref)
@@ -241,13 +238,13 @@ def test_blur_cli_format_and_quality(server, tmp_path):
     assert [sniff(p.read_bytes()) for p in sorted((tmp_path / "webp").iterdir())] == ["webp", "webp"]
 
 
-def test_api_http_and_validation(server):
+def test_api_http_and_validation(server, runner):
     img = np.ascontiguousarray(data.astronaut()[100:300, 100:400])
     with BlurClient(server.http_url, "http") as c:
         blurred, mask = c.blur(img)
         with pytest.raises(ValueError, match="image: expected an \\(H, W, 3\\) uint8"):
             c.blur(img.astype(np.float32))
-    ref, ref_mask = reference.background_blur(img, SegmentationRunner(DEFAULT_OUT))
+    ref, ref_mask = reference.background_blur(img, runner)
     np.testing.assert_array_equal(blurred, ref)
     with pytest.raises(ValueError, match="protocol"):
         BlurClient(server.http_url, "udp")

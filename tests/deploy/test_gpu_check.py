@@ -2,8 +2,6 @@
 there is no GPU, and its summary reads the results a GPU run writes (docs/gpu.md)."""
 import json
 import subprocess
-import sys
-from pathlib import Path
 
 import pytest
 
@@ -12,13 +10,12 @@ from tests.helpers import cuda_reason
 
 from bench import gpu_check
 
-ROOT = Path(__file__).resolve().parents[1]
+from serving.paths import REPO_ROOT as ROOT
 
 
 @pytest.mark.skipif(cuda_reason() is None, reason="this machine has a GPU")
-def test_without_a_gpu_it_says_so_and_fails(tmp_path):
-    p = subprocess.run([sys.executable, "-m", "bench.gpu_check", "--out", str(tmp_path)],
-                       capture_output=True, text=True, timeout=300, cwd=ROOT)
+def test_without_a_gpu_it_says_so_and_fails(tmp_path, bench_module):
+    p = bench_module("gpu_check", "--out", str(tmp_path))
     assert p.returncode == gpu_check.NO_GPU_EXIT, p.stdout[-2000:] + p.stderr[-2000:]
     assert "NO GPU" in p.stderr
     env = (tmp_path / "env.md").read_text()
@@ -131,7 +128,7 @@ def test_the_route_scripts_parse_and_agree_with_the_docs():
 
 def test_the_placement_expected_on_a_gpu_server():
     """The hop rule test_gpu_server.py applies on a GPU, checked here on synthetic counters."""
-    from tests.test_gpu_server import expected_placement, placement_mismatches, step_hops_table
+    from tests.integration.test_gpu_server import expected_placement, placement_mismatches, step_hops_table
 
     def delta(dnn_on_cpu):
         return {(*k, *v): 1 for k, v in expected_placement(dnn_on_cpu).items()}
@@ -161,14 +158,13 @@ from bench import ipc_check  # noqa: E402
 
 
 @pytest.mark.skipif(cuda_reason() is None, reason="this machine has a GPU")
-def test_the_ipc_probe_without_a_gpu_says_so():
+def test_the_ipc_probe_without_a_gpu_says_so(bench_module):
     probe = ipc_check.probe_ipc(timeout=30)
     assert probe["ok"] is False and probe["no_gpu"] is True and probe["error"], probe
     ok, line = ipc_check.verdict({"probe": probe})
     assert not ok and line.startswith("CUDA IPC NOT CHECKED: no usable GPU (") and "\n" not in line
     # The probe's second process answers in one JSON line whatever happens to it.
-    p = subprocess.run([sys.executable, "-m", "bench.ipc_check", "--open", "00" * 64, "16", "0"],
-                       capture_output=True, text=True, timeout=60, cwd=ROOT)
+    p = bench_module("ipc_check", "--open", "00" * 64, "16", "0", timeout=60)
     answer = json.loads(p.stdout.strip().splitlines()[-1])
     assert answer["ok"] is False and answer["stage"] and answer["error"], answer
 
@@ -233,15 +229,14 @@ def test_the_verdict_is_one_line_naming_what_failed():
     assert not ok and len(line) == ipc_check.LINE_CHARS and line.endswith("…")
 
 
-def test_the_ipc_step_runs_first_and_the_rest_still_run(tmp_path):
+def test_the_ipc_step_runs_first_and_the_rest_still_run(tmp_path, bench_module):
     """--rehearse without a GPU: the ipc step runs before the others whatever order --steps
     names them in; its one line comes out, goes to summary.md above the step table, and the
     next step runs all the same. The request goes to the real (CPU) server."""
     assert list(gpu_check.STEPS)[0] == "ipc"
     assert sum(s.min_s for s in gpu_check.STEPS.values()) < 470 / 2   # every step can run
-    p = subprocess.run([sys.executable, "-m", "bench.gpu_check", "--rehearse", "--out",
-                        str(tmp_path), "--budget", "240", "--steps", "ops", "ipc"],
-                       capture_output=True, text=True, timeout=400, cwd=ROOT)
+    p = bench_module("gpu_check", "--rehearse", "--out", str(tmp_path), "--budget", "240",
+                     "--steps", "ops", "ipc", timeout=400)
     assert p.returncode == (1 if cuda_reason() is not None else p.returncode), \
         p.stdout[-3000:] + p.stderr[-2000:]
     out = p.stdout

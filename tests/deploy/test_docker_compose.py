@@ -15,7 +15,7 @@ import yaml
 from clients.perf.install import ensure_perf_analyzer, perf_env
 from serving.server.install import check_installation
 
-ROOT = Path(__file__).resolve().parents[1]
+from serving.paths import REPO_ROOT as ROOT
 COMPOSE = yaml.safe_load((ROOT / "docker-compose.yml").read_text())
 SERVER_REQUIREMENTS = ROOT / "requirements-server.txt"
 # Mounted folders that a documented command fills (kept out of git): host path -> module.

@@ -8,7 +8,7 @@ Not here, because they take down more than the one request (docs/serving.md, Req
 shapes whose byte size wraps Triton's 64-bit arithmetic ([1, 2^32, 2^32, 3] with no data)
 abort the Python-backend stub while it loads the request, before any model code runs; JSON
 bodies declaring huge shapes ([1, 100000, 100000, 3] with 3 values) abort tritonserver's
-HTTP front end. tests/test_supervision.py sends both and checks the service comes back.
+HTTP front end. tests/integration/test_supervisor.py sends both and checks the service comes back.
 """
 from __future__ import annotations
 

@@ -1,12 +1,14 @@
 """OpModel's configuration and request handling, outside Triton (the Triton side is in
-test_serving.py against the real server)."""
+tests/integration/test_ensembles.py against the real server)."""
 import numpy as np
 import pytest
 
 from serving.requests import MAX_SIDE, RequestError, check_image
 from serving.params import parse_floats
+from serving.paths import REPO_ROOT
 from serving.models import BlurModel, ResizeModel, TensorToMaskModel
 from serving.models.geometry import resize_target
+from tests.serving.triton_standins import FakeRequest, FakeResponses
 
 
 def config(name, **params):
@@ -135,48 +137,10 @@ def test_ranges_take_their_ends_and_typed_request_values():
 
 
 def test_limits_table_in_the_docs_is_the_code_s():
-    from pathlib import Path
 
     from serving.pipeline.limits_table import limits_table
-    docs = (Path(__file__).resolve().parents[1] / "docs" / "serving.md").read_text()
+    docs = (REPO_ROOT / "docs" / "serving.md").read_text()
     assert limits_table() in docs, "docs/serving.md: paste `python -m serving.pipeline.limits_table` (Request limits)"
-
-
-class FakeTensor:
-    """A pb_utils.Tensor as far as the shape check goes: its data must not be touched."""
-
-    def __init__(self, shape, name=""):
-        self._shape, self._name = shape, name
-
-    def name(self):
-        return self._name
-
-    def shape(self):
-        return list(self._shape)
-
-    def is_cpu(self):
-        raise AssertionError("the data was read before the shape was checked")
-
-    __dlpack__ = __dlpack_device__ = to_dlpack = is_cpu
-
-
-class FakeRequest:
-    def __init__(self, parameters="{}", **shapes):
-        self.tensors = [FakeTensor(s, n) for n, s in shapes.items()]
-        self._parameters = parameters
-
-    def parameters(self):
-        return self._parameters
-
-    def inputs(self):
-        return list(self.tensors)
-
-
-def repository_model(name):
-    from serving.pipeline.repository_models import model_instance
-    from serving.pipeline.repository import load_repository
-    from serving.server import MODEL_REPOSITORY
-    return model_instance(load_repository(MODEL_REPOSITORY)[0][name])
 
 
 BIG = 2 ** 32
@@ -198,7 +162,7 @@ SHAPES = {  # (model, tensors) -> words of the refusal
 
 
 @pytest.fixture(scope="module")
-def repository_models():
+def repository_models(repository_model):
     return {name: repository_model(name) for name in {m for m, _, _ in SHAPES.values()}}
 
 
@@ -211,13 +175,13 @@ def test_declared_shapes_are_refused_before_the_data_is_read(repository_models, 
     assert words in str(e.value)
 
 
-def test_request_parameters_that_are_not_json_are_a_client_error():
+def test_request_parameters_that_are_not_json_are_a_client_error(repository_model):
     m = repository_model("upload")
     with pytest.raises(RequestError, match="request parameters: not a JSON object"):
         m._read_request(FakeRequest("{nope", IMAGE=[1, 8, 8, 3]))
 
 
-def test_per_image_ranges():
+def test_per_image_ranges(repository_model):
     blur = BlurModel.from_config(config("blur"))
     small = {"IMAGE": np.zeros((8, 20, 3), np.uint8), "MASK": np.zeros((8, 20), np.uint8)}
     # Any sigma in range serves any size (no range depends on the image: docs/pipelines.md).
@@ -276,24 +240,8 @@ def test_request_slice_pads_files_and_refuses_mixed_shapes():
         request_slice(images, 0, 2)
 
 
-class FakeResponse:
-    def __init__(self, tensors=None, error=None):
-        self.tensors, self.error = tensors, error
-
-
-class FakeError:
-    INVALID_ARG, INTERNAL = "INVALID_ARG", "INTERNAL"
-
-    def __init__(self, message, code):
-        self.message, self.code = message, code
-
-
-class FakeResponses:
-    InferenceResponse, TritonError = FakeResponse, FakeError
-
-
 @pytest.mark.parametrize("model", ["decode", "background_blur_encoded_fused"])
-def test_a_file_only_the_decoder_refuses_fails_alone_in_one_batch(model, monkeypatch):
+def test_a_file_only_the_decoder_refuses_fails_alone_in_one_batch(model, monkeypatch, repository_model):
     """7 good files and a PNG whose data (not header) is corrupt, in one execute(): ONE decode
     of all 8, the good requests answered, the bad one a client error (no rerun)."""
     import ops
@@ -319,7 +267,7 @@ def test_a_file_only_the_decoder_refuses_fails_alone_in_one_batch(model, monkeyp
 
 
 @pytest.mark.parametrize("model", ["decode", "background_blur_encoded_fused"])
-def test_each_file_header_is_read_once_and_a_bomb_is_refused_before_decoding(model, monkeypatch):
+def test_each_file_header_is_read_once_and_a_bomb_is_refused_before_decoding(model, monkeypatch, repository_model):
     """validate and compute of a request's files together probe each header once (ops.decode
     does, before it allocates a pixel); a decompression bomb and a file of another format
     are client errors naming ENCODED, and only the good files reach the decoder."""
@@ -379,7 +327,7 @@ def test_baseline_config_is_checked_like_the_op_models(params, words):
     assert words in str(e.value)
 
 
-def test_request_parameters_are_parsed_once_per_text_in_a_bounded_cache():
+def test_request_parameters_are_parsed_once_per_text_in_a_bounded_cache(repository_model):
     from serving.request_params import PARAMETER_CACHE
     m = repository_model("blur")
     params, key = m.parameters_of('{"sigma": 4}')

@@ -8,8 +8,6 @@ from skimage import data
 from tritonclient.utils import InferenceServerException
 
 import ops
-from segmentation.build import DEFAULT_OUT
-from segmentation.runner import SegmentationRunner
 from tests import reference
 from serving.requests import MAX_SIDE
 from tests import helpers
@@ -17,11 +15,6 @@ from tests.helpers import blur_steps, counter_delta, cpu_instances, placement_co
 
 pytestmark = pytest.mark.server
 BLUR_STEPS = blur_steps()
-
-
-@pytest.fixture(scope="module")
-def runner():
-    return SegmentationRunner(DEFAULT_OUT)
 
 
 def infer(address, protocol, model, img, outputs=("BLURRED", "MASK"), parameters=None):

@@ -1,19 +1,14 @@
 """The benchmarks run end to end (tiny settings); their timings are not asserted, only the
 soak's verdict logic (on made-up samples) and the encoded bench's byte counts."""
 import json
-import subprocess
-import sys
-from pathlib import Path
 
 import pytest
 
-ROOT = Path(__file__).resolve().parents[1]
+from serving.paths import REPO_ROOT as ROOT
 
 
-def test_ops_bench_quick(tmp_path):
-    r = subprocess.run([sys.executable, "-m", "bench.ops_bench", "--quick", "--budget", "0",
-                        "--tag", "t", "--out-dir", str(tmp_path)], cwd=ROOT,
-                       capture_output=True, text=True, timeout=300)
+def test_ops_bench_quick(tmp_path, bench_module):
+    r = bench_module("ops_bench", "--quick", "--budget", "0", "--tag", "t", "--out-dir", str(tmp_path))
     assert r.returncode == 0, r.stderr[-2000:]
     rows = json.loads((tmp_path / "ops_t.json").read_text())
     assert {"resize linear -> 256x455", "letterbox -> 256x256"} <= {row["op"] for row in rows}
@@ -21,10 +16,8 @@ def test_ops_bench_quick(tmp_path):
     assert "| op |" in (tmp_path / "ops_t.md").read_text()
 
 
-def test_limits_bench_quick(tmp_path):
-    r = subprocess.run([sys.executable, "-m", "bench.limits_bench", "--side", "256", "--quick",
-                        "--tag", "t", "--out-dir", str(tmp_path)], cwd=ROOT,
-                       capture_output=True, text=True, timeout=300)
+def test_limits_bench_quick(tmp_path, bench_module):
+    r = bench_module("limits_bench", "--side", "256", "--quick", "--tag", "t", "--out-dir", str(tmp_path))
     assert r.returncode == 0, r.stderr[-2000:]
     text = (tmp_path / "limits_t.md").read_text()
     assert "| `blur` | sigma=128.0 |" in text and "| `morphology` | ksize=21 |" in text

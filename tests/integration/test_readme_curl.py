@@ -14,7 +14,7 @@ from ops.codec import sniff
 from tests.codec_cases import cv_reference, pil_file
 from tests.helpers import infer
 
-ROOT = Path(__file__).resolve().parents[1]
+from serving.paths import REPO_ROOT as ROOT
 pytestmark = pytest.mark.server
 SHELLS = ["bash"] + (["dash"] if shutil.which("dash") else [])  # dash: POSIX sh, no bashisms
 

@@ -20,6 +20,7 @@ from serving.server.health import check as health_check
 from serving.server.supervisor import (SupervisorError, caller_manages_models, describe_exit,
                                 exit_cause, find_stubs, parent_pid, parse_metrics, process_gone,
                                 shm_regions, supervised_flags, wedged_models)
+from serving.paths import REPO_ROOT
 from tests.helpers import infer
 
 pytestmark = pytest.mark.server
@@ -328,11 +329,10 @@ def test_pipeline_load_on_a_supervised_server_says_how(server):
     (403), with how to start one that lets you load."""
     import subprocess
     import sys
-    from pathlib import Path
 
     r = subprocess.run([sys.executable, "-m", "serving.pipeline", "load", "resize", "--url",
                         server.http_url], capture_output=True, text=True, timeout=60,
-                       cwd=Path(__file__).resolve().parents[1])
+                       cwd=REPO_ROOT)
     assert r.returncode == 1
     assert "restricted" in r.stderr and "--model-control-mode=explicit" in r.stderr, r.stderr
 

@@ -4,7 +4,7 @@ import pytest
 import tritonclient.http as http
 
 from serving.pipeline.validate import validate_repository
-from tests.test_pipeline_validate import make_repo
+from tests.pipeline.test_pipeline_validate import make_repo
 
 pytestmark = pytest.mark.server
 

@@ -3,7 +3,6 @@ config.pbtxt of ours is what its class's declaration generates (`generate --chec
 naming the file, on a hand edit or on a class changed without regenerating)."""
 import dataclasses
 import importlib.util
-import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -17,7 +16,7 @@ from serving.pipeline.docs import DOC, docs_files
 from serving.pipeline.operators import stale_operators
 from serving.pipeline.spec import load_spec, stale_files
 
-ROOT = Path(__file__).resolve().parents[1]
+from serving.paths import REPO_ROOT as ROOT
 
 
 def loaded_class(model_py: Path) -> type:
@@ -46,12 +45,6 @@ def cli(repo, *args):
     return subprocess.run([sys.executable, "-m", "serving.pipeline", "--repository", str(repo),
                            "--specs", str(DEFAULT_SPECS), *args],
                           cwd=ROOT, capture_output=True, text=True)
-
-
-@pytest.fixture
-def repo(tmp_path):
-    shutil.copytree(DEFAULT_REPO, tmp_path / "repo", ignore=shutil.ignore_patterns("*.onnx"))
-    return tmp_path / "repo"
 
 
 def test_generate_check_names_a_hand_edited_config(repo):

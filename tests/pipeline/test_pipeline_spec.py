@@ -9,7 +9,7 @@ import yaml
 from serving.pipeline.repository import load_config
 from serving.pipeline.spec import SpecError, ensemble_config, load_spec, parse_spec
 
-ROOT = Path(__file__).resolve().parents[1]
+from serving.paths import REPO_ROOT as ROOT
 
 OP = """name: "{name}"
 backend: "python"

@@ -5,7 +5,6 @@ import shlex
 import shutil
 import subprocess
 import sys
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -13,7 +12,7 @@ from PIL import Image
 
 from serving.server import EmbeddedServer
 
-ROOT = Path(__file__).resolve().parents[1]
+from serving.paths import REPO_ROOT as ROOT
 pytestmark = pytest.mark.server
 
 

@@ -12,7 +12,7 @@ from grpc._utilities import first_version_is_lower as grpc_rule
 
 from bench.gpu import grpc_pick
 
-ROOT = Path(__file__).resolve().parents[1]
+from serving.paths import REPO_ROOT as ROOT
 GENERATED = Path(tritonclient.__file__).parent / "grpc" / "service_pb2_grpc.py"
 SCRIPT = ROOT / "bench" / "gpu" / "grpc_pick.py"
 
