@@ -11,7 +11,7 @@ import subprocess
 from pathlib import Path
 from typing import Any
 
-from serving.server.supervisor import Stub, parent_pid, read_stub
+from serving.server.stubs import Stub, parent_pid, read_stub
 
 
 def process_tree(pid: int) -> set[int]:
@@ -130,7 +130,7 @@ def compute_apps() -> dict[int, float | None]:
 def tree_stubs(pid: int) -> list[Stub]:
     """The Python-backend stubs in pid's process tree (one per model instance), by instance
     name: read from each stub's command line (argv[8] is the instance's name, see
-    serving.server.supervisor.read_stub)."""
+    serving.server.stubs.read_stub)."""
     stubs = (read_stub(p) for p in process_tree(pid) if p != pid)
     return sorted((s for s in stubs if s is not None), key=lambda s: s.instance)
 

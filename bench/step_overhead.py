@@ -36,8 +36,9 @@ from bench.report import write_report
 from clients.perf.inputs import photo_at
 from clients.perf.stats import diff_stats, model_stats
 from serving.pipeline.repository import load_config
-from serving.server import MODEL_REPOSITORY, EmbeddedServer
-from serving.server.supervisor import find_stubs
+from serving.paths import MODEL_REPOSITORY
+from serving.server import EmbeddedServer
+from serving.server.stubs import find_stubs
 
 PIPELINE, FUSED, CHAIN, IDENTITY = "background_blur", "background_blur_fused", "identity_chain", "identity"
 # The same chain of CHAIN_STEPS distinct copies of the identity model (identity_0, ...), each

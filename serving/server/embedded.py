@@ -26,8 +26,9 @@ from .gpu_pool import server_pool_flags
 from .install import TritonNotInstalled, check_installation
 from ..malloc import SERVER_ENV
 from ..paths import MODEL_REPOSITORY, REPO_ROOT
-from .supervisor import (ADMIN_HEADER, Event, Supervisor, SupervisorError,
-                         caller_manages_models, new_shm_prefix, supervised_flags)
+from .model_control import ADMIN_HEADER, SupervisorError, caller_manages_models, supervised_flags
+from .stubs import new_shm_prefix
+from .supervisor import Event, Supervisor
 
 REQUIRED_FILES = {
     MODEL_REPOSITORY / "unet" / "1" / "model.onnx": "python -m segmentation.build (or: make model)",

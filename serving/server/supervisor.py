@@ -22,12 +22,7 @@ to the ``serving.server.supervisor`` logger and to ``events``.
 """
 from __future__ import annotations
 
-import collections
-import json
 import logging
-import os
-import re
-import secrets
 import signal
 import subprocess
 import threading
@@ -36,14 +31,14 @@ import urllib.error
 import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterable, Sequence
+from typing import Sequence
 
-from ..metrics import samples
+from .model_control import ModelControl, SupervisorError
+from .diagnosis import describe_exit, exit_cause, parse_metrics, wedged_models
+from .stubs import find_stubs, instances_by_model, kill_and_wait, remove_regions, shm_regions
 
 log = logging.getLogger("serving.server.supervisor")
 
-STUB_BINARY = "triton_python_backend_stub"
-ADMIN_HEADER = "tvo-admin"
 # A server that dies while serving is always started again; one that cannot start (a broken
 # model, a port taken) is outside the supervisor's reach: after this many failed starts in a
 # row it gives up and says so (serving.server then exits 1; a container restarts).
@@ -53,298 +48,12 @@ MAX_FAILED_STARTS = 3
 UNLOAD_TIMEOUT_S = 5.0
 
 
-class SupervisorError(RuntimeError):
-    """tritonserver could not be started or brought back; the message says why."""
-
-
 @dataclass(frozen=True)
 class Event:
     """One thing the supervisor saw or did: when (time.time()), its kind, and a readable detail."""
     time: float
     kind: str    # "server-exit", "restarted", "stub-dead", "wedged", "recovered", "failed", "shm"
     detail: str
-
-
-@dataclass(frozen=True)
-class Stub:
-    """One Python-backend stub process: pid, model, instance name, /dev/shm region, /proc state."""
-    pid: int
-    model: str
-    instance: str
-    region: str
-    state: str = "S"  # /proc state: R, S, D, T (stopped), ...
-
-
-def new_shm_prefix() -> str:
-    """A /dev/shm name prefix for one server's stub regions.
-
-    Returns:
-        ``tvo_<8 random hex digits>_``.
-    """
-    return f"tvo_{secrets.token_hex(4)}_"
-
-
-def caller_manages_models(extra: Sequence[str]) -> bool:
-    """Whether the caller's tritonserver flags choose the model-control mode.
-
-    Args:
-        extra: the caller's tritonserver flags.
-
-    Returns:
-        True when they do (the caller then loads and unloads models itself).
-    """
-    return any(a.startswith("--model-control-mode") for a in extra)
-
-
-def supervised_flags(extra: Sequence[str], shm_prefix: str, admin_token: str) -> list[str]:
-    """tritonserver flags the supervisor needs, added to ``extra``.
-
-    Without a ``--model-control-mode`` of the caller's: explicit mode with every model loaded
-    at start, and the model-repository API restricted to the supervisor (a header only it
-    knows), so no client can unload a model. With the caller's own mode the caller manages
-    models (e.g. the pipeline tutorial loads its own through the API), and the supervisor
-    only restarts a dead server (``caller_manages_models``).
-
-    Args:
-        extra: the caller's tritonserver flags.
-        shm_prefix: this server's stub region prefix (``new_shm_prefix``).
-        admin_token: the secret value of ``ADMIN_HEADER``.
-
-    Returns:
-        The flags to add (not ``extra`` itself).
-
-    Raises:
-        SupervisorError: ``extra`` sets shm-region-prefix-name, by which the supervisor finds
-            its stubs.
-    """
-    flags: list[str] = []
-    if not caller_manages_models(extra):
-        restriction = f"model-repository:{ADMIN_HEADER}={admin_token}"
-        flags += ["--model-control-mode=explicit", "--load-model=*",
-                  f"--http-restricted-api={restriction}", f"--grpc-restricted-protocol={restriction}"]
-    if any("shm-region-prefix-name" in a for a in extra):
-        raise SupervisorError("shm-region-prefix-name is set by the supervisor (it finds its "
-                              "stubs and their /dev/shm regions by it)")
-    return flags + [f"--backend-config=python,shm-region-prefix-name={shm_prefix}"]
-
-
-def read_stub(pid: int) -> Stub | None:
-    """The Python-backend stub running as ``pid``.
-
-    A stub's command line is: binary, model.py path, region, sizes, parent pid, backend
-    folder, IPC handle, instance name, kind.
-
-    Args:
-        pid: a process id.
-
-    Returns:
-        The stub, or None for any other process, or one gone.
-    """
-    try:
-        args = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
-        if not args[0].endswith(STUB_BINARY.encode()) or len(args) < 9:
-            return None
-        model = Path(args[1].decode()).parts[-3]  # <repository>/<model>/<version>/model.py
-        return Stub(pid, model, args[8].decode(), args[2].decode(), (_stat(pid) or [""])[0])
-    except (OSError, IndexError, UnicodeDecodeError):
-        return None
-
-
-def find_stubs(shm_prefix: str) -> list[Stub]:
-    """The live (not zombie) stubs whose region starts with ``shm_prefix``: one server's.
-
-    Args:
-        shm_prefix: the server's region prefix.
-
-    Returns:
-        The stubs, in /proc order.
-    """
-    stubs = (read_stub(int(e.name)) for e in os.scandir("/proc") if e.name.isdigit())
-    return [s for s in stubs if s is not None and s.region.startswith(shm_prefix)
-            and s.state not in ("Z", "X", "")]
-
-
-def _stat(pid: int) -> list[str]:
-    """The fields of /proc/<pid>/stat after the command name: state, ppid, ... ([] when gone)."""
-    try:
-        return Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()
-    except OSError:
-        return []
-
-
-def parent_pid(pid: int) -> int | None:
-    """The parent of a process.
-
-    Args:
-        pid: a process id.
-
-    Returns:
-        Its parent's pid, or None when it is gone.
-    """
-    fields = _stat(pid)
-    return int(fields[1]) if len(fields) > 1 else None
-
-
-def process_gone(pid: int) -> bool:
-    """Exited (a zombie counts: it runs nothing and holds no memory).
-
-    Args:
-        pid: a process id.
-
-    Returns:
-        True when there is no such process or it is a zombie.
-    """
-    fields = _stat(pid)
-    return not fields or fields[0] in ("Z", "X")
-
-
-def instances_by_model(stubs: Sequence[Stub]) -> dict[str, set[str]]:
-    """model -> the names of its instances that have a stub process.
-
-    Args:
-        stubs: stub processes (``find_stubs``).
-
-    Returns:
-        Model name -> instance names.
-    """
-    out: dict[str, set[str]] = {}
-    for stub in stubs:
-        out.setdefault(stub.model, set()).add(stub.instance)
-    return out
-
-
-def _kill_and_wait(stubs: Sequence[Stub], timeout: float = 5.0) -> None:
-    """SIGKILL the stubs and wait until each is gone or a zombie."""
-    for stub in stubs:
-        try:
-            os.kill(stub.pid, signal.SIGKILL)
-        except OSError:
-            pass
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline and not all(process_gone(s.pid) for s in stubs):
-        time.sleep(0.02)
-
-
-def shm_regions(shm_prefix: str) -> list[str]:
-    """The /dev/shm regions whose name starts with ``shm_prefix``.
-
-    Args:
-        shm_prefix: a server's region prefix.
-
-    Returns:
-        Their names, sorted (none when /dev/shm cannot be read).
-    """
-    try:
-        return sorted(n for n in os.listdir("/dev/shm") if n.startswith(shm_prefix))
-    except OSError:
-        return []
-
-
-def remove_regions(names: Sequence[str]) -> list[str]:
-    """Unlink /dev/shm regions (a process that still maps one keeps its memory).
-
-    Args:
-        names: region names under /dev/shm.
-
-    Returns:
-        The names removed (one already gone, or not removable, is skipped).
-    """
-    removed = []
-    for n in names:
-        try:
-            os.unlink(f"/dev/shm/{n}")
-            removed.append(n)
-        except OSError:
-            pass
-    return removed
-
-
-def describe_exit(returncode: int) -> str:
-    """A process's exit, in words.
-
-    Args:
-        returncode: Popen.returncode (negative: the signal that killed it).
-
-    Returns:
-        E.g. 'killed by SIGKILL' or 'exited with status 1'.
-    """
-    if returncode < 0:
-        try:
-            return f"killed by {signal.Signals(-returncode).name}"
-        except ValueError:
-            return f"killed by signal {-returncode}"
-    return f"exited with status {returncode}"
-
-
-# Log lines that say why tritonserver died (C++ aborts, Triton's own errors, the stub's).
-_CAUSE = re.compile(r"terminate called|what\(\)|Signal \(\d+\)|Aborted|bad_alloc|"
-                    r"Segmentation|^E\d{4} |error:", re.I)
-
-
-def exit_cause(log_text: str, lines: int = 4) -> str:
-    """Why the server stopped, from the end of its log.
-
-    Args:
-        log_text: the log since the server's launch.
-        lines: how many lines at most.
-
-    Returns:
-        Of the last 40 lines (the supervisor's and the stubs' own left out), those that tell
-        why, else the last ones (a SIGKILL leaves nothing); joined with ' | ', at most 1000
-        characters.
-    """
-    # Stubs outliving the server log their own "Non-graceful termination" afterwards.
-    tail = [ln.strip() for ln in log_text.splitlines() if ln.strip()
-            and not ln.startswith("[supervisor]") and "pb_stub.cc" not in ln][-40:]
-    hits = [ln for ln in tail if _CAUSE.search(ln)]
-    return " | ".join((hits or tail)[-lines:])[:1000]
-
-
-def parse_metrics(text: str) -> dict[str, dict[str, float]]:
-    """Triton's per-model inference metrics.
-
-    Args:
-        text: the metrics page (Prometheus text format).
-
-    Returns:
-        {model: {metric: value}} of the ``nv_inference_*`` samples, summed over labels other
-        than the model's.
-    """
-    out: dict[str, dict[str, float]] = collections.defaultdict(dict)
-    for name, labels, value in samples(text, "nv_inference_"):
-        if "model" in labels:
-            d = out[labels["model"]]
-            d[name] = d.get(name, 0.0) + value
-    return out
-
-
-def wedged_models(metrics: dict[str, dict[str, float]], models: Iterable[str],
-                  progress: dict[str, tuple[float, float]], now: float,
-                  wedge_s: float) -> dict[str, str]:
-    """Models with requests waiting and no execution finished (successful or failed) for ``wedge_s``.
-
-    Args:
-        metrics: what ``parse_metrics`` returns.
-        models: the models to judge.
-        progress: model -> (executions seen, since when); updated in place.
-        now: the time of ``metrics`` (time.monotonic()).
-        wedge_s: seconds without progress that make a model wedged.
-
-    Returns:
-        Wedged model -> why, in words.
-    """
-    out = {}
-    for model in models:
-        m = metrics.get(model, {})
-        done = m.get("nv_inference_exec_count", 0.0) + m.get("nv_inference_request_failure", 0.0)
-        pending = m.get("nv_inference_pending_request_count", 0.0)
-        last, since = progress.setdefault(model, (done, now))
-        if done != last or pending == 0:
-            progress[model] = (done, now)
-        elif now - since >= wedge_s:
-            out[model] = (f"{pending:.0f} request(s) waiting and no execution finished "
-                          f"for {now - since:.0f} s")
-    return out
 
 
 class Supervisor:
@@ -375,7 +84,8 @@ class Supervisor:
         self.env, self.cwd = env, cwd
         self.http_url, self.metrics_url = http_url, metrics_url
         self.log_path = Path(log_path)
-        self.shm_prefix, self.admin_token = shm_prefix, admin_token
+        self.shm_prefix = shm_prefix
+        self.control = ModelControl(http_url, admin_token)
         self.ready_timeout, self.poll_s, self.wedge_s = ready_timeout, poll_s, wedge_s
         # False when the caller loads and unloads models itself: its reloads look like dying
         # stubs, and its loads create regions before their stubs exist, so only the server
@@ -455,48 +165,10 @@ class Supervisor:
     def _clean_after_exit(self) -> None:
         """Kill the stubs a dead server left (they would exit by themselves within seconds,
         holding memory and GPU memory meanwhile) and remove all of its regions."""
-        _kill_and_wait(find_stubs(self.shm_prefix))
+        kill_and_wait(find_stubs(self.shm_prefix))
         removed = remove_regions(shm_regions(self.shm_prefix))
         if removed:
             log.debug("removed %d /dev/shm region(s)", len(removed))
-
-    # -- HTTP (urllib: the supervisor needs nothing beyond the standard library) --------
-    def _request(self, method: str, path: str, body: dict | None = None,
-                 timeout: float = 5.0) -> tuple[int, bytes]:
-        data = json.dumps(body).encode() if body is not None else None
-        req = urllib.request.Request(f"http://{self.http_url}{path}", data=data, method=method,
-                                     headers={ADMIN_HEADER: self.admin_token})
-        try:
-            with urllib.request.urlopen(req, timeout=timeout) as r:
-                return r.status, r.read()
-        except urllib.error.HTTPError as e:
-            return e.code, e.read()
-
-    def server_ready(self) -> bool:
-        """Whether tritonserver's ready endpoint answers 200.
-
-        Returns:
-            False too when it does not answer.
-        """
-        try:
-            return self._request("GET", "/v2/health/ready", timeout=2.0)[0] == 200
-        except OSError:
-            return False
-
-    def model_states(self) -> dict[str, str]:
-        """The state of every model of the repository index.
-
-        Returns:
-            {model: state}: READY, LOADING, UNAVAILABLE, ...
-
-        Raises:
-            SupervisorError: the index request did not answer 200.
-            OSError: the server did not answer.
-        """
-        status, body = self._request("POST", "/v2/repository/index", {}, timeout=5.0)
-        if status != 200:
-            raise SupervisorError(f"repository index: HTTP {status}: {body[:200]!r}")
-        return {m["name"]: m.get("state", "") for m in json.loads(body)}
 
     def _wait_ready(self, timeout: float) -> None:
         deadline = time.monotonic() + timeout
@@ -504,7 +176,7 @@ class Supervisor:
             if self.proc.poll() is not None:
                 raise SupervisorError(f"tritonserver {describe_exit(self.proc.returncode)}: "
                                       f"{exit_cause(self._log_since_launch())}")
-            if self.server_ready():
+            if self.control.server_ready():
                 return
             if self._stopping.wait(0.1):
                 raise SupervisorError("stopped while tritonserver was starting")
@@ -533,7 +205,7 @@ class Supervisor:
         """What should be serving: every READY model, and the stubs each one runs."""
         if not self.manage_models:
             return
-        states = self.model_states()
+        states = self.control.model_states()
         self._wanted = {m for m, s in states.items() if s == "READY"}
         self._instances = instances_by_model(find_stubs(self.shm_prefix))
         self._progress.clear()
@@ -602,7 +274,7 @@ class Supervisor:
                 wedged.setdefault(stub.model, f"stub process of {stub.instance} (pid {stub.pid}) "
                                               f"is stopped")
         if dead or wedged or any(now >= t for t in self._broken.values()):
-            states = self.model_states()
+            states = self.control.model_states()
             # What should be READY: what Triton reports READY now (a dead stub's model still
             # is), and while a load keeps failing, what should have come back with it.
             ready = {m for m, s in states.items() if s == "READY"}
@@ -644,8 +316,8 @@ class Supervisor:
         self._event(kind, f"{model}: {why}; reloading it")
         t0 = time.monotonic()
         if kill:
-            _kill_and_wait([s for s in find_stubs(self.shm_prefix) if s.model == model])
-        self._request("POST", f"/v2/repository/models/{model}/unload", {}, timeout=60.0)
+            kill_and_wait([s for s in find_stubs(self.shm_prefix) if s.model == model])
+        self.control.unload(model)
         # Load only once the unload is done: a load waiting on it would hold Triton's
         # model-state lock, so the ready endpoints would hang instead of answering false.
         if not self._wait_unloaded(model):
@@ -654,8 +326,7 @@ class Supervisor:
             self._restart_server(f"unloading {model} did not finish in {UNLOAD_TIMEOUT_S:.0f} s "
                                  f"(Triton waits on its dead stub)", kill=True)
             return False
-        status, body = self._request("POST", f"/v2/repository/models/{model}/load", {},
-                                     timeout=self.ready_timeout)
+        status, body = self.control.load(model, self.ready_timeout)
         self._progress.pop(model, None)
         self._instances.pop(model, None)
         if status != 200:
@@ -666,11 +337,10 @@ class Supervisor:
         self._broken.pop(model, None)
         # Ensembles that use the model were unloaded with it; Triton reloads them with it,
         # and this makes sure of it.
-        states = self.model_states()
+        states = self.control.model_states()
         for other in sorted(self._wanted):
             if states.get(other) != "READY":
-                self._request("POST", f"/v2/repository/models/{other}/load", {},
-                              timeout=self.ready_timeout)
+                self.control.load(other, self.ready_timeout)
         self._remove_leftover_regions()
         self._event("recovered", f"{model} serving again after {time.monotonic() - t0:.1f} s")
         return True
@@ -681,7 +351,7 @@ class Supervisor:
             if self.proc.poll() is not None:
                 return False
             try:
-                if self.model_states().get(model) not in ("READY", "UNLOADING"):
+                if self.control.model_states().get(model) not in ("READY", "UNLOADING"):
                     return True
             except OSError:
                 pass  # not answering meanwhile

@@ -4,7 +4,7 @@ import os
 import re
 
 from bench.procmem import parse_compute_apps, per_stub_gpu, tree_stubs
-from serving.server.supervisor import parent_pid
+from serving.server.stubs import parent_pid
 
 
 def test_parse_compute_apps():

@@ -469,7 +469,7 @@ def test_ensemble_overhead(gpu_server, report):
 def ensemble_max_batch(model: str = "background_blur") -> int:
     """The max_batch_size of ``model``'s config in the repository the server serves."""
     from serving.pipeline.repository import load_repository
-    from serving.server import MODEL_REPOSITORY
+    from serving.paths import MODEL_REPOSITORY
 
     models, _ = load_repository(MODEL_REPOSITORY)
     return max(models[model].config.max_batch_size, 1)

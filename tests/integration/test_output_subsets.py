@@ -12,7 +12,7 @@ import pytest
 
 from clients.api import connect
 from serving.pipeline.repository import load_repository
-from serving.server import MODEL_REPOSITORY
+from serving.paths import MODEL_REPOSITORY
 from tests.codec_cases import PHOTOS, pil_file
 from tests.helpers import url
 

@@ -282,7 +282,7 @@ def test_server_and_stubs_get_the_malloc_settings(server):
     """tritonserver runs with serving.malloc's settings and its stubs inherit the value they
     set back for themselves (why: serving/malloc.py; the effect: docs/performance.md, Soak)."""
     from serving.malloc import SERVER_ENV
-    from serving.server.supervisor import find_stubs
+    from serving.server.stubs import find_stubs
 
     def environ(pid):
         raw = Path(f"/proc/{pid}/environ").read_bytes().split(b"\0")

@@ -17,9 +17,9 @@ import pytest
 from skimage import data
 
 from serving.server.health import check as health_check
-from serving.server.supervisor import (SupervisorError, caller_manages_models, describe_exit,
-                                exit_cause, find_stubs, parent_pid, parse_metrics, process_gone,
-                                shm_regions, supervised_flags, wedged_models)
+from serving.server.diagnosis import describe_exit, exit_cause, parse_metrics, wedged_models
+from serving.server.model_control import SupervisorError, caller_manages_models, supervised_flags
+from serving.server.stubs import find_stubs, parent_pid, process_gone, shm_regions
 from serving.paths import REPO_ROOT
 from tests.helpers import infer
 
@@ -358,7 +358,7 @@ def test_foreground_server_stops_on_a_signal(tmp_path, when):
     import subprocess
     import sys
 
-    from serving.server import ROOT, free_port
+    from serving.server import free_port
 
     ports = [free_port() for _ in range(3)]
     log = tmp_path / "triton.log"
@@ -366,7 +366,7 @@ def test_foreground_server_stops_on_a_signal(tmp_path, when):
     proc = subprocess.Popen(
         [sys.executable, "-m", "serving.server", "--http-port", str(ports[0]), "--grpc-port",
          str(ports[1]), "--metrics-port", str(ports[2]), "--log", str(log)],
-        cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+        cwd=REPO_ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     lines = []
     try:
         for line in proc.stdout:
