@@ -6,9 +6,6 @@ code changes (docs/segmentation-model.md).
 """
 from __future__ import annotations
 
-import contextlib
-import ctypes
-import io
 import logging
 import operator
 import threading
@@ -20,6 +17,9 @@ import numpy as np
 from ops.arrays import is_cupy, to_device
 
 from .build import BUILD_COMMAND
+from .cuda_provider import (CPU_EP, CUDA_EP, cuda_build_note, cuda_devices_note, cuda_library_error,
+                            cuda_provider_options, one_line, preload_cuda_libraries)
+from .output_shape import OutputShapeError, apply_shape_rule, output_shape_rule
 
 
 class ModelFileError(FileNotFoundError):
@@ -31,78 +31,9 @@ class CudaProviderError(RuntimeError):
     carries the provider's own reason."""
 
 
-class OutputShapeError(ValueError):
-    """A model output's size cannot be known before the run (a symbolic dimension that no
-    input dimension shares), which IO binding needs: the GPU path cannot run the model."""
-
-
 DEVICES = ("auto", "cuda", "cpu")
-CUDA_EP = "CUDAExecutionProvider"
-CPU_EP = "CPUExecutionProvider"
-
 log = logging.getLogger(__name__)
 
-
-def cuda_provider_options(device_id: int) -> dict[str, str]:
-    """The options the runner gives onnxruntime's CUDA provider (docs/segmentation-model.md,
-    "CUDA provider options", says why each).
-
-    Args:
-        device_id: the CUDA device the session runs on.
-    Returns:
-        {option: value} as onnxruntime takes them (strings):
-        ``use_tf32=0``: full float32 convolutions and matrix products; onnxruntime turns TF32
-        on by default, which drifts by about 1e-3 from the CPU provider on Ampere and later,
-        so MASK and BLURRED would differ from the CPU path near the threshold.
-        ``cudnn_conv_algo_search=DEFAULT``: one cuDNN algorithm for every convolution,
-        whatever the batch size (IMPLICIT_PRECOMP_GEMM), instead of the default EXHAUSTIVE
-        benchmark per input shape, which may pick another algorithm for another batch size
-        (a frame's mask would depend on what Triton batched it with) and pays a search the
-        first time each batch size is served. HEURISTIC also chooses by shape, so it has the
-        same problem without the search cost.
-        ``arena_extend_strategy=kSameAsRequested``: the arena grows by what a run asks, not to
-        the next power of two, so its high-water mark after the warm-up over every batch size
-        is close to what the largest batch needs.
-    """
-    return {"device_id": str(device_id), "use_tf32": "0", "cudnn_conv_algo_search": "DEFAULT",
-            "arena_extend_strategy": "kSameAsRequested"}
-
-
-def output_shape_rule(input_dims: list, output_dims: list,
-                      output_name: str = "output") -> list[tuple[str, int]]:
-    """How to size a model output from its input's shape before the run (IO binding
-    allocates the output first).
-
-    Args:
-        input_dims, output_dims: the model's dims as onnxruntime reports them
-            (``session.get_inputs()[0].shape``): an int for a fixed size, a str for a
-            symbolic one, None for an unknown one.
-        output_name: for the error message.
-    Returns:
-        one (kind, value) per output dim: ("fixed", size) or ("input", index of the input
-        dim with the same symbolic name).
-    Raises:
-        OutputShapeError: an output dim is unknown, or symbolic with a name no input dim has.
-    """
-    rule = []
-    for i, d in enumerate(output_dims):
-        if isinstance(d, int) and d >= 0:
-            rule.append(("fixed", d))
-        elif isinstance(d, str) and d in input_dims:
-            rule.append(("input", input_dims.index(d)))
-        else:
-            shown = "unknown" if d is None or isinstance(d, int) else f"symbolic {d!r}"
-            raise OutputShapeError(
-                f"output {output_name!r} dim {i} is {shown} and no input dim has its name "
-                f"(input dims {input_dims}, output dims {output_dims}): the GPU path binds the "
-                f"output before the run and cannot size it. Give the output's dims fixed sizes "
-                f"or the names of the input's dims (docs/segmentation-model.md)")
-    return rule
-
-
-def apply_shape_rule(rule: list[tuple[str, int]], in_shape: tuple[int, ...]) -> tuple[int, ...]:
-    """The output shape for an input of ``in_shape`` (a rule of output_shape_rule)."""
-    return tuple(v if kind == "fixed" else int(in_shape[v]) for kind, v in rule)
 
 # Process-wide state of device="auto": the CPU fallback is announced once per process,
 # and once onnxruntime's CUDA provider library has failed to load it is not tried again
@@ -111,24 +42,6 @@ def apply_shape_rule(rule: list[tuple[str, int]], in_shape: tuple[int, ...]) -> 
 _state_lock = threading.Lock()
 _fallback_warned = False
 _cuda_library_failure: str | None = None
-_cuda_libraries_preloaded = False
-
-
-def _preload_cuda_libraries(ort: Any) -> None:
-    """Load the CUDA 13 / cuDNN 9 libraries of the nvidia-* pip wheels (requirements-server.txt)
-    once per process, before the first CUDA session: the provider library has no RUNPATH,
-    so the dynamic loader never looks in site-packages/nvidia. Where the libraries come from
-    the system (a CUDA toolkit on the loader path) this finds them there and changes nothing."""
-    global _cuda_libraries_preloaded
-    if not _cuda_libraries_preloaded and hasattr(ort, "preload_dlls"):
-        _cuda_libraries_preloaded = True
-        # It prints each library it cannot find to stdout; when that matters, the session's
-        # own failure says the same in the one warning or error (the loader's message).
-        printed = io.StringIO()
-        with contextlib.redirect_stdout(printed):
-            ort.preload_dlls()
-        if printed.getvalue().strip():
-            logging.getLogger(__name__).debug("onnxruntime.preload_dlls: %s", printed.getvalue().strip())
 
 
 class SegmentationRunner:
@@ -183,7 +96,7 @@ class SegmentationRunner:
                     raise CudaProviderError(
                         f"device='cuda' (device_id={self.device_id}) for segmentation model "
                         f"{path}: onnxruntime's {CUDA_EP} is not active. Reason: {reason}"
-                        f"{_cuda_devices_note()} Use device='auto' to fall back to the CPU, "
+                        f"{cuda_devices_note()} Use device='auto' to fall back to the CPU, "
                         f"or device='cpu'.")
                 self.fallback_reason = reason
                 _warn_fallback_once(f"segmentation model {path}: device='auto' runs on the "
@@ -229,28 +142,28 @@ class SegmentationRunner:
                 f"{available}); the GPU build is the onnxruntime-gpu package.")
         if device == "auto" and _cuda_library_failure is not None:
             return self._session(ort, [CPU_EP]), _cuda_library_failure
-        _preload_cuda_libraries(ort)
+        preload_cuda_libraries(ort)
         try:
             session = self._session(ort, self.requested_providers)
         except Exception as e:  # noqa: BLE001
             # The provider was created but failed (no driver or GPU, bad device_id, ...), or
             # the model itself is broken: a CPU session tells which (ModelFileError if broken).
             cpu = self._session(ort, [CPU_EP])
-            reason = f"creating the session with it failed: {_one_line(e)}"
-            lib = _cuda_library_error()
+            reason = f"creating the session with it failed: {one_line(e)}"
+            lib = cuda_library_error()
             if lib is not None:
-                reason += f"; {lib}{_cuda_build_note()}"
+                reason += f"; {lib}{cuda_build_note()}"
             return cpu, reason
         if session.get_providers()[0] == CUDA_EP:
             return session, None
         # onnxruntime logged "Failed to create CUDAExecutionProvider" and built a CPU session:
         # it does that exactly when its provider library cannot be loaded.
-        lib = _cuda_library_error()
+        lib = cuda_library_error()
         if lib is None:
             return session, (f"onnxruntime gave the session {session.get_providers()} without "
                              f"raising (its CUDA provider library loads here; see onnxruntime's "
                              f"own log lines just before this message).")
-        reason = lib + _cuda_build_note()
+        reason = lib + cuda_build_note()
         with _state_lock:
             _cuda_library_failure = reason
         return session, reason
@@ -339,65 +252,3 @@ def _warn_fallback_once(message: str) -> None:
     log.warning(message)
 
 
-def _cuda_library_error() -> str | None:
-    """Why onnxruntime's CUDA provider library cannot be loaded, in the dynamic loader's
-    own words; None when it loads.
-
-    When that library fails to load, onnxruntime does not raise: it logs the loader's
-    error and "Failed to create CUDAExecutionProvider" to stderr and builds a CPU session.
-    Loading the same file again with the same flags (RTLD_NOW, after the shared provider
-    bridge with RTLD_GLOBAL, as onnxruntime's ProviderLibrary does) gives the identical
-    dlopen error. This was chosen over capturing onnxruntime's log at the file-descriptor
-    level because redirecting fd 2 is process-wide (in a Triton stub it would swallow or
-    reorder other threads' output for the duration), the log depends on onnxruntime's
-    default logger severity (which any code in the process can raise) and on its text
-    format, while dlopen's answer depends on none of these. Failures after the library
-    has loaded (no driver or GPU, bad device_id) are raised by onnxruntime with their own
-    message, which the caller reports instead.
-    """
-    import onnxruntime
-
-    capi = Path(onnxruntime.__file__).resolve().parent / "capi"
-    lib = capi / "libonnxruntime_providers_cuda.so"
-    if not lib.is_file():
-        return f"{lib} does not exist (not an onnxruntime-gpu installation)."
-    try:
-        shared = capi / "libonnxruntime_providers_shared.so"
-        if shared.is_file():
-            ctypes.CDLL(str(shared), mode=ctypes.RTLD_GLOBAL)
-        ctypes.CDLL(str(lib))
-    except OSError as e:
-        return f"loading {lib} fails: {e}."
-    return None
-
-
-def _cuda_build_note() -> str:
-    """What this onnxruntime build needs, from its own build info."""
-    try:
-        import onnxruntime
-        from onnxruntime.capi import build_and_package_info as info
-        cuda = getattr(info, "cuda_version", "")
-    except Exception:  # noqa: BLE001
-        return ""
-    if not cuda:
-        return ""
-    major = cuda.split(".")[0]
-    return (f" This onnxruntime-gpu {onnxruntime.__version__} is a CUDA {cuda} build: it needs "
-            f"the CUDA {major} libraries (cudart, cuBLAS, cuBLASLt, cuRAND, cuFFT) and cuDNN 9 "
-            f"on the loader path, a driver that supports CUDA {major}, and a GPU.")
-
-
-def _cuda_devices_note() -> str:
-    """CuPy's view of the CUDA devices, as context for a device='cuda' error."""
-    try:
-        import cupy
-        n = cupy.cuda.runtime.getDeviceCount()
-    except ImportError:
-        return ""
-    except Exception as e:  # noqa: BLE001 - no driver, no GPU
-        return f" CUDA devices seen by CuPy: none ({type(e).__name__}: {_one_line(e)})."
-    return f" CUDA devices seen by CuPy: {n}."
-
-
-def _one_line(e: BaseException) -> str:
-    return " ".join(str(e).split())

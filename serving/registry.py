@@ -7,10 +7,10 @@ checks, the limits table), and a test keeps the two in agreement. Generated mode
 through their names:
 
 - ``<pipeline>__<model>``, a pipeline step's copy with the step's parameters
-  (serving/pipeline/spec.py names them so), is served by ``<model>``'s class: its
+  (serving/pipeline/ensemble.py names them so), is served by ``<model>``'s class: its
   model.py is a copy of ``<model>``'s;
 - ``<pipeline>__tee_<tensor>``, the step that hands on a pipeline output a later step
-  also reads (serving/tee.py, serving/pipeline/spec.py), is a TeeModel;
+  also reads (serving/tee.py, serving/pipeline/ensemble.py), is a TeeModel;
 - ``<pipeline>_fused`` (what ``python -m serving.pipeline fuse`` names it unless told
   otherwise) is a FusedModel.
 """

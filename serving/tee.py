@@ -4,7 +4,7 @@ Triton prunes an ensemble step whose outputs a request does not ask for, even wh
 step reads one of them (ensemble_scheduler.cc, from 2.51 to the r26.06 sources): an ensemble
 output that a later step also reads deadlocks every request that leaves it out. So a
 pipeline never makes a step's output both (``python -m serving.pipeline generate`` rewrites
-it, serving/pipeline/spec.py): the producing step writes an internal tensor, the tee reads
+it, serving/pipeline/ensemble.py): the producing step writes an internal tensor, the tee reads
 it and gives it back twice, as the ensemble output (OUTPUT) and as the internal tensor the
 later steps read (INTERNAL). A request that leaves the output out still runs the tee (the
 later steps need INTERNAL); one that asks only for the output prunes the later steps.

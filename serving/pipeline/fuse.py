@@ -14,7 +14,8 @@ from ..paths import MODEL_REPOSITORY, REPO_ROOT
 from ..registry import base_model, model_class
 from .operators import contract_config
 from .repository import config_text, load_config, model_py
-from .spec import PipelineSpec, SpecError, step_model_config
+from .ensemble import step_model_config
+from .spec import PipelineSpec, SpecError
 
 # Instances of a fused model (per GPU, or on the CPU). An ensemble overlaps requests across
 # its steps' processes (one request's DNN runs while another's blur does); one fused

@@ -5,6 +5,8 @@ before, with the closest valid name.
 """
 from __future__ import annotations
 
+import sys
+
 import difflib
 from dataclasses import dataclass
 from pathlib import Path
@@ -244,3 +246,22 @@ def validate_repository(repo: Path, known_parameters: ParameterLookup | None = N
                 problems += [f"{entry.path}: parameter {k!r} is not understood by {entry.name}"
                              + suggest(k, known) for k in entry.config.parameters if k not in known]
     return sorted(set(problems))
+
+
+def report_problems(problems: list[str], repo: Path) -> int:
+    """Print a repository's problems, one per line, and what that amounts to.
+
+    Args:
+        problems: what validate_repository found.
+        repo: the repository, for the last line.
+
+    Returns:
+        The exit status: 0 without problems, 1 with.
+    """
+    for p in problems:
+        print(p)
+    if problems:
+        print(f"{len(problems)} problem(s) in {repo}", file=sys.stderr)
+        return 1
+    print(f"{repo}: all ensembles valid")
+    return 0

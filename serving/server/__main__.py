@@ -1,6 +1,6 @@
-"""python -m serving.server: the supervised embedded server (serving/server/embedded.py)."""
+"""python -m serving.server: the supervised embedded server (serving/server/cli.py)."""
 import sys
 
-from .embedded import main
+from .cli import main
 
 sys.exit(main())

@@ -202,17 +202,18 @@ def test_tritonserver_accepts_every_flag(monkeypatch):
     """The tritonserver command serving.server builds from the compose arguments (with the
     supervisor's flags and one CUDA memory pool flag per GPU, as on a 2-GPU host) uses only
     flags the real binary accepts (2.51 here)."""
-    import serving.server.embedded as srv
+    import serving.server.cli as cli
+    import serving.server.embedded as embedded
 
     cmd = start_command()
     words = cmd[cmd.index("exec python3 -m serving.server") + len("exec python3 -m serving.server"):].split()
-    args = srv.parse_args(words)
+    args = cli.parse_args(words)
     assert args.address == "0.0.0.0" and str(args.tritonserver) == "/opt/tritonserver/bin/tritonserver"
     assert args.model_repository == Path("/workspace/model_repository")
     args.model_repository = ROOT / "model_repository"  # the same files, mounted there
-    pool = srv.server_pool_flags
-    monkeypatch.setattr(srv, "server_pool_flags", lambda repo: pool(repo, gpus=[0, 1]))
-    command = srv.server_from_args(args).command()
+    pool = embedded.server_pool_flags
+    monkeypatch.setattr(embedded, "server_pool_flags", lambda repo: pool(repo, gpus=[0, 1]))
+    command = cli.server_from_args(args).command()
     assert command[0] == "/opt/tritonserver/bin/tritonserver"
     assert "--backend-directory=/opt/tritonserver/backends" in command
     assert sum(a.startswith("--cuda-memory-pool-byte-size=") for a in command) == 2

@@ -28,7 +28,7 @@ def test_server_command_names_what_is_missing(tmp_path):
 
 
 def test_missing_model_names_the_build_command(tmp_path, monkeypatch):
-    from serving import server as srv
+    from serving.server import embedded as srv
     monkeypatch.setattr(srv, "REQUIRED_FILES", {tmp_path / "model.onnx": "python -m segmentation.build"})
     with pytest.raises(srv.ServerError, match="python -m segmentation.build"):
         srv.check_files()

@@ -14,7 +14,8 @@ from serving.models import BlurModel, ResizeModel
 from serving.pipeline.cli import DEFAULT_REPO, DEFAULT_SPECS
 from serving.pipeline.docs import DOC, docs_files
 from serving.pipeline.operators import stale_operators
-from serving.pipeline.spec import load_spec, stale_files
+from serving.pipeline.ensemble import stale_files
+from serving.pipeline.spec import load_spec
 
 from serving.paths import REPO_ROOT as ROOT
 

@@ -7,7 +7,8 @@ import pytest
 import yaml
 
 from serving.pipeline.repository import load_config
-from serving.pipeline.spec import SpecError, ensemble_config, load_spec, parse_spec
+from serving.pipeline.ensemble import ensemble_config
+from serving.pipeline.spec import SpecError, load_spec, parse_spec
 
 from serving.paths import REPO_ROOT as ROOT
 

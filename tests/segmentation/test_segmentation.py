@@ -12,8 +12,9 @@ from skimage import data
 import segmentation.runner as runner_module
 from segmentation.build import ROOT, build, expected_onnx_sha256, fetch_tflite, sha256
 from segmentation.overlay import person_probability, stretch_to
-from segmentation.runner import (CUDA_EP, CudaProviderError, ModelFileError, OutputShapeError,
-                                 SegmentationRunner, cuda_provider_options, output_shape_rule)
+from segmentation.cuda_provider import CUDA_EP, cuda_provider_options
+from segmentation.output_shape import OutputShapeError, output_shape_rule
+from segmentation.runner import CudaProviderError, ModelFileError, SegmentationRunner
 from segmentation.tflite_to_onnx import same_pads
 from tests.helpers import cuda_reason
 
