@@ -47,3 +47,55 @@ def test_fused_rejects_bad_input(server):
     with pytest.raises(InferenceServerException, match=r"IMAGE: shape \[1, 0, 4, 3\] is zero-size") as e:
         run(server.grpc_url, "background_blur_fused", np.zeros((0, 4, 3), np.uint8))
     assert e.value.status() == "StatusCode.INVALID_ARGUMENT"
+
+
+def committed_steps(name="background_blur_fused"):
+    from serving.pipeline.repository import load_config
+    return load_config(DEFAULT_REPO / name / "config.pbtxt").parameters["pipeline_steps"].string_value
+
+
+def test_the_fused_config_holds_each_steps_class_tensors_and_current_config():
+    """What the stub runs is what the spec and the step models' configs say today."""
+    import json
+
+    from serving.fused import parse_steps
+    from serving.pipeline.repository import load_config
+
+    spec = load_spec(DEFAULT_SPECS / "background_blur.yaml")
+    steps = parse_steps(committed_steps())
+    assert [(s.model, dict(s.inputs), dict(s.outputs)) for s in steps] == \
+        [(s.model, s.inputs, s.outputs) for s in spec.steps]
+    blur = next(s for s in steps if s.model == "blur")
+    on_disk = load_config(DEFAULT_REPO / "blur" / "config.pbtxt")
+    assert {k: v["string_value"] for k, v in blur.config["parameters"].items()} == \
+        {k: v.string_value for k, v in on_disk.parameters.items()}
+    assert json.loads(committed_steps("background_blur_encoded_fused"))[0]["class"] == "decode"
+
+
+@pytest.mark.parametrize("bad", [
+    "[]", '{"model": "blur"}', "not json",
+    '[{"model": "blur", "class": "nope", "inputs": {}, "outputs": {}, "config": {}}]',
+    # A class of the catalog that is not an operator model: nothing a fused model can call.
+    '[{"model": "b", "class": "baseline_cpu_pipeline", "inputs": {}, "outputs": {}, "config": {}}]',
+    '[{"model": "blur", "class": "blur", "inputs": {"IMAGE": 3}, "outputs": {}, "config": {}}]',
+])
+def test_a_malformed_pipeline_steps_is_refused_at_load_naming_it(bad):
+    from serving.fused import FusedModel, parse_steps
+
+    parse_steps(committed_steps())  # the committed one parses
+    params = {"pipeline_spec": "pipelines/background_blur.yaml", "pipeline_steps": bad}
+    with pytest.raises(ValueError, match="FusedModel model m: parameter pipeline_steps: expected "
+                                         "the JSON list `python -m serving.pipeline fuse` writes, got"):
+        FusedModel.parse_parameters(params, "model m")
+
+
+def test_fuse_refuses_a_step_that_is_not_an_operator_model(tmp_path):
+    from serving.pipeline.fuse import fused_files
+    from serving.pipeline.spec import SpecError, save_spec
+
+    spec = load_spec(DEFAULT_SPECS / "background_blur.yaml")
+    spec.steps[-1].model = "someone_elses_model"
+    spec.path = tmp_path / "x.yaml"
+    save_spec(spec, spec.path)
+    with pytest.raises(SpecError, match="'someone_elses_model' is not one of this repository's operator models"):
+        fused_files(spec)
