@@ -20,6 +20,7 @@ import json
 import shutil
 import statistics
 import subprocess
+import os
 import sys
 import tempfile
 import time
@@ -403,6 +404,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     p.add_argument("--out-dir", type=Path, default=REPO_ROOT / "bench" / "results")
     args = p.parse_args(argv)
     args.out_dir.mkdir(parents=True, exist_ok=True)
+    if Path(args.repository).resolve() != MODEL_REPOSITORY.resolve():
+        # The installed project is this tree: the stubs of another tree's models must import
+        # that tree's packages (the server's environment, and so theirs, comes from here).
+        os.environ["PYTHONPATH"] = str(Path(args.repository).resolve().parent)
     with tempfile.TemporaryDirectory() as tmp:
         tmp_path = Path(tmp)
         repo = build_repository(tmp_path, args.repository)
