@@ -45,7 +45,11 @@ def preload_cuda_libraries(ort: Any) -> None:
     """Load the CUDA 13 / cuDNN 9 libraries of the nvidia-* pip wheels (requirements-server.txt)
     once per process, before the first CUDA session: the provider library has no RUNPATH,
     so the dynamic loader never looks in site-packages/nvidia. Where the libraries come from
-    the system (a CUDA toolkit on the loader path) this finds them there and changes nothing."""
+    the system (a CUDA toolkit on the loader path) this finds them there and changes nothing.
+
+    Args:
+        ort: the onnxruntime module; one without ``preload_dlls`` is left alone.
+    """
     global _preloaded
     if not _preloaded and hasattr(ort, "preload_dlls"):
         _preloaded = True
@@ -119,4 +123,11 @@ def cuda_devices_note() -> str:
 
 
 def one_line(e: BaseException) -> str:
+    """An exception's message on one line, for a log line or an error message.
+
+    Args:
+        e: the exception.
+    Returns:
+        ``str(e)`` with each run of whitespace (newlines included) as one space, stripped.
+    """
     return " ".join(str(e).split())

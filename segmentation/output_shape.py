@@ -41,5 +41,12 @@ def output_shape_rule(input_dims: list, output_dims: list,
 
 
 def apply_shape_rule(rule: list[tuple[str, int]], in_shape: tuple[int, ...]) -> tuple[int, ...]:
-    """The output shape for an input of ``in_shape`` (a rule of output_shape_rule)."""
+    """The output shape for an input of ``in_shape`` (a rule of output_shape_rule).
+
+    Args:
+        rule: per output dim, ("fixed", size) or ("input", index of an input dim).
+        in_shape: the input's shape.
+    Returns:
+        The output's shape, one int per entry of ``rule``.
+    """
     return tuple(v if kind == "fixed" else int(in_shape[v]) for kind, v in rule)

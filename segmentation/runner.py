@@ -173,7 +173,17 @@ class SegmentationRunner:
         return self.providers[0] == CUDA_EP
 
     def run(self, x: Any) -> Any:
-        """(N, C, H, W) float32 -> (N, K, H, W) float32, one session run for the batch."""
+        """(N, C, H, W) float32 -> (N, K, H, W) float32, one session run for the batch.
+
+        Args:
+            x: the (N, C, H, W) float32 batch, NumPy or CuPy (a CuPy one runs through IO
+                binding on ``device_id``, no host copy, when the session is on the GPU).
+        Returns:
+            The model output, (N, K, H, W) float32: NumPy for a NumPy ``x``, CuPy for a CuPy
+            one (on ``device_id`` when the session is on the GPU).
+        Raises:
+            ValueError: ``x`` is not 4-D float32.
+        """
         if x.ndim != 4 or x.dtype != np.float32:
             raise ValueError(f"x: expected (N, C, H, W) float32, got shape {tuple(x.shape)} "
                              f"dtype {x.dtype}")
@@ -208,7 +218,15 @@ class SegmentationRunner:
                   y_shape: tuple[int, ...], device: str) -> None:
         """One run through onnxruntime's IO binding: float32 input and output buffers the
         caller owns, both on ``device`` ("cuda": GPU ``device_id``; "cpu": host memory, which
-        a CPU session binds the same way). ``y_shape`` must be ``output_shape(x_shape)``."""
+        a CPU session binds the same way). ``y_shape`` must be ``output_shape(x_shape)``.
+
+        Args:
+            x_ptr: the address of the float32 input buffer, ``x_shape`` (N, C, H, W).
+            x_shape: the input's shape.
+            y_ptr: the address of the float32 output buffer the run writes.
+            y_shape: the output's shape, (N, K, H, W).
+            device: "cuda" or "cpu", where both buffers are.
+        """
         binding = self.session.io_binding()
         device_id = self.device_id if device == "cuda" else 0
         binding.bind_input(self.input_name, device, device_id, np.float32, list(x_shape), x_ptr)
@@ -219,6 +237,10 @@ class SegmentationRunner:
         """The model output's shape for an input of ``in_shape``: fixed dims as they are,
         a symbolic one from the input dim of the same name (output_shape_rule).
 
+        Args:
+            in_shape: the input's shape, (N, C, H, W).
+        Returns:
+            The output's shape, (N, K, H, W) for a segmentation model.
         Raises:
             OutputShapeError: the model's output cannot be sized before the run.
         """

@@ -149,12 +149,35 @@ class OpModel:
 
     # -- the operator ------------------------------------------------------------------
     def validate(self, item: Mapping[str, Any], params: Mapping[str, Any]) -> None:
-        """Raise RequestError for one unusable request item (override)."""
+        """Raise RequestError for one unusable request item (override).
+
+        Args:
+            item: input name -> one item's array (a row of its request's (N, ...) tensor,
+                NumPy or CuPy where it arrived: check shapes, not values), or None for an
+                optional input the request leaves out.
+            params: the request's typed parameters (request_params).
+        Raises:
+            RequestError: the item is unusable; its request alone fails, nothing is moved.
+        """
 
     def compute(self, inputs: Mapping[str, list], params: Mapping[str, Any]) -> dict[str, Any]:
         """All items of a group of requests -> per output, an (N, ...) array or a list of N
         per-item arrays (override). An item that fails on its own (a file only the decoder
-        finds corrupt) may be a RequestError in a list's place: its request alone fails."""
+        finds corrupt) may be a RequestError in a list's place: its request alone fails.
+
+        Args:
+            inputs: input name (every one of INPUTS) -> a list of N per-item arrays, the
+                requests' items in order, placed where the instance works (CuPy on a GPU
+                instance's device, NumPy on the CPU; HOST_TENSORS always NumPy), None for an
+                optional input an item lacks.
+            params: the group's typed parameters (request_params), shared by all N items.
+        Returns:
+            Output name (every one of OUTPUTS) -> an (N, ...) array or a list of N per-item
+            arrays (or RequestErrors).
+        Raises:
+            NotImplementedError: a subclass that does not implement it. What an override
+                raises fails every request of the group.
+        """
         raise NotImplementedError
 
     def sample_items(self) -> list[dict[str, Any]]:
@@ -280,7 +303,16 @@ class OpModel:
 
     def parameters_of(self, raw: str) -> tuple[dict[str, Any], str]:
         """A request's parameter text applied to the config's, parsed once per distinct text
-        (RequestParamsCache.get: same Args, Returns and Raises)."""
+        (RequestParamsCache.get).
+
+        Args:
+            raw: the request's parameters, a JSON object as text ("" for none).
+        Returns:
+            (the typed parameters the request computes with, as request_params returns them;
+            a key, equal for equal parameters, that groups requests for one compute).
+        Raises:
+            RequestError: ``raw`` is not JSON, or a value request_params refuses.
+        """
         return self._request_params.get(raw)
 
     def _read_request(self, request: Any) -> tuple[dict[str, Any], str, list[dict[str, Any]], list]:
@@ -311,7 +343,16 @@ class OpModel:
                              for j in range(n)], host
 
     def execute(self, requests: list) -> list:
-        """Triton's entry for a batch of requests: ``serve`` with Triton's module."""
+        """Triton's entry for a batch of requests: ``serve`` with Triton's module.
+
+        Args:
+            requests: the execute's ``pb_utils.InferenceRequest`` objects.
+        Returns:
+            One ``pb_utils.InferenceResponse`` per request, in order: its outputs, or its own
+            error.
+        Raises:
+            Exception: only a failed synchronisation of the device (``serve``).
+        """
         import triton_python_backend_utils as pb_utils
 
         return self.serve(pb_utils, requests)

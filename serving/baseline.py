@@ -34,6 +34,16 @@ class BaselineCpuPipeline:
                   "input_size": ResizeModel.PARAMETERS["height"]}
 
     def initialize(self, args):
+        """Read the config's parameters and open the DNN (the GPU if usable, else the CPU).
+
+        Args:
+            args: what Triton hands a Python model (``model_config`` JSON;
+                ``model_repository``: this model's folder; the DNN is ../unet/1/model.onnx).
+        Raises:
+            ValueError: a config parameter unknown or out of range, or threshold "none"
+                (the baseline's mask is binary).
+            ModelFileError: unet/1/model.onnx is missing or cannot be loaded.
+        """
         import cv2
 
         apply_stub_settings()
@@ -53,6 +63,14 @@ class BaselineCpuPipeline:
         self.runner = SegmentationRunner(onnx, device="auto")
 
     def blur_one(self, img):
+        """One image through the classic pipeline: letterboxed to input_size, the DNN, the
+        mask thresholded and opened, the background blurred behind it.
+
+        Args:
+            img: (H, W, 3) uint8 RGB, a contiguous NumPy array.
+        Returns:
+            (blurred, mask): (H, W, 3) uint8 RGB, and (H, W) uint8 of 0 or 255.
+        """
         cv2, s = self.cv2, self.size
         h, w = img.shape[:2]
         scale = min(s / h, s / w)
@@ -74,6 +92,15 @@ class BaselineCpuPipeline:
         return out, mask
 
     def execute(self, requests):
+        """Each request's images through blur_one, one at a time.
+
+        Args:
+            requests: the execute's ``pb_utils.InferenceRequest`` objects, IMAGE
+                (N, H, W, 3) uint8 each.
+        Returns:
+            One InferenceResponse per request, in order: BLURRED (N, H, W, 3) uint8 and MASK
+            (N, H, W) uint8, or the request's own error (triton_error).
+        """
         import triton_python_backend_utils as pb_utils
 
         responses = []

@@ -109,7 +109,13 @@ class DeviceGuard:
 
 
 def pool_metric_family(pb_utils: Any) -> Any:
-    """The gauge family of tvo_device_pool_bytes (one per stub process)."""
+    """The gauge family of tvo_device_pool_bytes (one per stub process).
+
+    Args:
+        pb_utils: Triton's ``triton_python_backend_utils``.
+    Returns:
+        A ``pb_utils.MetricFamily`` of kind GAUGE.
+    """
     return pb_utils.MetricFamily(name=POOL_METRIC, description=POOL_METRIC_HELP,
                                  kind=pb_utils.MetricFamily.GAUGE)
 
@@ -130,7 +136,13 @@ class PoolGauges:
 
 
 def read_pool_bytes(metrics_text: str) -> dict[str, dict[str, float]]:
-    """The tvo_device_pool_bytes gauges of a Triton metrics page: {instance: {state: bytes}}."""
+    """The tvo_device_pool_bytes gauges of a Triton metrics page: {instance: {state: bytes}}.
+
+    Args:
+        metrics_text: the page (Prometheus text format).
+    Returns:
+        {instance: {"used" or "cached": bytes}}; {} when the page has no such gauge.
+    """
     out: dict[str, dict[str, float]] = {}
     for _, labels, value in samples(metrics_text, POOL_METRIC + "{"):
         out.setdefault(labels.get("instance", ""), {})[labels.get("state", "")] = value

@@ -97,7 +97,13 @@ def decide(kind: str, device_id: int,
 
 
 def memory_of(x: Any) -> str:
-    """DEVICE for a CuPy array, else HOST."""
+    """DEVICE for a CuPy array, else HOST.
+
+    Args:
+        x: a NumPy or CuPy array.
+    Returns:
+        "device" or "host", the ``found`` label of the placement counters.
+    """
     return DEVICE if is_cupy(x) else HOST
 
 
@@ -156,7 +162,15 @@ class PlacementCounters:
         self.extra_exports: list[Callable[[], None]] = []
 
     def count(self, direction: str, tensor: str, found: str, moved: str) -> None:
-        """Count one tensor (a label set of tvo_tensors_total)."""
+        """Count one tensor (a label set of tvo_tensors_total).
+
+        Args:
+            direction: "in" for an input, "out" for an output.
+            tensor: the tensor's name.
+            found: where it was found: HOST, DEVICE or DECLARED_HOST.
+            moved: the move ``move`` made ("none", "upload", "download", "peer"), or
+                "refused".
+        """
         # One writer (the thread that runs execute), no lock: an export copies the dict in
         # one step under the GIL and adds what grew since the last one.
         counts, key = self.counts, (direction, tensor, found, moved)

@@ -33,12 +33,27 @@ class TeeModel:
     PARAMETERS: Mapping[str, Any] = {}
 
     def initialize(self, args: Mapping[str, str]) -> None:
+        """Read the config: the model's name and the limits on INPUT's shape.
+
+        Args:
+            args: what Triton hands a Python model (``model_config`` JSON, ...).
+        """
         config = json.loads(args["model_config"])
         self.name = config.get("name", "tee")
         # A file or a flat tensor may be longer than MAX_SIDE: the bound is the values.
         self.rules = ShapeRules(config, {INPUT: MAX_ITEM_VALUES})
 
     def execute(self, requests: list) -> list:
+        """Each request's INPUT handed back as OUTPUT and INTERNAL, zero copy (DLPack).
+
+        Args:
+            requests: the execute's ``pb_utils.InferenceRequest`` objects, one INPUT each
+                (the config's dtype and dims, host or device memory).
+        Returns:
+            One InferenceResponse per request, in order: OUTPUT and INTERNAL, the same tensor
+            where it arrived, or the request's own error (triton_error), e.g. a shape over
+            the limits.
+        """
         import triton_python_backend_utils as pb_utils
 
         responses = []

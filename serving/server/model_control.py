@@ -121,9 +121,30 @@ class ModelControl:
         return {m["name"]: m.get("state", "") for m in json.loads(body)}
 
     def load(self, model: str, timeout: float) -> tuple[int, bytes]:
-        """Load (or reload) ``model``; (HTTP status, body) as ``request``."""
+        """Load (or reload) ``model``; (HTTP status, body) as ``request``.
+
+        Args:
+            model: the model's name in the repository.
+            timeout: seconds the load may take.
+
+        Returns:
+            (HTTP status, body): an error status is returned, not raised.
+
+        Raises:
+            OSError: the server did not answer.
+        """
         return self.request("POST", f"/v2/repository/models/{model}/load", {}, timeout=timeout)
 
     def unload(self, model: str, timeout: float = 60.0) -> tuple[int, bytes]:
-        """Unload ``model``; (HTTP status, body) as ``request``."""
+        """Unload ``model``; (HTTP status, body) as ``request``.
+
+        Args:
+            model, timeout: as ``load``'s, for the unload.
+
+        Returns:
+            As ``load``: an error status is returned, not raised.
+
+        Raises:
+            OSError: the server did not answer.
+        """
         return self.request("POST", f"/v2/repository/models/{model}/unload", {}, timeout=timeout)

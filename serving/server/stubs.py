@@ -119,7 +119,12 @@ def instances_by_model(stubs: Sequence[Stub]) -> dict[str, set[str]]:
 
 
 def kill_and_wait(stubs: Sequence[Stub], timeout: float = 5.0) -> None:
-    """SIGKILL the stubs and wait until each is gone or a zombie."""
+    """SIGKILL the stubs and wait until each is gone or a zombie.
+
+    Args:
+        stubs: stub processes (``find_stubs``); one already gone is skipped.
+        timeout: seconds to wait at most; it returns then even if some are still running.
+    """
     for stub in stubs:
         try:
             os.kill(stub.pid, signal.SIGKILL)
