@@ -245,15 +245,16 @@ def test_a_file_only_the_decoder_refuses_fails_alone_in_one_batch(model, monkeyp
     """7 good files and a PNG whose data (not header) is corrupt, in one execute(): ONE decode
     of all 8, the good requests answered, the bad one a client error (no rerun)."""
     import ops
-    import serving.base as base
+    import serving.triton_instance as instance
+    from serving.base import OUTSIDE_TRITON
     from serving.placement import Placer, PlacementCounters
     from tests.codec_cases import CORRUPT_PNG, PHOTOS, pil_file
 
     m = repository_model(model)
-    m.placer = Placer(base.OUTSIDE_TRITON, PlacementCounters(model, "0"), m.HOST_TENSORS, m.ENTRY_INPUTS)
+    m.placer = Placer(OUTSIDE_TRITON, PlacementCounters(model, "0"), m.HOST_TENSORS, m.ENTRY_INPUTS)
     calls, real = [], ops.decode
     monkeypatch.setattr(ops, "decode", lambda files, **kw: calls.append(len(files)) or real(files, **kw))
-    monkeypatch.setattr(base, "to_triton", lambda pb_utils, name, value, *_: (name, tuple(value.shape)))
+    monkeypatch.setattr(instance, "to_triton", lambda pb_utils, name, value, *_: (name, tuple(value.shape)))
     files = [pil_file(ops.resize(PHOTOS["coffee"], (60 + i, 80)), "JPEG") for i in range(7)]
     files.insert(3, CORRUPT_PNG)
     reqs = [(i, [{"ENCODED": np.frombuffer(f, np.uint8)}], []) for i, f in enumerate(files)]
@@ -274,17 +275,18 @@ def test_each_file_header_is_read_once_and_a_bomb_is_refused_before_decoding(mod
     import ops
     import ops.codec as codec
     import ops.codec_cv as codec_cv
-    import serving.base as base
+    import serving.triton_instance as instance
+    from serving.base import OUTSIDE_TRITON
     from serving.placement import Placer, PlacementCounters
     from tests.codec_cases import PHOTOS, pil_file, png_with_header
 
     m = repository_model(model)
-    m.placer = Placer(base.OUTSIDE_TRITON, PlacementCounters(model, "0"), m.HOST_TENSORS, m.ENTRY_INPUTS)
+    m.placer = Placer(OUTSIDE_TRITON, PlacementCounters(model, "0"), m.HOST_TENSORS, m.ENTRY_INPUTS)
     probed, real_probe = [], codec.probe
     monkeypatch.setattr(codec, "probe", lambda b, *a, **kw: probed.append(len(b)) or real_probe(b, *a, **kw))
     decoded, real_decode = [], codec_cv.cv_decode
     monkeypatch.setattr(codec_cv, "cv_decode", lambda buf: decoded.append(len(buf)) or real_decode(buf))
-    monkeypatch.setattr(base, "to_triton", lambda pb_utils, name, value, *_: (name, tuple(value.shape)))
+    monkeypatch.setattr(instance, "to_triton", lambda pb_utils, name, value, *_: (name, tuple(value.shape)))
     good = [pil_file(ops.resize(PHOTOS["coffee"], (60 + i, 80)), "JPEG") for i in range(3)]
     files = good[:1] + [png_with_header(100_000, 100_000), b"GIF89a" + bytes(32)] + good[1:]
     params = m.request_params({})

@@ -244,8 +244,8 @@ def guarded_model(log, free_mib=0, fail_sync=False, fail_compute=False):
 
 @pytest.fixture
 def outputs_by_name(monkeypatch):
-    import serving.base as base
-    monkeypatch.setattr(base, "to_triton", lambda pb_utils, name, value, *_: (name, tuple(value.shape)))
+    import serving.triton_instance as instance
+    monkeypatch.setattr(instance, "to_triton", lambda pb_utils, name, value, *_: (name, tuple(value.shape)))
 
 
 GOOD = np.zeros((1, 4, 5, 3), np.uint8)
