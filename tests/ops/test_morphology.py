@@ -76,3 +76,14 @@ def test_backends_agree(backend, request, op, ksize):
 def test_mixed_list_rejected(backend):
     with pytest.raises(TypeError, match=f"mask.*mixing NumPy and {MEMORY[backend]}"):
         ops.morphology([np.zeros((4, 4), np.uint8), to_device(np.zeros((4, 4), np.uint8), backend)], "erode", 3)
+
+
+@pytest.mark.parametrize("form", ["single", "batch of one"])
+def test_a_1x1_element_returns_a_new_array(request, impl, form):
+    """ksize 1 is the identity, but the result is the op's own array, as OpenCV's is: writing
+    to it leaves the caller's mask alone."""
+    m = random_mask(rng_for(request), 9, 13)
+    x = m if form == "single" else m[None]
+    out = ops.morphology(x, "erode", 1)
+    exact(out, x)
+    assert not np.shares_memory(out, x)
