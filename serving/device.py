@@ -108,18 +108,6 @@ class DeviceGuard:
             return {"used": int(pool.used_bytes()), "cached": int(pool.free_bytes())}
 
 
-def pool_metric_family(pb_utils: Any) -> Any:
-    """The gauge family of tvo_device_pool_bytes (one per stub process).
-
-    Args:
-        pb_utils: Triton's ``triton_python_backend_utils``.
-    Returns:
-        A ``pb_utils.MetricFamily`` of kind GAUGE.
-    """
-    return pb_utils.MetricFamily(name=POOL_METRIC, description=POOL_METRIC_HELP,
-                                 kind=pb_utils.MetricFamily.GAUGE)
-
-
 class PoolGauges:
     """Sets one GPU instance's tvo_device_pool_bytes gauges from its pool (``flush``, on the
     placement counters' export timer)."""

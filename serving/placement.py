@@ -230,18 +230,6 @@ METRIC_HELP = ("Tensors a triton-vision-ops model instance received (direction i
                "put them where the instance works (none, upload, download, peer, refused)")
 
 
-def triton_metric_family(pb_utils: Any) -> Any:
-    """The metric family of the placement counters (one per stub process).
-
-    Args:
-        pb_utils: Triton's ``triton_python_backend_utils``.
-    Returns:
-        A ``pb_utils.MetricFamily`` counter named tvo_tensors_total.
-    """
-    return pb_utils.MetricFamily(name=METRIC_NAME, description=METRIC_HELP,
-                                 kind=pb_utils.MetricFamily.COUNTER)
-
-
 class Placer:
     """One instance's placement, counters and guard: ``place_input`` puts an arriving tensor
     where the instance works, ``place_output`` checks an output before it leaves."""

@@ -11,11 +11,13 @@ from typing import Any, Mapping
 
 from ops.arrays import is_cupy
 
-from .device import PoolGauges, pool_metric_family
+from .device import POOL_METRIC, POOL_METRIC_HELP, PoolGauges
 from .dlpack import from_triton, to_triton
 from .items import item_error, request_slice
 from .malloc import apply_stub_settings
-from .placement import PlacementCounters, PlacementError, Placer, decide, move, triton_metric_family
+from .metrics import metric_family
+from .placement import (METRIC_HELP, METRIC_NAME, PlacementCounters, PlacementError, Placer,
+                        decide, move)
 from .requests import RequestError, request_inputs, triton_error
 
 
@@ -46,11 +48,13 @@ class TritonInstance:
                                  f"the CPU ({self.placement.why})")
         instance = args.get("model_instance_name", self.name)
         self.placer = Placer(self.placement,
-                             PlacementCounters(self.name, instance, triton_metric_family(pb_utils)),
+                             PlacementCounters(self.name, instance,
+                                               metric_family(pb_utils, METRIC_NAME, METRIC_HELP, "COUNTER")),
                              self.HOST_TENSORS, self.ENTRY_INPUTS)
         if self.placement.gpu:
             self.placer.counters.extra_exports.append(
-                PoolGauges(self.device, pool_metric_family(pb_utils), self.name, instance).flush)
+                PoolGauges(self.device, metric_family(pb_utils, POOL_METRIC, POOL_METRIC_HELP, "GAUGE"),
+                           self.name, instance).flush)
         self.placer.counters.start()
         print(f"{instance}: placement {self.placement.label} ({self.placement.why})", flush=True)
         if self.placement.gpu:
