@@ -14,7 +14,7 @@ from typing import Any
 
 import numpy as np
 
-from ops.arrays import is_cupy, to_device
+from ops.arrays import address, is_cupy, to_device
 
 from .build import BUILD_COMMAND
 from .cuda_provider import (CPU_EP, CUDA_EP, cuda_build_note, cuda_devices_note, cuda_library_error,
@@ -211,26 +211,21 @@ class SegmentationRunner:
             # The run synchronises onnxruntime's stream before it returns (its default: the
             # run option disable_synchronize_execution_providers is not set), so y is
             # complete for any CuPy stream.
-            self.run_bound(x.data.ptr, x.shape, y.data.ptr, y.shape, "cuda")
+            self.run_bound(x, y)
         return y
 
-    def run_bound(self, x_ptr: int, x_shape: tuple[int, ...], y_ptr: int,
-                  y_shape: tuple[int, ...], device: str) -> None:
-        """One run through onnxruntime's IO binding: float32 input and output buffers the
-        caller owns, both on ``device`` ("cuda": GPU ``device_id``; "cpu": host memory, which
-        a CPU session binds the same way). ``y_shape`` must be ``output_shape(x_shape)``.
+    def run_bound(self, x: Any, y: Any) -> None:
+        """One run through onnxruntime's IO binding into buffers the caller owns: CuPy arrays
+        on GPU ``device_id``, or host arrays, which a CPU session binds the same way.
 
         Args:
-            x_ptr: the address of the float32 input buffer, ``x_shape`` (N, C, H, W).
-            x_shape: the input's shape.
-            y_ptr: the address of the float32 output buffer the run writes.
-            y_shape: the output's shape, (N, K, H, W).
-            device: "cuda" or "cpu", where both buffers are.
+            x: the C-contiguous float32 input, (N, C, H, W).
+            y: the C-contiguous float32 output the run writes, ``output_shape(x.shape)``.
         """
+        device, device_id = ("cuda", self.device_id) if is_cupy(x) else ("cpu", 0)
         binding = self.session.io_binding()
-        device_id = self.device_id if device == "cuda" else 0
-        binding.bind_input(self.input_name, device, device_id, np.float32, list(x_shape), x_ptr)
-        binding.bind_output(self.output_name, device, device_id, np.float32, list(y_shape), y_ptr)
+        binding.bind_input(self.input_name, device, device_id, np.float32, list(x.shape), address(x))
+        binding.bind_output(self.output_name, device, device_id, np.float32, list(y.shape), address(y))
         self.session.run_with_iobinding(binding)
 
     def output_shape(self, in_shape: tuple[int, ...]) -> tuple[int, ...]:
