@@ -21,13 +21,17 @@ busy; a BlurClient may also be shared by threads (each has its own connection).
 """
 from __future__ import annotations
 
+import concurrent.futures as cf
 import threading
-from typing import Any, Iterable, Iterator, Literal, overload
+from typing import Any, Callable, Iterable, Iterator, Literal, TypeVar, overload
 
 import numpy as np
 from tritonclient.utils import InferenceServerException
 
 from .inflight import DEFAULT_CONCURRENCY, check_concurrency, in_order
+
+T = TypeVar("T")
+R = TypeVar("R")
 
 MODEL = "background_blur"
 FILE_MODEL = "background_blur_encoded"
@@ -94,6 +98,9 @@ class BlurClient:
         self._local.client = client
         self._clients = [client]  # every thread's, to close
         self._lock = threading.Lock()
+        # blur_many's and blur_files' threads, kept: each thread's connection then serves
+        # every later call, so connections stay at concurrency + the callers' threads.
+        self._pool: cf.ThreadPoolExecutor | None = None
         self.model = model
         self.file_model = file_model
 
@@ -183,7 +190,7 @@ class BlurClient:
             ValueError, a server error) has its exception in place of the pair, and the others go
             on.
         """
-        return in_order(lambda image: self.blur(image, **parameters), images, self.concurrency)
+        return self.in_flight(lambda image: self.blur(image, **parameters), images)
 
     def blur_files(self, files: Iterable[bytes], *, mask: bool = False, **parameters: Any
                    ) -> Iterator[tuple[bytes, bytes | tuple[bytes, bytes] | Exception]]:
@@ -198,8 +205,24 @@ class BlurClient:
             An iterator of ``(data, result)``: result is what ``blur_file`` returns, or the
             exception of that file alone.
         """
-        return in_order(lambda data: self.blur_file(data, mask=mask, **parameters), files,
-                        self.concurrency)
+        return self.in_flight(lambda data: self.blur_file(data, mask=mask, **parameters), files)
+
+    def in_flight(self, fn: Callable[[T], R], items: Iterable[T]) -> Iterator[tuple[T, R | Exception]]:
+        """``(item, fn(item))`` for each item, in order, ``concurrency`` calls at once on this
+        client's threads (clients.inflight.in_order): their connections serve every later call.
+
+        Args:
+            fn: a call that uses this client (``blur``, ``blur_file``, ...).
+            items: its arguments.
+        Returns:
+            An iterator of (item, result), a call's exception in its result's place.
+        """
+        with self._lock:
+            if self._pool is None:
+                self._pool = cf.ThreadPoolExecutor(max_workers=self.concurrency,
+                                                   thread_name_prefix="blur-client")
+            pool = self._pool
+        return in_order(fn, items, self.concurrency, pool)
 
     def _infer(self, model: str, name: str, batch: np.ndarray, outputs: tuple[str, ...],
                parameters: dict[str, Any]) -> Any:
@@ -216,7 +239,11 @@ class BlurClient:
             raise
 
     def close(self) -> None:
-        """Close every thread's connection."""
+        """Stop the client's threads and close every thread's connection."""
+        with self._lock:
+            pool, self._pool = self._pool, None
+        if pool is not None:
+            pool.shutdown(wait=True)
         with self._lock:
             clients, self._clients = self._clients, []
         for client in clients:

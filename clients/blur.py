@@ -25,7 +25,7 @@ import numpy as np
 from ops.codec import EXTENSIONS, FORMATS, sniff
 
 from .api import FILE_MODEL, MODEL, BlurClient, RequestRefused
-from .inflight import DEFAULT_CONCURRENCY, check_concurrency, in_order
+from .inflight import DEFAULT_CONCURRENCY, check_concurrency
 
 IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp"}
 # The extensions that name each format the server writes (an input's own is kept).
@@ -185,13 +185,13 @@ def _blur_encoded(f: Path, client: BlurClient, save_mask: bool,
 
 def blur_files(files: Sequence[Path], out: Path, client: BlurClient, save_mask: bool = False,
                raw: bool = False, warn: Callable[[str], None] | None = None,
-               concurrency: int | None = None, **parameters: Any) -> tuple[list[Path], list[Path]]:
+               **parameters: Any) -> tuple[list[Path], list[Path]]:
     """Blur each file into ``out``.
 
     A file that cannot be blurred (unreadable, refused by the server as a client error, or
     whose output another input of this run already wrote) is skipped and ``warn`` says why.
-    ``concurrency`` files are read and sent at once; the results are written in the files'
-    order.
+    The client's ``concurrency`` files are read and sent at once; the results are written in
+    the files' order.
 
     Args:
         files: the input files.
@@ -200,7 +200,6 @@ def blur_files(files: Sequence[Path], out: Path, client: BlurClient, save_mask: 
         save_mask: also write ``<name>_mask.png``.
         raw: decode here with Pillow and send pixels (PNG out), else send each file as it is.
         warn: where the warnings go (default: stderr, above the progress bar).
-        concurrency: files in flight (default: the client's).
         **parameters: request parameters (sigma, threshold, format, quality, ...).
 
     Returns:
@@ -216,8 +215,7 @@ def blur_files(files: Sequence[Path], out: Path, client: BlurClient, save_mask: 
     skipped: list[Path] = []
     owners: dict[Path, Path] = {}  # output file -> the input that wrote it
     blur_one = _blur_raw if raw else _blur_encoded
-    results = in_order(lambda f: blur_one(f, client, save_mask, parameters), files,
-                       concurrency or client.concurrency)
+    results = client.in_flight(lambda f: blur_one(f, client, save_mask, parameters), files)
     with contextlib.closing(results):  # a failure stops what is still in flight
         for f, writers in tqdm(results, total=len(files), unit="img", disable=len(files) < 2):
             try:

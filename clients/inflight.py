@@ -30,8 +30,8 @@ def check_concurrency(n: int) -> int:
     return n
 
 
-def in_order(fn: Callable[[T], R], items: Iterable[T], concurrency: int = DEFAULT_CONCURRENCY
-             ) -> Iterator[tuple[T, R | Exception]]:
+def in_order(fn: Callable[[T], R], items: Iterable[T], concurrency: int = DEFAULT_CONCURRENCY,
+             pool: cf.ThreadPoolExecutor | None = None) -> Iterator[tuple[T, R | Exception]]:
     """``(item, fn(item))`` for each item, in the items' order, up to ``concurrency`` calls at once.
 
     At most 2 x concurrency items are taken ahead of the one being answered, so a long folder
@@ -42,6 +42,8 @@ def in_order(fn: Callable[[T], R], items: Iterable[T], concurrency: int = DEFAUL
         fn: the call, run in threads.
         items: its arguments.
         concurrency: calls running at once (1..256).
+        pool: threads to run them on, kept by the caller (its own threads, each with its own
+            connection, then serve every call); None: threads of this call's own.
 
     Returns:
         An iterator of (item, result); a call that raises gives its exception in its result's
@@ -53,7 +55,9 @@ def in_order(fn: Callable[[T], R], items: Iterable[T], concurrency: int = DEFAUL
     concurrency = check_concurrency(concurrency)
     pending: collections.deque[tuple[T, cf.Future]] = collections.deque()
     source = iter(items)
-    pool = cf.ThreadPoolExecutor(max_workers=concurrency, thread_name_prefix="inflight")
+    own = pool is None
+    if own:
+        pool = cf.ThreadPoolExecutor(max_workers=concurrency, thread_name_prefix="inflight")
     try:
         while True:
             while len(pending) < 2 * concurrency:
@@ -70,7 +74,11 @@ def in_order(fn: Callable[[T], R], items: Iterable[T], concurrency: int = DEFAUL
                 result = e
             yield item, result
     finally:
-        pool.shutdown(wait=True, cancel_futures=True)
+        for _, future in pending:
+            future.cancel()
+        cf.wait([future for _, future in pending])
+        if own:
+            pool.shutdown(wait=True)
 
 
 _END = object()

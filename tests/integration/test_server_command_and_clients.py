@@ -161,6 +161,21 @@ def test_api_keeps_requests_in_flight_and_answers_in_order(server, protocol):
         BlurClient(address, protocol, concurrency=0)
 
 
+@pytest.mark.parametrize("protocol", ["http", "grpc"])
+def test_api_connections_are_reused_across_calls_and_threads(server, protocol):
+    """A long-lived client calling blur_many again and again keeps one connection per thread
+    that ever used it (the constructor's, then its concurrency threads, which every call
+    reuses) instead of new ones per call, and closes them all."""
+    address = server.http_url if protocol == "http" else server.grpc_url
+    photos = [np.ascontiguousarray(data.astronaut()[::8, ::8])] * 6
+    with BlurClient(address, protocol, concurrency=3) as c:
+        for _ in range(4):
+            assert len(list(c.blur_many(photos))) == len(photos)
+        opened = list(c._clients)
+        assert 1 <= len(opened) <= 1 + 3
+    assert c._clients == []
+
+
 def test_blur_file_refusals(server):
     with BlurClient(server.grpc_url, "grpc", timeout=60) as c:
         with pytest.raises(ValueError, match="empty file"):
