@@ -69,7 +69,7 @@ class OpModel(TritonInstance):
     PARAMETERS: Mapping[str, Param] = {}
     HOST_TENSORS: frozenset[str] = frozenset()
     ENTRY_INPUTS: frozenset[str] = frozenset()
-    # Limits other than MAX_SIDE on an input's variable dims (check_request_shapes).
+    # Limits other than MAX_SIDE on an input's variable dims (serving.requests.ShapeRules).
     MAX_DIMS: Mapping[str, int] = {}
     # warm_up runs every batch size up to max_batch_size, not only one: a model whose
     # library prepares work per batch size (onnxruntime's cuDNN plans, its arena's growth).

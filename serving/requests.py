@@ -64,22 +64,6 @@ def check_mask(mask: Any, name: str = "MASK") -> None:
                            f"got {tuple(mask.shape)}")
 
 
-def check_request_shapes(config: Mapping[str, Any], shapes: Mapping[str, Sequence[int] | None],
-                         max_dims: Mapping[str, int] | None = None) -> None:
-    """Refuse a request whose declared input shapes the model config does not allow, before
-    anything reads the data (ShapeRules, compiled for this one call).
-
-    Args:
-        config: the model config as a dict (Triton's JSON: ``max_batch_size``, ``input``).
-        shapes: input name -> the shape the request declares (batch dim first when the
-            config batches), None for an input it leaves out.
-        max_dims: another limit than MAX_SIDE for an input's variable dims.
-    Raises:
-        RequestError: naming the input and what is wrong (ShapeRules.check).
-    """
-    ShapeRules(config, max_dims).check(shapes)
-
-
 class ShapeRules:
     """A model config's rules for the shapes a request declares, compiled once per model.
 

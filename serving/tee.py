@@ -21,7 +21,7 @@ from __future__ import annotations
 import json
 from typing import Any, Mapping
 
-from .requests import MAX_ITEM_VALUES, ShapeRules, triton_error
+from .requests import MAX_ITEM_VALUES, ShapeRules, request_inputs, triton_error
 
 INPUT, OUTPUT, INTERNAL = "INPUT", "OUTPUT", "INTERNAL"
 
@@ -59,8 +59,7 @@ class TeeModel:
         responses = []
         for request in requests:
             try:
-                tensor = request.inputs()[0]
-                self.rules.check({INPUT: tensor.shape()})
+                tensor = request_inputs(request, self.rules, (INPUT,))[INPUT]
                 responses.append(pb_utils.InferenceResponse(
                     [pb_utils.Tensor.from_dlpack(name, tensor.to_dlpack()) for name in (OUTPUT, INTERNAL)]))
             except Exception as e:  # noqa: BLE001 - this request's own error

@@ -14,11 +14,11 @@ from ..base import OpModel
 from ..contract import Contract, Tensor
 from ..items import compute_in_groups, stack
 from ..params import options, path
+from ..paths import MODEL_REPOSITORY
 from ..placement import Placement
 from ..requests import RequestError
 
 # serving/models/segmentation.py -> the checkout's root, then its unet model folder.
-_REPOSITORY_UNET = Path(__file__).resolve().parents[2] / "model_repository" / "unet"
 
 
 class UnetModel(OpModel):
@@ -40,7 +40,7 @@ class UnetModel(OpModel):
         from segmentation.runner import SegmentationRunner
 
         # Outside a repository (tests, a fused model's step): this checkout's own unet.
-        base = self.model_dir if self.model_dir is not None else _REPOSITORY_UNET
+        base = self.model_dir if self.model_dir is not None else MODEL_REPOSITORY / "unet"
         # onnxruntime follows the instance: CUDA on its device for a GPU instance (unless
         # device=cpu), the CPU provider otherwise; device=cuda insists on the GPU.
         device = self.params["device"]

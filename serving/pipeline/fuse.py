@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from google.protobuf import json_format
 
 from ..base import OpModel
 from ..contract import Contract, Tensor
@@ -13,7 +12,7 @@ from ..fused import FusedModel, FusedStep
 from ..paths import MODEL_REPOSITORY, REPO_ROOT
 from ..registry import base_model, model_class
 from .operators import contract_config
-from .repository import config_text, load_config, model_py
+from .repository import config_dict, config_text, load_config, model_py
 from .ensemble import step_model_config
 from .spec import PipelineSpec, SpecError
 
@@ -41,7 +40,8 @@ def fused_steps(spec: PipelineSpec, repo: Path = MODEL_REPOSITORY) -> list[Fused
     steps = []
     for step in spec.steps:
         cls = model_class(step.model)
-        if cls is None or not issubclass(cls, OpModel):
+        # A fused model is an OpModel too, but not a step one: its steps are refused at load.
+        if cls is None or not issubclass(cls, OpModel) or issubclass(cls, FusedModel):
             raise SpecError(f"{spec.path}: step model {step.model!r} is not one of this "
                             f"repository's operator models; a fused model runs only those")
         base = Path(repo) / step.model / "config.pbtxt"
@@ -51,7 +51,7 @@ def fused_steps(spec: PipelineSpec, repo: Path = MODEL_REPOSITORY) -> list[Fused
             cfg = load_config(base)
         else:
             raise SpecError(f"{spec.path}: step model {step.model!r} has no {base}")
-        config = json_format.MessageToDict(cfg, preserving_proto_field_name=True)
+        config = config_dict(cfg)
         steps.append(FusedStep(step.model, base_model(step.model), step.inputs, step.outputs, config))
     return steps
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from google.protobuf import text_format
+from google.protobuf import json_format, text_format
 from tritonclient.grpc import model_config_pb2 as mc
 
 
@@ -41,6 +41,17 @@ def load_config(path: Path) -> mc.ModelConfig:
         return text_format.Parse(Path(path).read_text(), mc.ModelConfig())
     except text_format.ParseError as e:
         raise ConfigError(f"{path}: {e}") from None
+
+
+def config_dict(config: mc.ModelConfig) -> dict:
+    """A config as the dict Triton hands a Python model (its JSON form, proto field names).
+
+    Args:
+        config: the ModelConfig.
+    Returns:
+        The dict (int64 fields such as dims as strings, as in Triton's JSON).
+    """
+    return json_format.MessageToDict(config, preserving_proto_field_name=True)
 
 
 def config_text(config: mc.ModelConfig) -> str:

@@ -5,9 +5,10 @@ from __future__ import annotations
 from typing import Any
 
 from .. import registry
+from ..base import OUTSIDE_TRITON, OpModel
+from ..fused import FusedModel
 from ..params import BACKEND_PARAMETERS
-from .repository import ModelEntry
-
+from .repository import ModelEntry, config_dict
 
 
 def model_class(entry: ModelEntry) -> type | None:
@@ -22,7 +23,6 @@ def model_class(entry: ModelEntry) -> type | None:
     """
     cls = registry.model_class(entry.name)
     if cls is None and "pipeline_spec" in entry.config.parameters:
-        from ..fused import FusedModel
         cls = FusedModel
     return cls
 
@@ -40,15 +40,10 @@ def model_instance(entry: ModelEntry, placement: Any = None) -> Any:
     Raises:
         ValueError: a parameter of its config is unknown or out of range.
     """
-    from google.protobuf import json_format
-
-    from ..base import OUTSIDE_TRITON, OpModel
-
     cls = model_class(entry)
     if cls is None or not issubclass(cls, OpModel):
         return None
-    config = json_format.MessageToDict(entry.config, preserving_proto_field_name=True)
-    return cls.from_config(config, entry.path.parent, placement or OUTSIDE_TRITON)
+    return cls.from_config(config_dict(entry.config), entry.path.parent, placement or OUTSIDE_TRITON)
 
 
 def known_parameters(entry: ModelEntry) -> set[str] | None:

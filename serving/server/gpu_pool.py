@@ -24,13 +24,13 @@ import sys
 from pathlib import Path
 from typing import Sequence
 
+from ..device import MIB
 from ..paths import MODEL_REPOSITORY
 from ..requests import MAX_SIDE
 
 HEADROOM = 2
 BYTES_PER_PIXEL = 7                 # uploaded frame (3) + MASK (1) + BLURRED (3)
 DNN_TENSOR_BYTES = 22 * 256 * 256   # RESIZED 3 + PADDED 3 + TENSOR 12 + OUTPUT 4 per pixel
-MIB = 1 << 20
 
 
 def pool_bytes(max_batch_size: int, height: int = MAX_SIDE, width: int = MAX_SIDE) -> int:

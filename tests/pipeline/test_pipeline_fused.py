@@ -89,13 +89,16 @@ def test_a_malformed_pipeline_steps_is_refused_at_load_naming_it(bad):
         FusedModel.parse_parameters(params, "model m")
 
 
-def test_fuse_refuses_a_step_that_is_not_an_operator_model(tmp_path):
+@pytest.mark.parametrize("step", ["someone_elses_model", "background_blur_fused"])
+def test_fuse_refuses_a_step_that_is_not_an_operator_model(tmp_path, step):
+    """Neither a model without a class of ours nor a fused model (an OpModel whose steps the
+    stub would refuse at load) can be a fused model's step: said when fusing."""
     from serving.pipeline.fuse import fused_files
     from serving.pipeline.spec import SpecError, save_spec
 
     spec = load_spec(DEFAULT_SPECS / "background_blur.yaml")
-    spec.steps[-1].model = "someone_elses_model"
+    spec.steps[-1].model = step
     spec.path = tmp_path / "x.yaml"
     save_spec(spec, spec.path)
-    with pytest.raises(SpecError, match="'someone_elses_model' is not one of this repository's operator models"):
+    with pytest.raises(SpecError, match=f"'{step}' is not one of this repository's operator models"):
         fused_files(spec)

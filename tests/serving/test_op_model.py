@@ -213,19 +213,19 @@ def test_per_image_ranges(repository_model):
 
 # -- encoded files: optional inputs, another length limit, padded outputs -------------------
 def test_request_shapes_optional_inputs_and_file_limits():
-    from serving.requests import MAX_ITEM_VALUES, RequestError, check_request_shapes
+    from serving.requests import MAX_ITEM_VALUES, RequestError, ShapeRules
     config = {"max_batch_size": 4, "input": [
         {"name": "IMAGE", "dims": [-1, -1, 3]},
         {"name": "SOURCE", "dims": [-1], "optional": True}]}
-    check_request_shapes(config, {"IMAGE": [1, 8, 8, 3], "SOURCE": None})
+    ShapeRules(config).check({"IMAGE": [1, 8, 8, 3], "SOURCE": None})
     with pytest.raises(RequestError, match="input IMAGE is missing"):
-        check_request_shapes(config, {"IMAGE": None, "SOURCE": [1, 10]})
+        ShapeRules(config).check({"IMAGE": None, "SOURCE": [1, 10]})
     with pytest.raises(RequestError, match="over the size limit of 4096"):
-        check_request_shapes(config, {"IMAGE": [1, 8, 8, 3], "SOURCE": [1, 5000]})
+        ShapeRules(config).check({"IMAGE": [1, 8, 8, 3], "SOURCE": [1, 5000]})
     limits = {"SOURCE": MAX_ITEM_VALUES}
-    check_request_shapes(config, {"IMAGE": [1, 8, 8, 3], "SOURCE": [1, MAX_ITEM_VALUES]}, limits)
+    ShapeRules(config, limits).check({"IMAGE": [1, 8, 8, 3], "SOURCE": [1, MAX_ITEM_VALUES]})
     with pytest.raises(RequestError, match=f"over the size limit of {MAX_ITEM_VALUES}"):
-        check_request_shapes(config, {"IMAGE": [1, 8, 8, 3], "SOURCE": [1, MAX_ITEM_VALUES + 1]}, limits)
+        ShapeRules(config, limits).check({"IMAGE": [1, 8, 8, 3], "SOURCE": [1, MAX_ITEM_VALUES + 1]})
 
 
 def test_request_slice_pads_files_and_refuses_mixed_shapes():
