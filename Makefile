@@ -22,6 +22,8 @@ $(VENV)/.deps-installed: requirements.txt pyproject.toml
 	$(PY) -m pip install -q --upgrade pip
 	@# A venv from before the CUDA 13 move holds cupy-cuda12x, which shares the cupy package.
 	$(PY) -m pip uninstall -q -y cupy-cuda12x nvidia-cuda-nvrtc-cu12 2>/dev/null || true
+	@# opencv-python-headless and the contrib build that replaced it both install cv2/.
+	$(PY) -m pip uninstall -q -y opencv-python-headless 2>/dev/null || true
 	$(PY) -m pip install -q -r requirements.txt
 	@# The project itself, editable: tests, bench scripts and the Triton stubs import it installed.
 	$(PY) -m pip install -q --no-deps -e .
