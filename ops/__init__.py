@@ -7,6 +7,7 @@ Where arrays live (NumPy, CuPy, the CPU harness's HostArray): ops.arrays.
 See docs/ops.md for the semantics of each op and its OpenCV equivalent.
 """
 from ._batch import poisoned
+from .bilateral import joint_bilateral_filter
 from .blur import blur_background, gaussian_blur
 from ._dispatch import implementation, use_reference
 from ._gpu import compile_kernels
@@ -32,6 +33,7 @@ __all__ = [
     "gaussian_blur",
     "image_to_tensor",
     "implementation",
+    "joint_bilateral_filter",
     "letterbox",
     "morphology",
     "pad",
