@@ -17,6 +17,7 @@ from .composite import composite
 from .geometry import center_crop, crop, letterbox, pad, resize
 from .morphology import morphology
 from .tensor import image_to_tensor, tensor_to_mask
+from .threshold import threshold
 
 __all__ = [
     "FORMATS",
@@ -42,5 +43,6 @@ __all__ = [
     "resize",
     "sniff",
     "tensor_to_mask",
+    "threshold",
     "use_reference",
 ]
