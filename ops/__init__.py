@@ -14,6 +14,7 @@ from .codec import FORMATS, CodecError, FileInfo, decode, encode, probe, sniff
 from .color import cvt_color
 from .composite import composite
 from .geometry import center_crop, crop, letterbox, pad, resize
+from .guided import guided_filter
 from .morphology import morphology
 from .tensor import image_to_tensor, tensor_to_mask
 
@@ -30,6 +31,7 @@ __all__ = [
     "decode",
     "encode",
     "gaussian_blur",
+    "guided_filter",
     "image_to_tensor",
     "implementation",
     "letterbox",

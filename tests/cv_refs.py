@@ -147,3 +147,8 @@ def cv_tensor_to_mask(t: np.ndarray, activation: str, channel: int, roi: tuple[i
     x, y, w, h = roi
     p = cv_resize(np.ascontiguousarray(p[y:y + h, x:x + w].astype(np.float32)), size)
     return np.clip(np.rint(p * np.float32(255)), 0, 255).astype(np.uint8)
+
+
+def cv_guided_filter(guide: np.ndarray, src: np.ndarray, radius: int, eps: float) -> np.ndarray:
+    """cv2.ximgproc.guidedFilter (opencv-contrib), src's 1-channel axis kept."""
+    return _like(cv2.ximgproc.guidedFilter(guide, src, radius, eps), src)
