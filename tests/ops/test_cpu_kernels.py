@@ -50,6 +50,8 @@ def parity_cases(rng):
                                                check=exact),
         "list": lambda: kernel_matches_numpy("harness", ops.cvt_color, lists(rng), "rgb2gray",
                                              check=exact),
+        "guided": lambda: kernel_matches_numpy(
+            "harness", lambda a: ops.guided_filter(a[0], a[1], 4, 30.0), [img, m], check=exact),
     }
 
 
@@ -63,6 +65,8 @@ PLANTED = {
                            "resample_u8(src, s.h, s.w, d.h, d.w, y, x,", ("resize",)),
     "list stride of image 0": ("common.cuh", "r.stride = table[(slot * 4 + 3) * n + i];",
                                "r.stride = table[(slot * 4 + 3) * n];", ("list",)),
+    "guided box window one short": ("guided.cu", "for (int j = -radius; j <= radius; j++)",
+                                    "for (int j = -radius; j < radius; j++)", ("guided",)),
 }
 
 
@@ -104,6 +108,7 @@ def test_every_kernel_runs_on_the_harness(request):
     ops.image_to_tensor(img)
     ops.image_to_tensor(img, dtype="float16")
     ops.tensor_to_mask(t)
+    ops.guided_filter(img, m, 2, 10.0)
     every = {(p.stem, k) for p in KERNEL_DIR.glob("*.cu")
              for k in ck.kernel_signatures(p.read_text())}
     assert len(every) >= 13
