@@ -15,6 +15,7 @@ from .codec import FORMATS, CodecError, FileInfo, decode, encode, probe, sniff
 from .color import cvt_color
 from .composite import composite
 from .geometry import center_crop, crop, letterbox, pad, resize
+from .guided import guided_filter
 from .morphology import morphology
 from .tensor import image_to_tensor, tensor_to_mask
 from .threshold import threshold
@@ -32,6 +33,7 @@ __all__ = [
     "decode",
     "encode",
     "gaussian_blur",
+    "guided_filter",
     "image_to_tensor",
     "implementation",
     "joint_bilateral_filter",

@@ -156,3 +156,8 @@ def cv_joint_bilateral(src: np.ndarray, guide: np.ndarray, diameter: int, sigma_
     s = src[..., 0] if src.ndim == 3 and src.shape[2] == 1 else src
     return _like(cv2.ximgproc.jointBilateralFilter(g.copy(), s, diameter, sigma_color,
                                                    sigma_space, borderType=BORDER[border]), src)
+
+
+def cv_guided_filter(guide: np.ndarray, src: np.ndarray, radius: int, eps: float) -> np.ndarray:
+    """cv2.ximgproc.guidedFilter (opencv-contrib), src's 1-channel axis kept."""
+    return _like(cv2.ximgproc.guidedFilter(guide, src, radius, eps), src)

@@ -58,6 +58,8 @@ def parity_cases(rng):
         "joint bilateral float": lambda: kernel_matches_numpy(
             "harness", lambda a: ops.joint_bilateral_filter(a[0], a[1], 5, 30, 2),
             [m.astype(np.float32), float_guide], check=exact),
+        "guided": lambda: kernel_matches_numpy(
+            "harness", lambda a: ops.guided_filter(a[0], a[1], 4, 30.0), [img, m], check=exact),
     }
 
 
@@ -77,6 +79,8 @@ PLANTED = {
                                        ("joint bilateral float",)),
     "list stride of image 0": ("common.cuh", "r.stride = table[(slot * 4 + 3) * n + i];",
                                "r.stride = table[(slot * 4 + 3) * n];", ("list",)),
+    "guided box window one short": ("guided.cu", "for (int j = -radius; j <= radius; j++)",
+                                    "for (int j = -radius; j < radius; j++)", ("guided",)),
 }
 
 
@@ -122,6 +126,7 @@ def test_every_kernel_runs_on_the_harness(request):
     ops.threshold(m, 128)
     ops.joint_bilateral_filter(hostarrays.asarray(np.ones((3, 4, 1), np.float32)),
                                hostarrays.asarray(np.eye(3, 4, dtype=np.float32)), 3, 1, 1)
+    ops.guided_filter(img, m, 2, 10.0)
     every = {(p.stem, k) for p in KERNEL_DIR.glob("*.cu")
              for k in ck.kernel_signatures(p.read_text())}
     assert len(every) >= 13
