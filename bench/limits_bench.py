@@ -20,7 +20,7 @@ import numpy as np
 
 from bench.machine import describe
 from clients.perf.inputs import photo_at
-from serving.models.caps import MAX_KSIZE, MAX_SIGMA
+from serving.models.caps import MAX_GUIDED_RADIUS, MAX_JBF_DIAMETER, MAX_KSIZE, MAX_SIGMA
 from serving.paths import MODEL_REPOSITORY, REPO_ROOT
 from serving.pipeline.repository import load_repository
 from serving.pipeline.repository_models import model_instance
@@ -33,6 +33,11 @@ REQUESTS: dict[str, list[dict[str, Any]]] = {
     "blur": [{}, {"sigma": MAX_SIGMA}, {"downscale": 2}, {"sigma": MAX_SIGMA, "downscale": 2}],
     "morphology": [{}, {"ksize": MAX_KSIZE}],
     "tensor_to_mask": [{}, {"morph_ksize": MAX_KSIZE}, {"morph_ksize": MAX_KSIZE, "threshold": "none"}],
+    # The matte: the guided filter's cost does not grow with its radius; the joint bilateral
+    # filter's grows with its window's area, the colour guide costs more than the grey.
+    "refine_mask": [{}, {"refine": "guided", "refine_guide": "color", "refine_radius": MAX_GUIDED_RADIUS},
+                    {"refine": "joint_bilateral", "refine_guide": "color",
+                     "refine_diameter": MAX_JBF_DIAMETER}],
     "background_blur_fused": [{}, {"sigma": MAX_SIGMA, "morph_ksize": MAX_KSIZE},
                               {"sigma": MAX_SIGMA, "morph_ksize": MAX_KSIZE, "downscale": 2}],
 }
@@ -44,6 +49,7 @@ def items(model: str, side: int) -> dict[str, Any]:
     return {
         "blur": lambda: {"IMAGE": photo_at((side, side)), "MASK": mask},
         "morphology": lambda: {"MASK": mask},
+        "refine_mask": lambda: {"IMAGE": photo_at((side, side)), "MASK": mask},
         "tensor_to_mask": lambda: {"PROB": rng.random((1, 256, 256)).astype(np.float32),
                                    "ROI": np.array([0, 0, 256, 256], np.int32),
                                    "SRC_SIZE": np.array([side, side], np.int32)},

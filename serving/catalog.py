@@ -5,14 +5,14 @@ from __future__ import annotations
 
 from .baseline import BaselineCpuPipeline
 from .models import (BlurModel, CenterCropModel, DecodeModel, EncodeMaskModel, EncodeModel,
-                     ImageToTensorModel, MorphologyModel, PadModel, ResizeModel,
-                     TensorToMaskModel, UnetModel, UploadModel)
+                     ImageToTensorModel, MorphologyModel, PadModel, RefineMaskModel,
+                     ResizeModel, TensorToMaskModel, UnetModel, UploadModel)
 
 # The repository's own models, each with its config generated from its class's CONTRACT.
 MODELS: dict[str, type] = {
     "upload": UploadModel, "resize": ResizeModel, "pad": PadModel, "center_crop": CenterCropModel,
     "image_to_tensor": ImageToTensorModel, "unet": UnetModel, "tensor_to_mask": TensorToMaskModel,
-    "blur": BlurModel, "morphology": MorphologyModel, "decode": DecodeModel,
+    "blur": BlurModel, "morphology": MorphologyModel, "refine_mask": RefineMaskModel, "decode": DecodeModel,
     "encode": EncodeModel, "encode_mask": EncodeMaskModel,
     "baseline_cpu_pipeline": BaselineCpuPipeline,
 }

@@ -50,11 +50,12 @@ def ort_cuda_reason() -> str | None:
 
 
 def blur_steps() -> tuple[str, ...]:
-    """The background_blur ensemble's step models, in order, from its spec."""
+    """The background_blur ensemble's step models, in order, from its spec, by the names
+    Triton serves them under (a step with parameters runs its copy, background_blur__<model>)."""
     from serving.paths import PIPELINES
     from serving.pipeline.spec import load_spec
     spec = load_spec(PIPELINES / "background_blur.yaml")
-    return tuple(s.model for s in spec.steps)
+    return tuple(spec.step_model_name(s) for s in spec.steps)
 
 
 def metrics_page(server: Any) -> str:

@@ -28,7 +28,8 @@ STEP = step_parameters()
 DEFAULTS = {"size": STEP["pad"]["height"], "threshold": STEP["tensor_to_mask"]["threshold"],
             "morph_op": STEP["tensor_to_mask"]["morph_op"],
             "morph_ksize": STEP["tensor_to_mask"]["morph_ksize"], "sigma": STEP["blur"]["sigma"],
-            "downscale": STEP["blur"]["downscale"]}
+            "downscale": STEP["blur"]["downscale"],
+            **{k: v for k, v in STEP["refine_mask"].items() if k.startswith("refine") or k == "matte"}}
 # The chain below is written for these (the letterbox of a square box): say so if they change.
 assert STEP["resize"]["mode"] == "fit" and STEP["pad"]["value"] == (0.0,), STEP
 assert {STEP[m][k] for m in ("resize", "pad") for k in ("height", "width")} == {DEFAULTS["size"]}, STEP
@@ -50,9 +51,26 @@ def chain(img: Any, runner: Any, **overrides: Any) -> dict[str, Any]:
                               channel=m["channel"], threshold=p["threshold"])[0]
     if p["morph_ksize"] > 1:
         mask = ops.morphology(mask, p["morph_op"], p["morph_ksize"])
+    coarse = mask
+    mask = refine(img, coarse, p)
     blurred = ops.blur_background(img, mask, p["sigma"], downscale=p["downscale"])
     return {"roi": (x, y, nw, nh), "size": (h, w), "resized": small, "padded": padded,
-            "tensor": tensor[0], "prob": prob[0], "mask": mask, "blurred": blurred}
+            "tensor": tensor[0], "prob": prob[0], "coarse": coarse, "mask": mask,
+            "blurred": blurred}
+
+
+def refine(img: Any, coarse: Any, p: Mapping[str, Any]) -> Any:
+    """The refine_mask step: the coarse (H, W) mask filtered along the frame (its luma, or
+    its colours) into an alpha, then thresholded at 128 for matte=binary."""
+    guide = img if p["refine_guide"] == "color" else ops.cvt_color(img, "rgb2gray")
+    if p["refine"] == "guided":
+        alpha = ops.guided_filter(guide, coarse, p["refine_radius"], p["refine_eps"] * 255 ** 2)
+    elif p["refine"] == "joint_bilateral":
+        alpha = ops.joint_bilateral_filter(coarse, guide, p["refine_diameter"],
+                                           p["refine_sigma_color"], p["refine_sigma_space"])
+    else:
+        alpha = coarse
+    return ops.threshold(alpha, 128) if p["matte"] == "binary" else alpha
 
 
 def background_blur(img: Any, runner: Any, **overrides: Any) -> tuple[Any, Any]:

@@ -8,9 +8,10 @@ them, as the registry and the model.py files import them.
 from .codec import DecodeModel, EncodeMaskModel, EncodeModel
 from .filters import BlurModel, MorphologyModel
 from .geometry import CenterCropModel, PadModel, ResizeModel, UploadModel
+from .matte import RefineMaskModel
 from .segmentation import UnetModel
 from .tensor import ImageToTensorModel, TensorToMaskModel
 
 __all__ = ["BlurModel", "CenterCropModel", "DecodeModel", "EncodeMaskModel", "EncodeModel",
-           "ImageToTensorModel", "MorphologyModel", "PadModel", "ResizeModel",
-           "TensorToMaskModel", "UnetModel", "UploadModel"]
+           "ImageToTensorModel", "MorphologyModel", "PadModel", "RefineMaskModel",
+           "ResizeModel", "TensorToMaskModel", "UnetModel", "UploadModel"]

@@ -16,6 +16,13 @@ MAX_DOWNSCALE = 32
 # network output: on the largest frame one output pixel spans 16 pixels, so 21 still
 # removes specks of about one network pixel there.
 MAX_KSIZE = 21
+# The matte's joint bilateral window: its cost grows with the window's area (a circle of
+# about pi (d / 2)^2 taps per pixel): 15 holds 177 taps.
+MAX_JBF_DIAMETER = 15
+# The matte's guided filter: box filters as running sums cost the same for every radius; the
+# cap keeps the window (2 r + 1 = 129 pixels) below the smallest side a refined frame has
+# in practice, where a larger one is only the image's mean.
+MAX_GUIDED_RADIUS = 64
 # An encoded file is at most as large as the largest raw item a model takes (4 x MAX_SIDE^2
 # bytes), which holds the worst case, a PNG of noise at MAX_SIDE x MAX_SIDE (its size:
 # docs/serving.md, Encoded images).

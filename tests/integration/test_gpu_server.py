@@ -30,21 +30,25 @@ from bench.gpu_check import GOAL_MEMORY_GROWTH_MIB
 from bench.procmem import gpu_memory
 from clients.perf.stats import per_request_table
 from serving.base import COMMON_PARAMETERS
+from serving.registry import base_model
 from tests.helpers import blur_steps, counter_delta, infer, placement_counters, pool_gauges, url
 
 pytestmark = [pytest.mark.gpu, pytest.mark.server]
 
 BLUR_STEPS = blur_steps()
+# Each step by its model (the steps run under their served names, BLUR_STEPS).
+STEP = {base_model(s): s for s in BLUR_STEPS}
 # What each step receives and returns; ROI and SRC_SIZE are declared host tensors.
-STEP_TENSORS = {
+STEP_TENSORS = {STEP[m]: tensors for m, tensors in {
     "upload": (("IMAGE",), ("UPLOADED",)),
     "resize": (("IMAGE",), ("RESIZED", "SRC_SIZE")),
     "pad": (("IMAGE",), ("PADDED", "ROI")),
     "image_to_tensor": (("IMAGE",), ("TENSOR",)),
     "unet": (("INPUT",), ("OUTPUT",)),
     "tensor_to_mask": (("PROB", "ROI", "SRC_SIZE"), ("MASK",)),
+    "refine_mask": (("IMAGE", "MASK"), ("ALPHA",)),
     "blur": (("IMAGE", "MASK"), ("BLURRED",)),
-}
+}.items()}
 HOST_DECLARED = {"ROI", "SRC_SIZE"}
 # Mixed sizes: 1080p, odd sizes either side of it, small, one row, one pixel.
 SIZES = [(1080, 1920), (1079, 1921), (720, 1280), (333, 517), (97, 640), (1, 7), (1, 1)]
@@ -260,15 +264,17 @@ def _chain(img: np.ndarray, runner: Any) -> dict[str, dict[str, np.ndarray]]:
     c = reference.chain(img, runner)
     small, padded, tensor, prob, mask = c["resized"], c["padded"], c["tensor"], c["prob"], c["mask"]
     roi, size = np.array(c["roi"], np.int32), np.array(c["size"], np.int32)
-    return {
+    return {STEP[m]: case for m, case in {
         "upload": {"in": {"IMAGE": img}, "out": {"UPLOADED": img}},
         "resize": {"in": {"IMAGE": img}, "out": {"RESIZED": small, "SRC_SIZE": size}},
         "pad": {"in": {"IMAGE": small}, "out": {"PADDED": padded, "ROI": roi}},
         "image_to_tensor": {"in": {"IMAGE": padded}, "out": {"TENSOR": tensor}},
         "unet": {"in": {"INPUT": tensor}, "out": {"OUTPUT": prob}},
-        "tensor_to_mask": {"in": {"PROB": prob, "ROI": roi, "SRC_SIZE": size}, "out": {"MASK": mask}},
+        "tensor_to_mask": {"in": {"PROB": prob, "ROI": roi, "SRC_SIZE": size},
+                           "out": {"MASK": c["coarse"]}},
+        "refine_mask": {"in": {"IMAGE": img, "MASK": c["coarse"]}, "out": {"ALPHA": mask}},
         "blur": {"in": {"IMAGE": img, "MASK": mask}, "out": {"BLURRED": c["blurred"]}},
-    }
+    }.items()}
 
 
 @pytest.fixture(scope="module")
@@ -314,7 +320,7 @@ def expected_placement(dnn_on_cpu: bool) -> dict[tuple[str, str, str], tuple[str
     if dnn_on_cpu:
         expected[("unet", "in", "INPUT")] = ("device", "download")
         expected[("unet", "out", "OUTPUT")] = ("host", "none")
-        expected[("tensor_to_mask", "in", "PROB")] = ("host", "upload")
+        expected[(STEP["tensor_to_mask"], "in", "PROB")] = ("host", "upload")
     return expected
 
 
