@@ -24,15 +24,29 @@ def _reference(fg: np.ndarray, bg: np.ndarray, m: np.ndarray) -> np.ndarray:
     return w.astype(np.uint8)
 
 
+# Up to this fraction of soft mask pixels (neither 0 nor 255) only those are blended, on
+# their own; above it the whole image is (docs/performance.md).
+SOFT_FRACTION = 0.25
+
+
 def _opencv(fg: np.ndarray, bg: np.ndarray, m: np.ndarray) -> np.ndarray:
-    """The reference's formula in OpenCV's multithreaded arithmetic: uint16 products, then
-    v / 255 rounded (convertScaleAbs rounds to nearest; v / 255 is never a tie). Equal to
-    the reference for all 256^3 (fg, bg, m) (tests/ops/test_composite.py). A binary mask (only 0
-    and 255, as a thresholded one is) takes fg or bg as they are: a masked copy, much faster
-    (measured: docs/performance.md)."""
-    if cv2.countNonZero(cv2.inRange(m, 1, 254)) == 0:
+    """The reference's values, by the cheapest exact route. Where the mask is 0 or 255 the
+    result is bg or fg as they are: a masked copy. A matte is soft only in a band along its
+    edges, so when few pixels are soft, just those are gathered and blended by the
+    reference's formula; else the whole image in OpenCV's multithreaded arithmetic: uint16
+    products, then v / 255 rounded (convertScaleAbs rounds to nearest; v / 255 is never a
+    tie), equal to the reference for all 256^3 (fg, bg, m) (tests/ops/test_composite.py)."""
+    soft = cv2.inRange(m, 1, 254)
+    count = cv2.countNonZero(soft)
+    if count <= SOFT_FRACTION * m.size:
         out = bg.copy()
         cv2.copyTo(fg, m, out)
+        if count:
+            c = fg.shape[2]
+            at = np.flatnonzero(soft)
+            flat = out.reshape(-1, c)
+            flat[at] = _reference(fg.reshape(-1, c)[at], bg.reshape(-1, c)[at],
+                                  m.reshape(-1, 1)[at])
         return out
     a = cv2.merge([m] * fg.shape[2]) if fg.shape[2] > 1 else m
     v = cv2.multiply(fg, a, dtype=cv2.CV_16U)

@@ -11,16 +11,18 @@ from tests.helpers import (CHANNELS, MEMORY, SIZES, assert_refused, exact, host,
 COMPOSITE_SIZES = SIZES + [(1, 9), (7, 1), (5, 3), (120, 203)]
 
 
-@pytest.mark.parametrize("binary", [False, True], ids=["soft", "binary"])
+@pytest.mark.parametrize("mask", ["soft", "binary", "matte"])
 @pytest.mark.parametrize("c", CHANNELS)
 @pytest.mark.parametrize("size", COMPOSITE_SIZES, ids=str)
-def test_matches_opencv(request, impl, c, size, binary):
-    """Soft masks, and binary ones (0 and 255 only: OpenCV's masked-copy path)."""
+def test_matches_opencv(request, impl, c, size, mask):
+    """Soft masks, binary ones (0 and 255 only: OpenCV's masked-copy path) and mattes (binary
+    but for a few soft pixels, all values among them: the copy, then those blended alone)."""
     rng = rng_for(request)
     fg, bg = random_image(rng, *size, c), random_image(rng, *size, c)
     m = random_image(rng, *size, None)
-    if binary:
-        m = np.where(m >= 128, 255, 0).astype(np.uint8)
+    if mask != "soft":
+        soft = rng.random(size) < (0.1 if mask == "matte" else 0)
+        m = np.where(soft, m, np.where(m >= 128, 255, 0)).astype(np.uint8)
     exact(host(impl, ops.composite, fg, bg, m), cv_composite(fg, bg, m))
     exact(host(impl, ops.composite, fg, bg, m[..., None]), cv_composite(fg, bg, m))
 
