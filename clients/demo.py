@@ -36,7 +36,8 @@ def main() -> int:
     write_png(out / "astronaut_blurred.png", blurred)
     write_png(out / "astronaut_mask.png", mask)
     print(f"background_blur on a {img.shape[1]}x{img.shape[0]} photo: {ms:.0f} ms, "
-          f"person covers {(mask > 127).mean():.0%} of the frame")
+          f"person covers {(mask > 127).mean():.0%} of the frame, its soft edge "
+          f"{((mask > 0) & (mask < 255)).mean():.1%}")
     print(f"wrote {out / 'astronaut_blurred.png'} and {out / 'astronaut_mask.png'}")
     return 0
 
