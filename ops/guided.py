@@ -382,8 +382,8 @@ def guided_filter(guide: Any, src: Any, radius: int, eps: float, subsample: int 
     Returns:
         The filtered src in its own form, shapes, channels and dtype (float32 unclipped).
     Raises:
-        TypeError / ValueError: a bad guide, src, radius, eps or subsample, or guide and src of different
-            forms, sizes, dtypes or memories.
+        TypeError / ValueError: a bad guide, src, radius, eps or subsample, or guide and src
+            of different forms, sizes, dtypes or memories.
     """
     radius = check_int(radius, "radius", 1)
     if radius > MAX_RADIUS:
