@@ -60,6 +60,8 @@ def parity_cases(rng):
             [m.astype(np.float32), float_guide], check=exact),
         "guided": lambda: kernel_matches_numpy(
             "harness", lambda a: ops.guided_filter(a[0], a[1], 4, 30.0), [img, m], check=exact),
+        "guided fast": lambda: kernel_matches_numpy(
+            "harness", lambda a: ops.guided_filter(a[0], a[1], 4, 30.0, 3), [img, m], check=exact),
     }
 
 
@@ -70,7 +72,7 @@ PLANTED = {
     "composite +127 -> +128": ("filter.cu", "(255 - a) + 127) / 255", "(255 - a) + 128) / 255",
                                ("composite",)),
     "resize x/y swapped": ("resize.cu", "resample_u8(src, s.h, s.w, d.h, d.w, x, y,",
-                           "resample_u8(src, s.h, s.w, d.h, d.w, y, x,", ("resize",)),
+                           "resample_u8(src, s.h, s.w, d.h, d.w, y, x,", ("resize", "guided fast")),
     "joint bilateral: guide channel 0 only": ("bilateral.cu", "row_ptr<u8>(g, sy)[sx * jcn + c]",
                                               "row_ptr<u8>(g, sy)[sx * jcn]", ("joint bilateral",)),
     "joint bilateral: table position": ("bilateral.cu", "a -= (float)idx;", "a -= (float)(idx + 1);",
@@ -80,7 +82,7 @@ PLANTED = {
     "list stride of image 0": ("common.cuh", "r.stride = table[(slot * 4 + 3) * n + i];",
                                "r.stride = table[(slot * 4 + 3) * n];", ("list",)),
     "guided box window one short": ("guided.cu", "for (int j = -radius; j <= radius; j++)",
-                                    "for (int j = -radius; j < radius; j++)", ("guided",)),
+                                    "for (int j = -radius; j < radius; j++)", ("guided", "guided fast")),
 }
 
 
