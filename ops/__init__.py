@@ -7,6 +7,7 @@ Where arrays live (NumPy, CuPy, the CPU harness's HostArray): ops.arrays.
 See docs/ops.md for the semantics of each op and its OpenCV equivalent.
 """
 from ._batch import poisoned
+from .bilateral import joint_bilateral_filter
 from .blur import blur_background, gaussian_blur
 from ._dispatch import implementation, use_reference
 from ._gpu import compile_kernels
@@ -14,8 +15,10 @@ from .codec import FORMATS, CodecError, FileInfo, decode, encode, probe, sniff
 from .color import cvt_color
 from .composite import composite
 from .geometry import center_crop, crop, letterbox, pad, resize
+from .guided import guided_filter
 from .morphology import morphology
 from .tensor import image_to_tensor, tensor_to_mask
+from .threshold import threshold
 
 __all__ = [
     "FORMATS",
@@ -30,8 +33,10 @@ __all__ = [
     "decode",
     "encode",
     "gaussian_blur",
+    "guided_filter",
     "image_to_tensor",
     "implementation",
+    "joint_bilateral_filter",
     "letterbox",
     "morphology",
     "pad",
@@ -40,5 +45,6 @@ __all__ = [
     "resize",
     "sniff",
     "tensor_to_mask",
+    "threshold",
     "use_reference",
 ]

@@ -147,3 +147,17 @@ def cv_tensor_to_mask(t: np.ndarray, activation: str, channel: int, roi: tuple[i
     x, y, w, h = roi
     p = cv_resize(np.ascontiguousarray(p[y:y + h, x:x + w].astype(np.float32)), size)
     return np.clip(np.rint(p * np.float32(255)), 0, 255).astype(np.uint8)
+
+
+def cv_joint_bilateral(src: np.ndarray, guide: np.ndarray, diameter: int, sigma_color: float,
+                       sigma_space: float, border: str = "reflect101") -> np.ndarray:
+    """cv2.ximgproc.jointBilateralFilter (opencv-contrib), in src's shape."""
+    g = guide[..., 0] if guide.ndim == 3 and guide.shape[2] == 1 else guide
+    s = src[..., 0] if src.ndim == 3 and src.shape[2] == 1 else src
+    return _like(cv2.ximgproc.jointBilateralFilter(g.copy(), s, diameter, sigma_color,
+                                                   sigma_space, borderType=BORDER[border]), src)
+
+
+def cv_guided_filter(guide: np.ndarray, src: np.ndarray, radius: int, eps: float) -> np.ndarray:
+    """cv2.ximgproc.guidedFilter (opencv-contrib), src's 1-channel axis kept."""
+    return _like(cv2.ximgproc.guidedFilter(guide, src, radius, eps), src)

@@ -71,3 +71,11 @@ extern "C" __global__ void composite(const long long* table, int n, int cin, int
     for (int c = 0; c < cin; c++)
         dp[c] = (u8)((fp[c] * a + bp[c] * (255 - a) + 127) / 255);
 }
+
+// Binary threshold of a mask: 255 where m >= cut, else 0.
+extern "C" __global__ void threshold(const long long* table, int n, int cin, int cout, int cut) {
+    PIXEL_PROLOGUE(table, n);
+    const u8* sp = row_ptr<u8>(s, y) + x * cin;
+    u8* dp = row_ptr<u8>(d, y) + x * cout;
+    for (int c = 0; c < cin; c++) dp[c] = sp[c] >= cut ? 255 : 0;
+}

@@ -39,6 +39,9 @@ def parity_cases(rng):
     """{name: a parity check} for the kernels the planted bugs touch."""
     img = random_image(rng, 37, 53, 3)
     m = random_image(rng, 37, 53, None)
+    # The guide's maximum at element 1, which an odd thread of the reduction reads.
+    float_guide = img.astype(np.float32)
+    float_guide[0, 0, 1] = 2000
     return {
         "blur": lambda: kernel_matches_numpy("harness", ops.gaussian_blur, img, 7, 0,
                                              "reflect101", check=exact),
@@ -50,6 +53,13 @@ def parity_cases(rng):
                                                check=exact),
         "list": lambda: kernel_matches_numpy("harness", ops.cvt_color, lists(rng), "rgb2gray",
                                              check=exact),
+        "joint bilateral": lambda: kernel_matches_numpy(
+            "harness", lambda a: ops.joint_bilateral_filter(a[0], a[1], 5, 30, 2), [m, img], check=exact),
+        "joint bilateral float": lambda: kernel_matches_numpy(
+            "harness", lambda a: ops.joint_bilateral_filter(a[0], a[1], 5, 30, 2),
+            [m.astype(np.float32), float_guide], check=exact),
+        "guided": lambda: kernel_matches_numpy(
+            "harness", lambda a: ops.guided_filter(a[0], a[1], 4, 30.0), [img, m], check=exact),
     }
 
 
@@ -61,8 +71,16 @@ PLANTED = {
                                ("composite",)),
     "resize x/y swapped": ("resize.cu", "resample_u8(src, s.h, s.w, d.h, d.w, x, y,",
                            "resample_u8(src, s.h, s.w, d.h, d.w, y, x,", ("resize",)),
+    "joint bilateral: guide channel 0 only": ("bilateral.cu", "row_ptr<u8>(g, sy)[sx * jcn + c]",
+                                              "row_ptr<u8>(g, sy)[sx * jcn]", ("joint bilateral",)),
+    "joint bilateral: table position": ("bilateral.cu", "a -= (float)idx;", "a -= (float)(idx + 1);",
+                                        ("joint bilateral float",)),
+    "reduction stops one step early": ("reduce.cu", "step > 0; step /= 2", "step > 1; step /= 2",
+                                       ("joint bilateral float",)),
     "list stride of image 0": ("common.cuh", "r.stride = table[(slot * 4 + 3) * n + i];",
                                "r.stride = table[(slot * 4 + 3) * n];", ("list",)),
+    "guided box window one short": ("guided.cu", "for (int j = -radius; j <= radius; j++)",
+                                    "for (int j = -radius; j < radius; j++)", ("guided",)),
 }
 
 
@@ -104,6 +122,11 @@ def test_every_kernel_runs_on_the_harness(request):
     ops.image_to_tensor(img)
     ops.image_to_tensor(img, dtype="float16")
     ops.tensor_to_mask(t)
+    ops.joint_bilateral_filter(m, img, 5, 50, 1)
+    ops.threshold(m, 128)
+    ops.joint_bilateral_filter(hostarrays.asarray(np.ones((3, 4, 1), np.float32)),
+                               hostarrays.asarray(np.eye(3, 4, dtype=np.float32)), 3, 1, 1)
+    ops.guided_filter(img, m, 2, 10.0)
     every = {(p.stem, k) for p in KERNEL_DIR.glob("*.cu")
              for k in ck.kernel_signatures(p.read_text())}
     assert len(every) >= 13
