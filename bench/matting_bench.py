@@ -2,7 +2,7 @@
 against a known alpha.
 
     python -m bench.matting_bench --tag cpu-2core      (writes bench/results/matting_<tag>.md,
-                                                        .json and .csv; ~3-5 min on 2 cores)
+                                                        .json and .csv; ~3 min on 2 cores)
     python -m bench.matting_bench --quick              (512x512 only, a short sweep: a smoke run)
 
 Scenes. A person-like silhouette (head ellipse, neck, shoulders) with a soft, hairy top: its
@@ -42,14 +42,16 @@ band's hair (strands, the soft rim) and body (face, neck, shoulders: a sharp edg
 over the whole frame ("whole").
 
 The refinements map (coarse soft mask uint8, frame uint8 RGB) -> alpha uint8; "of hard"
-ones filter today's hard mask (threshold 0.5, open 5) instead of the soft one. Through the
+ones filter today's hard mask (threshold 0.5, open 5) instead of the soft one, "of
+stretched k=K" ones the soft mask contrast-stretched around 0.5 (stretch()). Through the
 one table REFINEMENTS: ``ops.joint_bilateral_filter`` / ``ops.guided_filter`` when ops has
 them, else cv2.ximgproc's (the same semantics). "grey" guides are the frame's luma
 (cv2.COLOR_RGB2GRAY, counted in the time), "colour" guides the RGB frame. Radii "@720p"
 scale with the long side (radius = r * long_side / 1280: the same span of network pixels
-at every scale). fast_guided is the guided filter of He & Sun's "Fast Guided Filter"
-(coefficients on a 1/s-resolution guide, upsampled bilinearly and applied to the full one),
-written here in NumPy/cv2: no op of ours has it yet.
+at every scale). fast_guided is He & Sun's "Fast Guided Filter" (fast_guided_filter(): the
+coefficients on a 1/s area-resized guide and mask, upsampled bilinearly and applied to the
+full-resolution guide), written here in NumPy/cv2: ops.guided_filter has no subsample
+option yet, so its times are this implementation's.
 
 Timing: each refinement's cost at 1280x720 and 1920x1080 (textured scene), the median of
 several runs, wall (time.perf_counter, OpenCV's default thread count) and CPU
@@ -82,9 +84,11 @@ NET_SIGMA = 0.8        # the modelled network's blur, in network pixels
 BAND_NET_PX = 2.0      # the edge band's half-width, in network pixels
 HAIR_LINE = 0.45       # the band above this height (x frame height) is the hair's, below the body's
 SUPERSAMPLE = 4        # the hard parts are drawn at this x the frame's resolution
-BUDGET_CPU_MS = 8.0    # the refinement's CPU budget per 720p frame on the 2-core CPU
+BUDGET_CPU_MS = 20.0   # the refinement's CPU budget per 720p frame on the 2-core CPU (the
+                       # pipeline's measured headroom)
 SCALES = {"512": (512, 512), "720p": (720, 1280), "1080p": (1080, 1920)}
 BACKGROUNDS = ("flat", "textured", "similar")
+TOP, TOP_OVER = 12, 5  # the report's lists of the best within the budget and over it
 EPS_UNIT = 255.0 ** 2  # eps is given in units of (pixel value)^2 for uint8 guides
 
 
@@ -301,22 +305,58 @@ SOURCE = {k: "ops" if getattr(f, "__module__", "").startswith("ops") else "cv2.x
 
 def fast_guided_filter(guide: np.ndarray, src: np.ndarray, radius: int, eps: float,
                        s: int) -> np.ndarray:
-    """He & Sun's fast guided filter, grey guide: the coefficients (a, b) on a 1/s area-resized
-    guide and mask with radius/s, upsampled bilinearly, q = a I + b at full resolution."""
-    h, w = guide.shape
-    I = guide.astype(np.float32) * (1 / 255)
-    lo = (max(1, w // s), max(1, h // s))
-    Il = cv2.resize(I, lo, interpolation=cv2.INTER_AREA)
-    pl = cv2.resize(src, lo, interpolation=cv2.INTER_AREA).astype(np.float32) * (1 / 255)
+    """He & Sun's fast guided filter ("Fast Guided Filter", 2015) of the mask ``src`` (uint8
+    (h, w)) steered by ``guide`` (uint8 (h, w) grey or (h, w, 3) colour), in NumPy/cv2:
+
+    1. I = guide, p = src as float32 in 0..255 (not scaled, as cv2.ximgproc.guidedFilter
+       takes uint8; ``eps`` in the same squared units, e.g. 1e-4 * 255^2).
+    2. Low resolution: (hl, wl) = (max(1, round(h / s)), max(1, round(w / s))); Il, pl =
+       cv2.resize(I / p, (wl, hl), INTER_AREA) (float32, no rounding); radius
+       rl = max(1, round(radius / s)).
+    3. The coefficients as cv2.ximgproc.guidedFilter computes them, at low resolution: box
+       means over (2 rl + 1)^2 windows (cv2.boxFilter, normalised, BORDER_REFLECT) in
+       float32; grey: a = cov(Il, pl) / (var(Il) + eps); colour: a = (Sigma + eps U)^-1
+       cov(Il, pl) with Sigma the 3x3 covariance of Il's channels, inverted by cofactors in
+       float64 (in float32 the cofactors of a near-singular covariance cancel: at eps
+       1e-5 * 255^2 some determinants came out 0 or negative on the flat 1080p scene);
+       b = mean(pl) - a . mean(Il); then mean_a = box(a) (per channel), mean_b = box(b).
+    4. mean_a, mean_b resized to (h, w) with cv2.resize INTER_LINEAR in float32.
+    5. q = mean_b + sum_c mean_a_c * I_c at full resolution (float32, I_c the uint8 guide's
+       channels), clipped to 0..255 and rounded (ties to even) to uint8.
+    """
+    h, w = src.shape[:2]
+    lo = (max(1, round(w / s)), max(1, round(h / s)))
     k = (2 * max(1, round(radius / s)) + 1,) * 2
     box = lambda x: cv2.boxFilter(x, -1, k, borderType=cv2.BORDER_REFLECT)  # noqa: E731
-    mI, mp = box(Il), box(pl)
-    a = (box(Il * pl) - mI * mp) / (box(Il * Il) - mI * mI + eps / EPS_UNIT)
-    b = mp - a * mI
-    A = cv2.resize(box(a), (w, h), interpolation=cv2.INTER_LINEAR)
-    Bc = cv2.resize(box(b), (w, h), interpolation=cv2.INTER_LINEAR)
-    q = cv2.multiply(A, I) + Bc
-    return np.rint(np.clip(q, 0, 1) * 255).astype(np.uint8)
+    up = lambda x: cv2.resize(x.astype(np.float32), (w, h), interpolation=cv2.INTER_LINEAR)  # noqa: E731
+    Il = cv2.resize(guide.astype(np.float32), lo, interpolation=cv2.INTER_AREA)
+    pl = cv2.resize(src.astype(np.float32), lo, interpolation=cv2.INTER_AREA)
+    mp = box(pl)
+    if guide.ndim == 2:
+        mI = box(Il)
+        a = (box(Il * pl) - mI * mp) / (box(Il * Il) - mI * mI + eps)
+        b = mp - a * mI
+        q = cv2.add(up(box(b)), cv2.multiply(up(box(a)), guide, dtype=cv2.CV_32F))
+    else:
+        Ic = cv2.split(Il)                                      # contiguous planes
+        mI = [box(x) for x in Ic]
+        f64 = lambda x: x.astype(np.float64)  # noqa: E731
+        cov = [f64(box(x * pl) - m * mp) for x, m in zip(Ic, mI)]   # cov(I_c, p)
+        var = {(i, j): f64(box(Ic[i] * Ic[j]) - mI[i] * mI[j]) for i in range(3) for j in range(i, 3)}
+        rr, rg, rb = var[0, 0] + eps, var[0, 1], var[0, 2]
+        gg, gb, bb = var[1, 1] + eps, var[1, 2], var[2, 2] + eps
+        # Cofactors of the symmetric Sigma + eps U: its inverse is C / det.
+        c00, c01, c02 = gg * bb - gb * gb, gb * rb - rg * bb, rg * gb - gg * rb
+        c11, c12, c22 = rr * bb - rb * rb, rg * rb - rr * gb, rr * gg - rg * rg
+        inv_det = 1 / (rr * c00 + rg * c01 + rb * c02)
+        c0, c1, c2 = cov
+        a = [(c00 * c0 + c01 * c1 + c02 * c2) * inv_det, (c01 * c0 + c11 * c1 + c12 * c2) * inv_det,
+             (c02 * c0 + c12 * c1 + c22 * c2) * inv_det]
+        b = mp - a[0] * mI[0] - a[1] * mI[1] - a[2] * mI[2]
+        q = up(box(b))
+        for ac, Ic in zip(a, cv2.split(guide)):
+            q = cv2.add(q, cv2.multiply(up(box(ac)), Ic, dtype=cv2.CV_32F))
+    return cv2.convertScaleAbs(cv2.max(q, 0.0))       # rint (ties to even), saturated to 0..255
 
 
 def _grey(frame: np.ndarray) -> np.ndarray:
@@ -331,14 +371,15 @@ class Refinement:
     guide: str = ""                 # grey, colour ("" for the baselines)
     params: tuple = ()              # sorted (name, value) pairs
     scaled: bool = False            # the radius scales with the long side (given at 720p)
-    input: str = "soft"             # what is filtered: soft (rint(p * 255)) or hard (today's mask)
+    input: str = "soft"             # what is filtered: soft (rint(p * 255)), hard (today's mask)
+                                    # or stretchK (the soft mask contrast-stretched, stretch())
 
     @property
     def name(self) -> str:
         p = dict(self.params)
         if self.family in ("hard", "none"):
             return {"hard": "hard (0.5, open 5)", "none": "none (coarse soft)"}[self.family]
-        of = " of hard" if self.input == "hard" else ""
+        of = _of(self.input)
         if self.family == "joint_bilateral":
             return (f"joint bilateral{of} {self.guide} d={p['diameter']} sc={p['sigma_color']:g} "
                     f"ss={p['sigma_space']:g}")
@@ -373,6 +414,8 @@ class Refinement:
             coarse = ops.morphology(hard, "open", 5)
             if self.family == "hard":
                 return coarse
+        elif self.input.startswith("stretch"):
+            coarse = stretch(coarse, int(self.input[len("stretch"):]))
         guide = _grey(frame) if self.guide == "grey" else frame
         h, w = coarse.shape
         if self.family == "joint_bilateral":
@@ -383,10 +426,33 @@ class Refinement:
         return fast_guided_filter(guide, coarse, self.radius_at(h, w), p["eps"], p["s"])
 
 
+def _of(input: str) -> str:
+    """The name's input part: "" (soft), " of hard", " of stretched k=K"."""
+    if input.startswith("stretch"):
+        return f" of stretched k={input[len('stretch'):]}"
+    return " of hard" if input == "hard" else ""
+
+
+@lru_cache(maxsize=None)
+def _stretch_lut(k: int) -> np.ndarray:
+    m = np.arange(256, dtype=np.float64)
+    return np.clip(np.rint((m - 127.5) * k + 127.5), 0, 255).astype(np.uint8)
+
+
+def stretch(mask: np.ndarray, k: int) -> np.ndarray:
+    """The soft mask contrast-stretched around 0.5: clip(rint((m - 127.5) k + 127.5), 0, 255)
+    (rint: ties to even), uint8, by a 256-entry lookup table."""
+    return cv2.LUT(mask, _stretch_lut(k))
+
+
 def _ref(family: str, guide: str = "", scaled: bool = False, input: str = "soft",
          **params: Any) -> Refinement:
     return Refinement(family, guide, tuple(sorted(params.items())), scaled, input)
 
+
+#: The recommended default (bench/results/matting_cpu-2core.md: the best band error within
+#: BUDGET_CPU_MS at 720p); bench/matte_pictures.py draws it.
+RECOMMENDED = _ref("fast_guided", "colour", True, "stretch2", radius=8, eps=1e-4 * EPS_UNIT, s=4)
 
 #: The parameters of CV-CUDA's segmentation sample (its joint bilateral filter of the mask).
 CVCUDA_SAMPLE = _ref("joint_bilateral", "grey", diameter=5, sigma_color=50.0, sigma_space=1.0)
@@ -394,9 +460,11 @@ CVCUDA_SAMPLE = _ref("joint_bilateral", "grey", diameter=5, sigma_color=50.0, si
 
 def sweep(quick: bool = False) -> list[Refinement]:
     """The refinements the benchmark scores: the two baselines and each family's grid, each
-    filtering the soft mask and (``of hard``) today's hard one."""
+    filtering the soft mask and (``of hard``) today's hard one; the fast guided filter with
+    the colour guide; the stretched soft mask. The joint bilateral filter's d=15 grid of the
+    first run (160-700 ms CPU at 720p, dominated) is down to its two best rows."""
     out = [_ref("hard"), _ref("none")]
-    diameters = (5, 9) if quick else (5, 9, 15)
+    diameters = (5, 9)
     eps = (1e-5, 1e-4, 1e-3, 1e-2)
     for src in ("soft", "hard"):
         for guide in ("grey", "colour"):
@@ -405,6 +473,9 @@ def sweep(quick: bool = False) -> list[Refinement]:
                     for ss in sorted({1.0, d / 2}):
                         out.append(_ref("joint_bilateral", guide, input=src, diameter=d,
                                         sigma_color=float(sc), sigma_space=ss))
+        if not quick:  # the first run's best joint bilateral rows, for reference
+            out.append(_ref("joint_bilateral", "colour", input=src, diameter=15,
+                            sigma_color=10.0 if src == "soft" else 25.0, sigma_space=7.5))
         for guide in ("grey", "colour"):
             for scaled in (False, True):
                 for r in (4, 8, 16):
@@ -414,6 +485,15 @@ def sweep(quick: bool = False) -> list[Refinement]:
             for r in (4, 8, 16):
                 for e in eps:
                     out.append(_ref("fast_guided", "grey", True, src, radius=r, eps=e * EPS_UNIT, s=s))
+        for s in ((2, 4) if src == "hard" else (4,)):
+            for r in (4, 8, 16):
+                for e in (1e-5, 1e-4, 1e-3):
+                    out.append(_ref("fast_guided", "colour", True, src, radius=r, eps=e * EPS_UNIT, s=s))
+    for k in (2, 4):
+        src = f"stretch{k}"
+        out.append(_ref("fast_guided", "colour", True, src, radius=8, eps=1e-4 * EPS_UNIT, s=4))
+        out.append(_ref("guided", "colour", False, src, radius=8, eps=1e-4 * EPS_UNIT))
+        out.append(_ref("guided", "colour", True, src, radius=8, eps=1e-4 * EPS_UNIT))
     return out
 
 
@@ -507,20 +587,21 @@ def family_label(s: dict) -> str:
     ref: Refinement = s["ref"]
     if ref.family in ("hard", "none"):
         return ref.family
-    of = " of hard" if ref.input == "hard" else ""
+    of = _of(ref.input)
     if ref.family == "guided":
         return f"guided{of} {ref.guide} {'scaled' if ref.scaled else 'fixed'} radius"
     return f"{ref.family}{of} {ref.guide}" + (f" s={dict(ref.params)['s']}" if ref.family == "fast_guided" else "")
 
 
 def recommend(summary: list[dict], scale: str = "720p") -> tuple[dict | None, dict | None]:
-    """(the best band MAE among the ops / cv2 filters within the CPU budget at ``scale``,
-    the best among everything within it); None where none fits."""
+    """(the default: the best band MAE among all refinements within the CPU budget at
+    ``scale``, fast guided included; the best among the ops' own filters within it); None
+    where none fits."""
     key = f"cpu_ms_{scale}"
     fits = [s for s in summary if s["family"] not in ("hard", "none") and s.get(key, math.inf) <= BUDGET_CPU_MS]
     op_fits = [s for s in fits if s["family"] in REFINEMENTS]
     best = lambda xs: min(xs, key=lambda s: s["band_mean"]) if xs else None  # noqa: E731
-    return best(op_fits), best(fits)
+    return best(fits), best(op_fits)
 
 
 def markdown(summary: list[dict], scales: Sequence[str], timing_scales: Sequence[str],
@@ -531,7 +612,7 @@ def markdown(summary: list[dict], scales: Sequence[str], timing_scales: Sequence
         lab = family_label(s)
         if lab not in best_of or s["band_mean"] < best_of[lab]["band_mean"]:
             best_of[lab] = s
-    op_pick, any_pick = recommend(summary) if "720p" in timing_scales else (None, None)
+    pick, op_pick = recommend(summary) if "720p" in timing_scales else (None, None)
     in_budget: dict[str, dict] = {}
     for s in summary:
         lab = family_label(s)
@@ -574,6 +655,23 @@ def markdown(summary: list[dict], scales: Sequence[str], timing_scales: Sequence
     lines += [f"## Best of each family within the budget ({BUDGET_CPU_MS:g} ms CPU at 720p)", ""]
     lines += table(sorted(in_budget.values(), key=lambda s: s["band_mean"])) if in_budget else [
         "None fits."]
+    refined = sorted((s for s in summary if s["family"] not in ("hard", "none")),
+                     key=lambda s: s["band_mean"])
+    fit = [s for s in refined if s.get("cpu_ms_720p", math.inf) <= BUDGET_CPU_MS]
+    over = [s for s in refined if s.get("cpu_ms_720p", math.inf) > BUDGET_CPU_MS]
+    short = ["refinement", "band mean", "hair band", "body band", "cpu ms 720p", "cpu ms 1080p",
+             "wall ms 720p", "wall ms 1080p"]
+
+    def top(rows: list[dict]) -> list[str]:
+        out = ["| " + " | ".join(short) + " |", "|" + "---|" * len(short)]
+        for s in rows:
+            out.append("| " + " | ".join([s["refinement"], *[fmt(s.get(c, "")) for c in (
+                "band_mean", "hair_mean", "body_mean", "cpu_ms_720p", "cpu_ms_1080p",
+                "wall_ms_720p", "wall_ms_1080p")]]) + " |")
+        return out
+
+    lines += ["", f"## The top {min(TOP, len(fit))} within the budget and the best {min(TOP_OVER, len(over))} "
+              "over it (every refinement, by band error)", "", *top(fit[:TOP]), "", *top(over[:TOP_OVER])]
     lines += ["", "## Recommendation", ""]
     hard = next(s for s in summary if s["family"] == "hard")
     ops_any = [s for s in summary if s["family"] in REFINEMENTS]
@@ -581,26 +679,30 @@ def markdown(summary: list[dict], scales: Sequence[str], timing_scales: Sequence
     both = [s for s in ops_any if s["hair_mean"] < hard["hair_mean"] and s["body_mean"] < hard["body_mean"]]
     op_both = min(both, key=lambda s: s["band_mean"]) if both else None
     desc = lambda s: (f"**{s['refinement']}** (band {s['band_mean']:.2f}: hair {s['hair_mean']:.2f}, "  # noqa: E731
-                      f"body {s['body_mean']:.2f}; {s.get('cpu_ms_720p', math.nan):.1f} ms CPU at 720p)")
+                      f"body {s['body_mean']:.2f}; {s.get('cpu_ms_720p', math.nan):.1f} ms CPU at 720p"
+                      + (f", {s['cpu_ms_1080p']:.1f} at 1080p)" if "cpu_ms_1080p" in s else ")"))
     lines.append(f"Today's mask: {desc(hard)}.")
-    if op_pick is not None:
-        lines.append(f"Default: {desc(op_pick)}: the best band error among the ops' filters within "
+    if pick is not None:
+        lines.append(f"Default: {desc(pick)}: the best band error among all refinements within "
                      f"{BUDGET_CPU_MS:g} ms CPU at 720p.")
     else:
-        lines.append(f"No joint bilateral or guided filter of the sweep fits {BUDGET_CPU_MS:g} ms CPU at 720p.")
-    if any_pick is not None and (op_pick is None or any_pick is not op_pick):
-        lines.append(f"Best within the budget of all: {desc(any_pick)}.")
+        lines.append(f"No refinement of the sweep fits {BUDGET_CPU_MS:g} ms CPU at 720p.")
+    if op_pick is not None and op_pick is not pick:
+        lines.append(f"Best of the ops' own filters (joint bilateral, full guided) within the budget: {desc(op_pick)}.")
     lines.append(f"Best of the ops' filters at any cost: {desc(op_best)}.")
     if op_both is not None:
         lines.append(f"Best of the ops' filters that beat today's mask in both the hair and the body "
                      f"band: {desc(op_both)}.")
+    if pick is not None and pick["refinement"] != RECOMMENDED.name:
+        lines.append(f"(bench.matting_bench.RECOMMENDED, which bench/matte_pictures.py draws, is "
+                     f"{RECOMMENDED.name}: not this run's default.)")
     lines += ["", f"The whole sweep ({len(summary)} refinements x {len(scenes)} scenes): "
               f"matting_{args.tag}.csv.", ""]
     data = {"machine": describe(), "opencv": cv2.__version__, "source": SOURCE,
             "net": NET, "net_sigma": NET_SIGMA, "band_net_px": BAND_NET_PX,
             "budget_cpu_ms_720p": BUDGET_CPU_MS,
-            "recommended": op_pick["refinement"] if op_pick else None,
-            "best_within_budget": any_pick["refinement"] if any_pick else None,
+            "recommended": pick["refinement"] if pick else None,
+            "best_op_filter_within_budget": op_pick["refinement"] if op_pick else None,
             "best_op_filter": op_best["refinement"],
             "best_op_filter_beating_hard_in_hair_and_body": op_both["refinement"] if op_both else None,
             "summary": [{k: v for k, v in s.items() if k != "ref"} for s in summary]}
