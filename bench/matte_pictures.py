@@ -6,8 +6,9 @@ Runs background_blur's steps in-process, with the parameters of pipelines/backgr
 and the models' defaults (serving/models/): resize fit into 256x256 (linear), pad to 256x256
 (value 0), image_to_tensor (scale 1/255, mean 0, std 1), the unet (model_repository/unet/1/
 model.onnx, onnxruntime on the CPU), tensor_to_mask (activation none). Before: threshold 0.5
-and a 5x5 open (today's mask). After: threshold none (the soft mask) and the refinement
-bench/matting_bench.py recommends (``--refinement`` names another of its sweep). Both are
+and a 5x5 open (today's mask). After: the refinement AFTER (bench/matting_bench.py's
+recommended default unless changed; ``--refinement`` names another of its sweep) of its
+input: today's mask for the "of hard" ones, else the soft mask (threshold none). Both are
 composited with ops.blur_background (sigma 12). Each picture is one crop of the photo at
 full resolution, enlarged 2x by nearest neighbour: the mask before, the alpha after, the
 blurred frame before and after.
@@ -22,15 +23,17 @@ import cv2
 import numpy as np
 
 import ops
-from bench.matting_bench import Refinement, sweep
+from bench.matting_bench import RECOMMENDED, Refinement, sweep
 from serving.models.geometry import resize_target
 from serving.paths import MODEL_REPOSITORY, REPO_ROOT
 
 NET = 256
 SIGMA = 12.0
 ZOOM = 2
-#: The recommended refinement (bench/results/matting_cpu-2core.md).
-RECOMMENDED = "fast guided grey s=4 r=4@720p eps=1e-05*255^2"
+#: The "after" picture's refinement, by its name in bench/matting_bench.py's sweep: the
+#: benchmark's recommended default (bench/results/matting_cpu-2core.md). The first run's
+#: pictures drew "fast guided grey s=4 r=4@720p eps=1e-05*255^2".
+AFTER = RECOMMENDED.name
 #: Crops (x, y, w, h) of the astronaut photo: her hair against the flag, her shoulder.
 CROPS = {"hair": (140, 8, 128, 112), "shoulder": (20, 190, 128, 112)}
 
@@ -56,8 +59,8 @@ def masks(img: np.ndarray, refinement: Refinement) -> tuple[np.ndarray, np.ndarr
     before = ops.morphology(hard, "open", 5)
     soft = ops.tensor_to_mask(prob, roi=roi, size=size, activation="none", threshold=None)[0]
     # Refinement's "hard" input thresholds the soft mask at 128, which is p >= 0.5 up to
-    # uint8 rounding; give it today's mask exactly.
-    after = refinement(soft, img) if refinement.input == "soft" else refinement(before, img)
+    # uint8 rounding; give it today's mask exactly (its threshold and open leave it as is).
+    after = refinement(before, img) if refinement.input == "hard" else refinement(soft, img)
     return before, after
 
 
@@ -88,7 +91,7 @@ def picture(img: np.ndarray, before: np.ndarray, after: np.ndarray, crop: tuple[
 
 def main(argv: Sequence[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("--refinement", default=RECOMMENDED, help="a refinement of bench/matting_bench.py's sweep, by name")
+    p.add_argument("--refinement", default=AFTER, help="a refinement of bench/matting_bench.py's sweep, by name")
     p.add_argument("--out-dir", type=Path, default=REPO_ROOT / "docs")
     args = p.parse_args(argv)
     refs = {r.name: r for r in sweep()}
