@@ -121,11 +121,14 @@ def activate(t: np.ndarray, activation: str, channel: int) -> np.ndarray:
 
 
 def tensor_to_mask(t: Any, roi: Any = None, size: Any = None, activation: str = "sigmoid",
-                   channel: int = 0, threshold: float | None = None) -> Any:
+                   channel: int = 0, threshold: float | None = None,
+                   contrast: float = 1.0) -> Any:
     """Segmentation output -> uint8 masks 0..255.
 
     activation -> crop the letterbox roi (x, y, w, h) in tensor pixels -> bilinear float
-    resize to size -> rint(p * 255), or with threshold: 255 where p >= threshold, else 0.
+    resize to size -> rint(p * 255), or with threshold: 255 where p >= threshold, else 0. A
+    soft mask's contrast (> 1) first stretches p around 0.5: clip((p - 0.5) contrast + 0.5,
+    0, 1) in float32, narrowing the network's soft ramp (docs/matte.md).
     The GPU runs one fused kernel (activation evaluated at the resize taps). OpenCV:
     ``cv2.resize(INTER_LINEAR)`` on float32 after the activation (its float32 arithmetic
     differs in the last bits, so NumPy input runs the reference).
@@ -138,10 +141,12 @@ def tensor_to_mask(t: Any, roi: Any = None, size: Any = None, activation: str = 
             argmax over K == channel) or "none" (clip to [0, 1]).
         channel: 0 <= channel < K.
         threshold: None, or a number in (0, 1).
+        contrast: a number >= 1, for a soft mask (threshold None); 1 leaves p as it is.
     Returns:
         (N, H, W) uint8 when every mask has one size, else a list of (H, W) uint8.
     Raises:
-        TypeError / ValueError: a bad tensor, roi, size, activation, channel or threshold.
+        TypeError / ValueError: a bad tensor, roi, size, activation, channel, threshold or
+            contrast.
     """
     if not (isinstance(t, np.ndarray) or is_cupy(t)):
         fail("t", "a NumPy or CuPy array (N, K, h, w)", describe(t), TypeError)
@@ -160,6 +165,7 @@ def tensor_to_mask(t: Any, roi: Any = None, size: Any = None, activation: str = 
         threshold = check_real(threshold, "threshold")
         if not 0 < threshold < 1:
             fail("threshold", "a number in (0, 1) or None", threshold)
+    contrast = check_real(contrast, "contrast", 1.0)
     rois = per_image((0, 0, tw, th) if roi is None else roi, n, "roi", check_roi)
     for i, (x, y, w, h) in enumerate(rois):
         if x + w > tw or y + h > th:
@@ -176,6 +182,11 @@ def tensor_to_mask(t: Any, roi: Any = None, size: Any = None, activation: str = 
             if threshold is not None:
                 masks.append(np.where(p >= np.float32(threshold), 255, 0).astype(np.uint8))
             else:
+                if contrast != 1:
+                    half = np.float32(0.5)
+                    # fmax / fmin: a NaN probability becomes 0, as the kernel's fmaxf / fminf.
+                    p = np.fmin(np.fmax((p - half) * np.float32(contrast) + half, np.float32(0)),
+                                np.float32(1))
                 masks.append(np.clip(np.rint(p * np.float32(255)), 0, 255).astype(np.uint8))
         return np.stack(masks) if uniform else masks
 
@@ -188,7 +199,7 @@ def tensor_to_mask(t: Any, roi: Any = None, size: Any = None, activation: str = 
         launch("tensor", "tensor_to_mask", n, H, W,
                (image_table(out), i32(n), i32(k), i32(1), tc, i32(th), i32(tw),
                 i32(1 if tc.dtype == np.float16 else 0), roi_dev, i32(ACTIVATIONS[act]),
-                i32(channel), f32(-1.0 if threshold is None else threshold)))
+                i32(channel), f32(-1.0 if threshold is None else threshold), f32(contrast)))
         return out.unwrap()
 
     # cv2.resize's float32 arithmetic differs from the reference's in the last bits.

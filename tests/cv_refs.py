@@ -131,9 +131,10 @@ def cv_image_to_tensor(img: np.ndarray, mean: Any, std: float, scale: float = 1 
 
 
 def cv_tensor_to_mask(t: np.ndarray, activation: str, channel: int, roi: tuple[int, int, int, int],
-                      size: tuple[int, int]) -> np.ndarray:
+                      size: tuple[int, int], contrast: float = 1.0) -> np.ndarray:
     """One (K, h, w) tensor: the activation in float64, the roi, cv2.resize (linear) of the
-    float32 probability to size (h, w), rint(p * 255) in float32 as the op."""
+    float32 probability to size (h, w), a contrast stretch around 0.5 (float64, clipped to
+    0..1), rint(p * 255) in float32 as the op."""
     t = t.astype(np.float64)
     if activation == "sigmoid":
         p = 1 / (1 + np.exp(-t[channel]))
@@ -146,6 +147,8 @@ def cv_tensor_to_mask(t: np.ndarray, activation: str, channel: int, roi: tuple[i
         p = np.clip(t[channel], 0, 1)
     x, y, w, h = roi
     p = cv_resize(np.ascontiguousarray(p[y:y + h, x:x + w].astype(np.float32)), size)
+    if contrast != 1:
+        p = np.clip((p.astype(np.float64) - 0.5) * contrast + 0.5, 0, 1).astype(np.float32)
     return np.clip(np.rint(p * np.float32(255)), 0, 255).astype(np.uint8)
 
 

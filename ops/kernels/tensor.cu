@@ -64,7 +64,8 @@ struct ActSrc {
 // roi: int32 (4, n) rows x, y, w, h; threshold < 0: none.
 extern "C" __global__ void tensor_to_mask(const long long* table, int n, int k, int cout,
                                           const void* t, int th, int tw, int half,
-                                          const int* roi, int act, int channel, float threshold) {
+                                          const int* roi, int act, int channel, float threshold,
+                                          float contrast) {
     const int x = blockIdx.x * blockDim.x + threadIdx.x;
     const int y = blockIdx.y * blockDim.y + threadIdx.y;
     const int i = blockIdx.z;
@@ -78,7 +79,12 @@ extern "C" __global__ void tensor_to_mask(const long long* table, int n, int k, 
     float p;
     resample_f32(src, rh, rw, d.h, d.w, x, y, 1, INTERP_LINEAR, &p);
     u8 v;
-    if (threshold >= 0.f) v = p >= threshold ? 255 : 0;
-    else v = (u8)min(max(__float2int_rn(__fmul_rn(p, 255.f)), 0), 255);
+    if (threshold >= 0.f) {
+        v = p >= threshold ? 255 : 0;
+    } else {
+        // The soft mask's contrast: p stretched around 0.5 (1: as it is), then clipped.
+        if (contrast != 1.f) p = fminf(fmaxf(__fadd_rn(__fmul_rn(__fsub_rn(p, 0.5f), contrast), 0.5f), 0.f), 1.f);
+        v = (u8)min(max(__float2int_rn(__fmul_rn(p, 255.f)), 0), 255);
+    }
     row_ptr<u8>(d, y)[x] = v;
 }

@@ -38,6 +38,10 @@ def test_matches_opencv(request, impl, act):
     check(out16[0], cv_tensor_to_mask(t[0].astype(np.float16), act, 1, roi, size), act)
     thr = host(impl, ops.tensor_to_mask, t, roi, size, act, channel=1, threshold=0.5)
     assert set(np.unique(thr)) <= {0, 255}
+    for contrast in (2, 3.5):  # a contrast stretch doubles a last-ulp difference at most
+        out = host(impl, ops.tensor_to_mask, t, roi, size, act, channel=1, contrast=contrast)
+        for o, x in zip(out, t):
+            check(o, cv_tensor_to_mask(x, act, 1, roi, size, contrast), f"{act} contrast {contrast}")
 
 
 @reference_only
@@ -68,6 +72,9 @@ T = np.zeros((1, 2, 4, 4), np.float32)
     (T, {"channel": 2}, ValueError, "channel", "< K = 2"),
     (T, {"roi": (1, 1, 4, 1)}, ValueError, "roi", "inside the 4x4 tensor"),
     (T, {"threshold": 1.0}, ValueError, "threshold", "in (0, 1)"),
+    (T, {"contrast": 0.5}, ValueError, "contrast", ">= 1"),
+    (T, {"contrast": float("nan")}, ValueError, "contrast", "finite"),
+    (T, {"contrast": "2"}, TypeError, "contrast", "a number"),
     (T, {"activation": "relu"}, ValueError, "activation", "'sigmoid'"),
     (T, {"size": (0, 3)}, ValueError, "size", "both > 0"),
     (np.zeros((2, 2, 4, 4), np.float32), {"size": [(3, 3)] * 3}, ValueError, "size", "2 entries"),
@@ -86,3 +93,14 @@ def test_backends_agree(request, act, backend):
         kernel_matches_numpy(backend, ops.tensor_to_mask, t.astype(dt), None, (20, 24), act, 2)  # 2x: area path
         kernel_matches_numpy(backend, ops.tensor_to_mask, t.astype(dt), [(0, 0, 48, 40), (1, 1, 3, 2), (4, 4, 1, 1)],
                              [(40, 48), (300, 7), (5, 5)], act, 2, threshold=0.5)
+        kernel_matches_numpy(backend, ops.tensor_to_mask, t.astype(dt), (4, 7, 40, 26), (117, 181), act, 2,
+                             contrast=2.0)
+
+
+def test_contrast_stretches_around_one_half(request, impl):
+    """p 0.25 .. 0.75 spreads over 0 .. 1 at contrast 2, 0.5 stays, the rest saturates; a
+    NaN probability gives 0 (the kernel's fminf / fmaxf)."""
+    p = np.array([[[0.1, 0.25, 0.375, 0.5, 0.625, 0.75, 0.9, np.nan]]], np.float32)
+    out = ops.tensor_to_mask(p, activation="none", contrast=2)[0, 0]
+    assert out.tolist() == [0, 0, 64, 128, 191, 255, 255, 0], out.tolist()
+    assert ops.tensor_to_mask(p[..., :7], activation="none")[0, 0, 3] == 128
