@@ -26,6 +26,7 @@ def step_parameters(spec_path: Path = SPEC) -> dict[str, dict[str, Any]]:
 STEP = step_parameters()
 # The per-request overridable ones by their request names (and the letterbox size).
 DEFAULTS = {"size": STEP["pad"]["height"], "threshold": STEP["tensor_to_mask"]["threshold"],
+            "contrast": STEP["tensor_to_mask"]["contrast"],
             "morph_op": STEP["tensor_to_mask"]["morph_op"],
             "morph_ksize": STEP["tensor_to_mask"]["morph_ksize"], "sigma": STEP["blur"]["sigma"],
             "downscale": STEP["blur"]["downscale"],
@@ -48,7 +49,8 @@ def chain(img: Any, runner: Any, **overrides: Any) -> dict[str, Any]:
                                  swap_rb=t["swap_rb"])
     prob = runner.run(tensor)
     mask = ops.tensor_to_mask(prob, roi=(x, y, nw, nh), size=(h, w), activation=m["activation"],
-                              channel=m["channel"], threshold=p["threshold"])[0]
+                              channel=m["channel"], threshold=p["threshold"],
+                              contrast=p["contrast"])[0]
     if p["morph_ksize"] > 1:
         mask = ops.morphology(mask, p["morph_op"], p["morph_ksize"])
     coarse = mask
@@ -63,8 +65,10 @@ def refine(img: Any, coarse: Any, p: Mapping[str, Any]) -> Any:
     """The refine_mask step: the coarse (H, W) mask filtered along the frame (its luma, or
     its colours) into an alpha, then thresholded at 128 for matte=binary."""
     guide = img if p["refine_guide"] == "color" else ops.cvt_color(img, "rgb2gray")
-    if p["refine"] == "guided":
-        alpha = ops.guided_filter(guide, coarse, p["refine_radius"], p["refine_eps"] * 255 ** 2)
+    if p["refine"] == "guided":  # the radius is given at 720p, scaled with the long side, half up
+        radius = max(1, int(p["refine_radius"] * max(img.shape[:2]) / 1280 + 0.5))
+        alpha = ops.guided_filter(guide, coarse, radius, p["refine_eps"] * 255 ** 2,
+                                  subsample=p["refine_subsample"])
     elif p["refine"] == "joint_bilateral":
         alpha = ops.joint_bilateral_filter(coarse, guide, p["refine_diameter"],
                                            p["refine_sigma_color"], p["refine_sigma_space"])

@@ -19,9 +19,9 @@ MAX_KSIZE = 21
 # The matte's joint bilateral window: its cost grows with the window's area (a circle of
 # about pi (d / 2)^2 taps per pixel): 15 holds 177 taps.
 MAX_JBF_DIAMETER = 15
-# The matte's guided filter: box filters as running sums cost the same for every radius; the
-# cap keeps the window (2 r + 1 = 129 pixels) below the smallest side a refined frame has
-# in practice, where a larger one is only the image's mean.
+# The matte's guided filter: box filters as running sums cost the same for every radius. The
+# radius is given for a 720p frame and scaled with the frame's long side: the cap's window,
+# 129 pixels at 720p, is a fifth of such a frame; a much larger one is nearly its mean.
 MAX_GUIDED_RADIUS = 64
 # An encoded file is at most as large as the largest raw item a model takes (4 x MAX_SIDE^2
 # bytes), which holds the worst case, a PNG of noise at MAX_SIDE x MAX_SIDE (its size:

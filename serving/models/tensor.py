@@ -68,6 +68,10 @@ class TensorToMaskModel(OpModel):
                             Bounds(0, 1, lo_open=True, hi_open=True),
                             "a probability strictly between 0 and 1 (0 or 1 would give an "
                             "all-foreground or all-background mask)", True, "a soft mask"),
+        "contrast": number("1", "a soft mask's probability stretched around 0.5 first: "
+                           "clip((p - 0.5) contrast + 0.5, 0, 1)", Bounds(1, 16),
+                           "1 leaves the probability as it is; 16 spreads 0.47..0.53 over the "
+                           "whole range, nearly a threshold", True),
         "morph_op": options("open", "denoise operation", "open", "close", "erode", "dilate"),
         "morph_ksize": integer("5", "denoise kernel size (odd; 0 or 1 = off)", 0, MAX_KSIZE,
                                f"a denoise element of the mask: on the largest frame one "
@@ -103,7 +107,7 @@ class TensorToMaskModel(OpModel):
         sizes = [tuple(_host_ints(s)) for s in inputs["SRC_SIZE"]]
         masks = ops.tensor_to_mask(batch_or_list(probs), roi=rois, size=sizes,
                                    activation=params["activation"], channel=params["channel"],
-                                   threshold=params["threshold"])
+                                   threshold=params["threshold"], contrast=params["contrast"])
         if params["morph_ksize"] > 1:
             masks = ops.morphology(masks, params["morph_op"], params["morph_ksize"])
         return {"MASK": masks}

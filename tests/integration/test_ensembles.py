@@ -9,6 +9,7 @@ from tritonclient.utils import InferenceServerException
 
 import ops
 from tests import reference
+from serving.registry import base_model
 from serving.requests import MAX_SIDE
 from tests import helpers
 from tests.helpers import blur_steps, counter_delta, cpu_instances, placement_counters, url
@@ -160,11 +161,12 @@ def test_placement_counters_on_a_cpu_server(server, runner):
     img = photo(90, 120)
     infer(server.http_url, "http", "background_blur", img[None])
     delta = counter_delta(before, placement_counters(server))
-    expected = {(m, "in", t) for m, t in [("upload", "IMAGE"), ("resize", "IMAGE"), ("pad", "IMAGE"),
-                                          ("image_to_tensor", "IMAGE"), ("unet", "INPUT"),
-                                          ("tensor_to_mask", "PROB"), ("tensor_to_mask", "ROI"),
-                                          ("tensor_to_mask", "SRC_SIZE"), ("refine_mask", "IMAGE"),
-                                          ("refine_mask", "MASK"), ("blur", "IMAGE"), ("blur", "MASK")]}
+    step = {base_model(s): s for s in BLUR_STEPS}  # the names the steps are served under
+    expected = {(step[m], "in", t) for m, t in [
+        ("upload", "IMAGE"), ("resize", "IMAGE"), ("pad", "IMAGE"), ("image_to_tensor", "IMAGE"),
+        ("unet", "INPUT"), ("tensor_to_mask", "PROB"), ("tensor_to_mask", "ROI"),
+        ("tensor_to_mask", "SRC_SIZE"), ("refine_mask", "IMAGE"), ("refine_mask", "MASK"),
+        ("blur", "IMAGE"), ("blur", "MASK")]}
     assert {k[:3] for k in delta if k[1] == "in"} == expected
     assert all(v == 1 for v in delta.values()), delta
     assert {k[3:] for k in delta if k[2] not in ("ROI", "SRC_SIZE")} == {("host", "none")}

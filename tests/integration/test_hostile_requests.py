@@ -148,6 +148,7 @@ VALUES: dict[str, list[Any]] = {
     "require_device": ["tpu", 1, True],
     "format": ["gif", "JPEG", 1, True, ""],
     "quality": [0, 101, -1, 2.5, True, "high"],
+    "contrast": [0.5, 17, 0, NAN, INF, True, "two"],
     "refine": ["bilateral", "", 1, True],
     "refine_guide": ["rgb", 0],
     "refine_radius": [0, 65, -1, 10**12, 2.5, True, "eight"],
@@ -158,11 +159,11 @@ VALUES: dict[str, list[Any]] = {
     "matte": ["hard", 1, True, ""],
 }
 PARAMETERS = {"background_blur": ["sigma", "downscale", "morph_ksize", "threshold", "require_device",
-                                  "refine", "refine_radius", "refine_eps", "matte"],
+                                  "contrast", "refine", "refine_radius", "refine_eps", "matte"],
               "refine_mask": ["refine", "refine_guide", "refine_radius", "refine_eps", "refine_diameter",
                               "refine_sigma_color", "refine_sigma_space", "matte"],
               "blur": ["sigma", "downscale"], "morphology": ["ksize"],
-              "tensor_to_mask": ["threshold", "morph_ksize"], "encode": ["format", "quality"],
+              "tensor_to_mask": ["threshold", "morph_ksize", "contrast"], "encode": ["format", "quality"],
               "background_blur_encoded": ["format", "quality", "sigma"]}
 # A few more per model (each value of each parameter everywhere would be a long table).
 EXTRA = [("background_blur_fused", "sigma", 1e9), ("background_blur_fused", "morph_ksize", 99),
