@@ -53,6 +53,17 @@ coefficients on a 1/s area-resized guide and mask, upsampled bilinearly and appl
 full-resolution guide), written here in NumPy/cv2: ops.guided_filter has no subsample
 option yet, so its times are this implementation's.
 
+The pipeline's rows ("pipeline default", "pipeline, binary"): the alpha exactly as
+pipelines/background_blur.yaml computes it from the modelled probability p, with the
+parameters read from the code (the spec's step parameters over the step classes' defaults:
+pipeline_parameters()): ops.tensor_to_mask of the full-size p (activation, channel,
+threshold and contrast of the spec's tensor_to_mask step: the stretch in float32 before the
+rounding, where the "of stretched" rows stretch the rounded mask by a lookup), its morphology
+when morph_ksize > 1, then serving.models.matte.refine, the refine_mask model's computation
+(ops.guided_filter with its subsample option: a uint8 area-resized guide, where
+fast_guided_filter() keeps it in float32), with the model's default parameters and with
+matte=binary. Their times count both steps (the stretch and rounding included).
+
 Timing: each refinement's cost at 1280x720 and 1920x1080 (textured scene), the median of
 several runs, wall (time.perf_counter, OpenCV's default thread count) and CPU
 (time.process_time: every thread of the process). The cost does not depend on the
@@ -367,7 +378,7 @@ def _grey(frame: np.ndarray) -> np.ndarray:
 class Refinement:
     """One refinement with its parameters. ``radius`` / ``diameter`` of the scaled kind are
     given at 720p and scale with the long side."""
-    family: str                     # hard, none, joint_bilateral, guided, fast_guided
+    family: str                     # hard, none, joint_bilateral, guided, fast_guided, pipeline
     guide: str = ""                 # grey, colour ("" for the baselines)
     params: tuple = ()              # sorted (name, value) pairs
     scaled: bool = False            # the radius scales with the long side (given at 720p)
@@ -379,6 +390,8 @@ class Refinement:
         p = dict(self.params)
         if self.family in ("hard", "none"):
             return {"hard": "hard (0.5, open 5)", "none": "none (coarse soft)"}[self.family]
+        if self.family == "pipeline":
+            return "pipeline default" if p["matte"] == "soft" else f"pipeline, {p['matte']}"
         of = _of(self.input)
         if self.family == "joint_bilateral":
             return (f"joint bilateral{of} {self.guide} d={p['diameter']} sc={p['sigma_color']:g} "
@@ -400,6 +413,8 @@ class Refinement:
             return (self.family, self.input, self.guide, p["diameter"])
         if self.family in ("guided", "fast_guided"):
             return (self.family, self.input, self.guide, p.get("s"), self.radius_at(h, w))
+        if self.family == "pipeline":
+            return (self.family, p["matte"])
         return (self.family,)
 
     def __call__(self, coarse: np.ndarray, frame: np.ndarray, prob: np.ndarray | None = None
@@ -409,6 +424,10 @@ class Refinement:
         p = dict(self.params)
         if self.family == "none":
             return coarse
+        if self.family == "pipeline":
+            if prob is None:
+                raise ValueError(f"{self.name}: needs the float probability")
+            return pipeline_alpha(prob, frame, p["matte"])
         if self.family == "hard" or self.input == "hard":
             hard = ((prob >= 0.5) if prob is not None else (coarse >= 128)).astype(np.uint8) * 255
             coarse = ops.morphology(hard, "open", 5)
@@ -445,14 +464,49 @@ def stretch(mask: np.ndarray, k: int) -> np.ndarray:
     return cv2.LUT(mask, _stretch_lut(k))
 
 
+@lru_cache(maxsize=None)
+def pipeline_parameters() -> dict[str, dict[str, Any]]:
+    """Each step's typed parameters in pipelines/background_blur.yaml: its class's defaults
+    with the spec's step parameters over them (as tests/reference.py reads them)."""
+    from serving import registry
+    from serving.paths import PIPELINES
+    from serving.pipeline.spec import load_spec
+
+    return {s.model: registry.model_class(s.model).parse_parameters(s.parameters)
+            for s in load_spec(PIPELINES / "background_blur.yaml").steps}
+
+
+def pipeline_alpha(prob: np.ndarray, frame: np.ndarray, matte: str = "soft") -> np.ndarray:
+    """The pipeline's alpha, uint8 (h, w), from the full-size float32 probability ``prob``
+    and the RGB ``frame``: the background_blur spec's tensor_to_mask step (ops.tensor_to_mask
+    without roi or size: the probability is already at the frame's size; then its
+    morphology when morph_ksize > 1), then refine_mask's computation
+    (serving.models.matte.refine) with its parameters, ``matte`` overriding theirs."""
+    from serving.models.matte import refine
+
+    steps = pipeline_parameters()
+    m = steps["tensor_to_mask"]
+    mask = ops.tensor_to_mask(np.ascontiguousarray(prob, np.float32)[None, None],
+                              activation=m["activation"], channel=m["channel"],
+                              threshold=m["threshold"], contrast=m["contrast"])[0]
+    if m["morph_ksize"] > 1:
+        mask = ops.morphology(mask, m["morph_op"], m["morph_ksize"])
+    return refine([frame], [mask], {**steps["refine_mask"], "matte": matte})[0]
+
+
 def _ref(family: str, guide: str = "", scaled: bool = False, input: str = "soft",
          **params: Any) -> Refinement:
     return Refinement(family, guide, tuple(sorted(params.items())), scaled, input)
 
 
 #: The recommended default (bench/results/matting_cpu-2core.md: the best band error within
-#: BUDGET_CPU_MS at 720p); bench/matte_pictures.py draws it.
+#: BUDGET_CPU_MS at 720p), in the benchmark's own code; the pipeline's defaults took its
+#: parameters (PIPELINE computes it the pipeline's way).
 RECOMMENDED = _ref("fast_guided", "colour", True, "stretch2", radius=8, eps=1e-4 * EPS_UNIT, s=4)
+
+#: The pipeline's alpha (pipeline_alpha()): its default, and with matte=binary.
+PIPELINE = _ref("pipeline", matte="soft")
+PIPELINE_BINARY = _ref("pipeline", matte="binary")
 
 #: The parameters of CV-CUDA's segmentation sample (its joint bilateral filter of the mask).
 CVCUDA_SAMPLE = _ref("joint_bilateral", "grey", diameter=5, sigma_color=50.0, sigma_space=1.0)
@@ -462,8 +516,9 @@ def sweep(quick: bool = False) -> list[Refinement]:
     """The refinements the benchmark scores: the two baselines and each family's grid, each
     filtering the soft mask and (``of hard``) today's hard one; the fast guided filter with
     the colour guide; the stretched soft mask. The joint bilateral filter's d=15 grid of the
-    first run (160-700 ms CPU at 720p, dominated) is down to its two best rows."""
-    out = [_ref("hard"), _ref("none")]
+    first run (160-700 ms CPU at 720p, dominated) is down to its two best rows. Also the
+    pipeline's own alpha (PIPELINE, PIPELINE_BINARY)."""
+    out = [_ref("hard"), _ref("none"), PIPELINE, PIPELINE_BINARY]
     diameters = (5, 9)
     eps = (1e-5, 1e-4, 1e-3, 1e-2)
     for src in ("soft", "hard"):
@@ -512,6 +567,24 @@ def time_refinement(ref: Refinement, scene: Scene, budget_s: float = 1.0,
     return 1e3 * statistics.median(wall), 1e3 * statistics.median(cpu)
 
 
+def time_interleaved(refs: Sequence[Refinement], scene: Scene, runs: int = 21
+                     ) -> dict[str, tuple[float, float]]:
+    """Median wall and CPU milliseconds of one call of each of ``refs`` on the scene's frame,
+    their calls interleaved (a, b, a, b, ...): a comparison that load changing during the
+    run (other agents share the cores) does not skew."""
+    coarse, frame, prob = scene.coarse, scene.frame, scene.prob
+    times: dict[str, list[tuple[float, float]]] = {r.name: [] for r in refs}
+    for ref in refs:
+        ref(coarse, frame, prob)  # warm-up
+    for _ in range(runs):
+        for ref in refs:
+            t, c = time.perf_counter(), time.process_time()
+            ref(coarse, frame, prob)
+            times[ref.name].append((time.process_time() - c, time.perf_counter() - t))
+    return {k: (1e3 * statistics.median(w for _, w in v), 1e3 * statistics.median(c for c, _ in v))
+            for k, v in times.items()}
+
+
 # ---------------------------------------------------------------------------------------
 # The run
 
@@ -520,17 +593,35 @@ def scene_key(scale: str, bg: str) -> str:
     return f"{scale} {bg}"
 
 
+def agreement(a: np.ndarray, b: np.ndarray, band: np.ndarray) -> dict[str, float]:
+    """How two uint8 alphas differ: mean and max |a - b| in levels over the whole frame and
+    the edge band, and the fraction of the frame's pixels where they differ at all."""
+    d = np.abs(a.astype(np.int16) - b.astype(np.int16))
+    return {"mean_abs": float(d.mean()), "band_mean_abs": float(d[band].mean()),
+            "max_abs": int(d.max()), "differ_fraction": float((d > 0).mean())}
+
+
 def run(scales: Sequence[str], refs: list[Refinement], timing_scales: Sequence[str]
-        ) -> tuple[list[dict], dict[str, dict[tuple, tuple[float, float]]]]:
-    """Score every refinement on every scene; time every cost key at the timing scales."""
+        ) -> tuple[list[dict], dict[str, dict[tuple, tuple[float, float]]], dict[str, Any]]:
+    """Score every refinement on every scene; time every cost key at the timing scales. When
+    PIPELINE and RECOMMENDED (the benchmark's own implementation of the same refinement)
+    are both in ``refs``, also the pipeline check: per scene how their alphas differ
+    ("agreement"), and per timing scale their times interleaved ("interleaved_ms": name ->
+    (wall, cpu))."""
     rows: list[dict] = []
+    agree: list[dict] = []
+    pair = [r for r in refs if r.name in (PIPELINE.name, RECOMMENDED.name)]
+    paired: dict[str, dict[str, tuple[float, float]]] = {}
     for scale in scales:
         for bg in BACKGROUNDS:
             t0 = time.perf_counter()
             sc = make_scene(scale, bg)
             coarse, hair = sc.coarse, sc.hair
+            kept: dict[str, np.ndarray] = {}
             for ref in refs:
                 est = ref(coarse, sc.frame, sc.prob)
+                if ref.name in (PIPELINE.name, RECOMMENDED.name):
+                    kept[ref.name] = est
                 rows.append({"refinement": ref.name, "family": ref.family, "input": ref.input,
                              "guide": ref.guide,
                              "scaled_radius": ref.scaled, **dict(ref.params),
@@ -542,6 +633,9 @@ def run(scales: Sequence[str], refs: list[Refinement], timing_scales: Sequence[s
                              "whole_mae": round(alpha_mae(est, sc.alpha), 3),
                              "band_px": round(band_px(*coarse.shape), 2),
                              "band_fraction": round(float(sc.band.mean()), 4)})
+            if len(kept) == 2:
+                agree.append({"scale": scale, "background": bg,
+                              **agreement(kept[PIPELINE.name], kept[RECOMMENDED.name], sc.band)})
             print(f"[matting] {scale} {bg}: {len(refs)} refinements in "
                   f"{time.perf_counter() - t0:.1f} s", flush=True)
     timings: dict[str, dict[tuple, tuple[float, float]]] = {}
@@ -554,8 +648,10 @@ def run(scales: Sequence[str], refs: list[Refinement], timing_scales: Sequence[s
             if key not in done:
                 done[key] = time_refinement(ref, sc)
         timings[scale] = done
+        if len(pair) == 2:
+            paired[scale] = time_interleaved(pair, sc)
         print(f"[matting] timed {len(done)} footprints at {scale}", flush=True)
-    return rows, timings
+    return rows, timings, {"agreement": agree, "interleaved_ms": paired}
 
 
 def summarise(rows: list[dict], refs: list[Refinement],
@@ -585,8 +681,8 @@ def summarise(rows: list[dict], refs: list[Refinement],
 
 def family_label(s: dict) -> str:
     ref: Refinement = s["ref"]
-    if ref.family in ("hard", "none"):
-        return ref.family
+    if ref.family in ("hard", "none", "pipeline"):
+        return ref.name
     of = _of(ref.input)
     if ref.family == "guided":
         return f"guided{of} {ref.guide} {'scaled' if ref.scaled else 'fixed'} radius"
@@ -594,18 +690,78 @@ def family_label(s: dict) -> str:
 
 
 def recommend(summary: list[dict], scale: str = "720p") -> tuple[dict | None, dict | None]:
-    """(the default: the best band MAE among all refinements within the CPU budget at
-    ``scale``, fast guided included; the best among the ops' own filters within it); None
-    where none fits."""
+    """(the default: the best band MAE among the sweep's refinements within the CPU budget
+    at ``scale``, fast guided included, the pipeline's own rows not (they implement a
+    default); the best among the ops' own filters within it); None where none fits."""
     key = f"cpu_ms_{scale}"
-    fits = [s for s in summary if s["family"] not in ("hard", "none") and s.get(key, math.inf) <= BUDGET_CPU_MS]
+    fits = [s for s in summary if s["family"] not in ("hard", "none", "pipeline") and s.get(key, math.inf) <= BUDGET_CPU_MS]
     op_fits = [s for s in fits if s["family"] in REFINEMENTS]
     best = lambda xs: min(xs, key=lambda s: s["band_mean"]) if xs else None  # noqa: E731
     return best(fits), best(op_fits)
 
 
+def pipeline_lines(summary: list[dict], check: dict[str, Any],
+                   desc: Callable[[dict], str]) -> list[str]:
+    """The recommendation's lines on the pipeline's rows: what they compute, their scores
+    against today's mask and RECOMMENDED's (the benchmark's own implementation of the same
+    refinement), their times interleaved, and per scene how the two default alphas differ
+    (``check``: run()'s pipeline check)."""
+    agree, paired = check.get("agreement", []), check.get("interleaved_ms", {})
+    by = {s["refinement"]: s for s in summary}
+    pipe, own, hard = by.get(PIPELINE.name), by.get(RECOMMENDED.name), by.get("hard (0.5, open 5)")
+    if pipe is None:
+        return []
+    steps = pipeline_parameters()
+    m, r = steps["tensor_to_mask"], steps["refine_mask"]
+    d = lambda a, b, k: f"{a[k] - b[k]:+.2f}"  # noqa: E731
+    out = [f"Pipeline default: {desc(pipe)}: the alpha pipelines/background_blur.yaml computes "
+           f"(tensor_to_mask threshold {m['threshold']}, contrast {m['contrast']:g}, morph_ksize "
+           f"{m['morph_ksize']}; refine_mask {r['refine']} {r['refine_guide']} radius "
+           f"{r['refine_radius']}@720p eps {r['refine_eps']:g}*255^2 subsample "
+           f"{r['refine_subsample']}, matte {r['matte']})"
+           + (f"; {'within' if pipe['cpu_ms_720p'] <= BUDGET_CPU_MS else 'over'} the budget of "
+              f"{BUDGET_CPU_MS:g} ms CPU at 720p." if "cpu_ms_720p" in pipe else ".")]
+    if hard is not None:
+        out[-1] += (f" Against today's mask: band {d(pipe, hard, 'band_mean')}, hair "
+                    f"{d(pipe, hard, 'hair_mean')}, body {d(pipe, hard, 'body_mean')}.")
+    if own is not None:
+        cost = "".join(f", {pipe[k] - own[k]:+.1f} ms CPU at {k.split('_')[-1]}"
+                       for k in ("cpu_ms_720p", "cpu_ms_1080p") if k in pipe and k in own)
+        out.append(f"The same refinement in the benchmark's own code, {desc(own)}; the pipeline's "
+                   f"against it: band {d(pipe, own, 'band_mean')}, hair {d(pipe, own, 'hair_mean')}, "
+                   f"body {d(pipe, own, 'body_mean')}{cost}. They differ in where the stretch "
+                   "happens (the pipeline: on the float probability before the rounding; the "
+                   "benchmark: on the rounded mask, by a lookup) and in the low-resolution guide "
+                   "(the pipeline's ops.guided_filter area-resizes it to uint8, rounding; the "
+                   "benchmark keeps it in float32).")
+    if paired:
+        out.append("Their times interleaved (the two called in turn, medians; less skewed by "
+                   "other load than the tables' separate timings): " + "; ".join(
+                       f"{scale}: pipeline {t[PIPELINE.name][1]:.1f} ms CPU ({t[PIPELINE.name][0]:.1f} "
+                       f"wall), the benchmark's {t[RECOMMENDED.name][1]:.1f} "
+                       f"({t[RECOMMENDED.name][0]:.1f} wall), x{t[PIPELINE.name][1] / t[RECOMMENDED.name][1]:.2f}"
+                       for scale, t in paired.items()) + ".")
+    binary = by.get(PIPELINE_BINARY.name)
+    if binary is not None:
+        out.append(f"The pipeline with matte=binary: {desc(binary)}.")
+    if agree:
+        mean = lambda k: statistics.mean(a[k] for a in agree)  # noqa: E731
+        out += ["", f"The pipeline's default alpha against {RECOMMENDED.name}'s, per scene "
+                f"(|difference| in alpha levels; over all scenes: mean {mean('mean_abs'):.3f} over "
+                f"the frame, {mean('band_mean_abs'):.3f} over the band, max "
+                f"{max(a['max_abs'] for a in agree)}, {100 * mean('differ_fraction'):.2f} % of "
+                "the pixels differ):", "",
+                "| scene | mean abs (frame) | mean abs (band) | max abs | pixels differing |",
+                "|---|---|---|---|---|"]
+        out += [f"| {scene_key(a['scale'], a['background'])} | {a['mean_abs']:.3f} | "
+                f"{a['band_mean_abs']:.3f} | {a['max_abs']} | {100 * a['differ_fraction']:.2f} % |"
+                for a in agree]
+    return out
+
+
 def markdown(summary: list[dict], scales: Sequence[str], timing_scales: Sequence[str],
-             args: argparse.Namespace, elapsed: float) -> tuple[str, dict]:
+             args: argparse.Namespace, elapsed: float, check: dict[str, Any] | None = None
+             ) -> tuple[str, dict]:
     scenes = [scene_key(sc, bg) for sc in scales for bg in BACKGROUNDS]
     best_of: dict[str, dict] = {}
     for s in summary:
@@ -694,8 +850,9 @@ def markdown(summary: list[dict], scales: Sequence[str], timing_scales: Sequence
         lines.append(f"Best of the ops' filters that beat today's mask in both the hair and the body "
                      f"band: {desc(op_both)}.")
     if pick is not None and pick["refinement"] != RECOMMENDED.name:
-        lines.append(f"(bench.matting_bench.RECOMMENDED, which bench/matte_pictures.py draws, is "
-                     f"{RECOMMENDED.name}: not this run's default.)")
+        lines.append(f"(bench.matting_bench.RECOMMENDED, the default's parameters the pipeline "
+                     f"took, is {RECOMMENDED.name}: not this run's default.)")
+    lines += ["", *pipeline_lines(summary, check or {}, desc)]
     lines += ["", f"The whole sweep ({len(summary)} refinements x {len(scenes)} scenes): "
               f"matting_{args.tag}.csv.", ""]
     data = {"machine": describe(), "opencv": cv2.__version__, "source": SOURCE,
@@ -705,6 +862,8 @@ def markdown(summary: list[dict], scales: Sequence[str], timing_scales: Sequence
             "best_op_filter_within_budget": op_pick["refinement"] if op_pick else None,
             "best_op_filter": op_best["refinement"],
             "best_op_filter_beating_hard_in_hair_and_body": op_both["refinement"] if op_both else None,
+            "pipeline_parameters": {k: pipeline_parameters()[k] for k in ("tensor_to_mask", "refine_mask")},
+            "pipeline_check": check or {},
             "summary": [{k: v for k, v in s.items() if k != "ref"} for s in summary]}
     return "\n".join(lines), data
 
@@ -719,12 +878,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     scales = ["512"] if args.quick else list(SCALES)
     timing_scales = ["720p"] if args.quick else ["720p", "1080p"]
     refs = sweep(args.quick)
-    rows, timings = run(scales, refs, timing_scales)
+    rows, timings, check = run(scales, refs, timing_scales)
     summary = summarise(rows, refs, timings)
     for r in rows:  # the timings of each row's refinement at the timing scales, into the CSV
         s = next(s for s in summary if s["refinement"] == r["refinement"])
         r.update({k: round(v, 3) for k, v in s.items() if k.startswith(("wall_ms", "cpu_ms"))})
-    md, data = markdown(summary, scales, timing_scales, args, time.perf_counter() - t0)
+    md, data = markdown(summary, scales, timing_scales, args, time.perf_counter() - t0, check)
     stem = write_report(args.out_dir, "matting", args.tag, md + "\n", data)
     write_csv(rows, stem.with_suffix(".csv"))
     print(f"wrote {stem}.csv")

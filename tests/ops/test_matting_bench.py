@@ -2,6 +2,7 @@
 of its known alpha, and the band error is 0 for the true alpha and grows when it is shifted."""
 import numpy as np
 
+import ops
 from bench import matting_bench as mb
 
 
@@ -47,3 +48,27 @@ def test_stretch_is_the_clipped_contrast_stretch_around_one_half():
         want = np.clip(np.rint((m - 127.5) * k + 127.5), 0, 255).astype(np.uint8)
         np.testing.assert_array_equal(mb.stretch(m[None], k)[0], want)
     assert mb.stretch(m[None], 2)[0, 127] == 126 and mb.stretch(m[None], 2)[0, 128] == 128  # ties to even
+
+
+def test_pipeline_rows_are_tensor_to_mask_then_the_refine_mask_model():
+    """The pipeline's rows: ops.tensor_to_mask of the full-size probability (no roi, no
+    size) is the float stretch rint(clip((p - 0.5) k + 0.5, 0, 1) * 255), then
+    serving.models.matte.refine with refine_mask's parameters; near the benchmark's own
+    implementation of the same refinement (RECOMMENDED: the stretch of the rounded mask)."""
+    from serving.models.matte import refine
+
+    sc = mb.make_scene("small", "textured", size=(96, 160))
+    steps = mb.pipeline_parameters()
+    k = steps["tensor_to_mask"]["contrast"]
+    assert steps["tensor_to_mask"]["threshold"] is None and k > 1
+    mask = ops.tensor_to_mask(sc.prob[None, None], activation="none", contrast=k)[0]
+    p = np.clip(sc.prob, 0, 1)
+    want = np.rint(np.clip((p - np.float32(0.5)) * np.float32(k) + np.float32(0.5), 0, 1)
+                   * np.float32(255)).astype(np.uint8)
+    np.testing.assert_array_equal(mask, want)
+    alpha = mb.PIPELINE(sc.coarse, sc.frame, sc.prob)
+    np.testing.assert_array_equal(alpha, refine([sc.frame], [mask], steps["refine_mask"])[0])
+    binary = mb.PIPELINE_BINARY(sc.coarse, sc.frame, sc.prob)
+    np.testing.assert_array_equal(binary, np.where(alpha >= 128, 255, 0).astype(np.uint8))
+    own = mb.RECOMMENDED(sc.coarse, sc.frame, sc.prob)
+    assert mb.agreement(alpha, own, sc.band)["band_mean_abs"] < 2
