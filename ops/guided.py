@@ -42,8 +42,9 @@ _F32 = np.float32
 
 # ---- the NumPy reference ---------------------------------------------------------------
 
-def _box_means(planes: np.ndarray, radius: int) -> np.ndarray:
-    """The (2 radius + 1)^2 mean of each (H, W) plane of planes (P, H, W) float32, as
+def _box_means(planes: np.ndarray | list[np.ndarray], radius: int) -> np.ndarray:
+    """The (2 radius + 1)^2 mean of each (H, W) plane of planes (P, H, W) float32 (an array
+    or a list of planes), as
     cv2.boxFilter(CV_32F, normalize, BORDER_REFLECT) computes it: along each row a running
     sum in float64 (the first window summed left to right, then s += (in - out)), then down
     each column a running sum of those (S = rows 0..k-2; s0 = S + new row; mean =
