@@ -10,6 +10,10 @@ OpenCV's special "area mode" taps). uint8 bilinear uses OpenCV's fixed point:
 """
 from __future__ import annotations
 
+import functools
+import math
+
+import cv2
 import numpy as np
 
 INTERP = {"nearest": 0, "linear": 1, "area": 3}  # cv2.INTER_* values
@@ -143,3 +147,109 @@ def resize_image(im: np.ndarray, dh: int, dw: int, interp: int) -> np.ndarray:
     src = im.astype(F32)
     h = src[:, x0] * (F32(1) - fx)[None, :, None] + src[:, x1] * fx[None, :, None]
     return (h[y0] * (F32(1) - fy)[:, None, None] + h[y1] * fy[:, None, None]).astype(F32)
+
+
+
+# ---- the float32 bilinear resize plane by plane, for the host paths -------------------
+# The same float32 operations per element as resize_image's MODE_LINEAR (a row pass
+# h[x] = s[x0] (1 - fx) + s[x1] fx on the source rows, then h[y0] (1 - fy) + h[y1] fy), without
+# its channel-last gathers, in chunks of output rows that stay in cache: the host paths of
+# ops.guided_filter and ops.tensor_to_mask (tests: bit for bit against resize_image).
+
+CHUNK = 1 << 16  # output elements per chunk of rows
+
+
+def row_pass(planes: list[np.ndarray], dw: int) -> np.ndarray:
+    """resize_image(linear)'s horizontal pass of float32 (h, w) planes to (P, h, dw): the
+    vertical pass's chunks (row_chunks, lerp_rows) on each transposed plane, transposed back
+    (cv2.transpose: a copy, faster than gathering columns), in buffers shared by the planes."""
+    h, w = planes[0].shape
+    chunks = row_chunks(w, dw, h, clamp=True)
+    out = np.empty((len(planes), h, dw), F32)
+    t = np.empty((w, h), F32)
+    cols = np.empty((dw, h), F32)
+    tmp = np.empty((max(c[1] for c in chunks), h), F32)
+    for plane, dst in zip(planes, out):
+        cv2.transpose(plane, dst=t)
+        for c in chunks:
+            lerp_rows(t, c, cols[c[0]], tmp[:c[1]])
+        cv2.transpose(cols, dst=dst)
+    return out
+
+
+def _progressions(i0: np.ndarray, i1: np.ndarray, src: int) -> list | None:
+    """The output positions 0..n-1 of one axis's taps (i0, i1) as a few (out, in0, in1)
+    slices, each out an arithmetic progression whose i0 and i1 are too: for n / src = p / q
+    in lowest terms, phase j's positions j, j + p, ... step q in the source except where the
+    border clamps them. None when that takes many slices (p large, or taps not periodic)."""
+    n = len(i0)
+    g = math.gcd(n, src)
+    p, q = n // g, src // g
+    if p > 32:
+        return None
+    runs = []
+    for j in range(min(p, n)):
+        a0, a1 = i0[j::p], i1[j::p]
+        brk = np.flatnonzero((np.diff(a0) != q) | (np.diff(a1) != q)) + 1
+        edges = [0, *brk.tolist(), len(a0)]
+        for a, b in zip(edges[:-1], edges[1:]):
+            runs.append((slice(j + p * a, j + p * (b - 1) + 1, p), b - a,
+                         slice(int(a0[a]), int(a0[a]) + q * (b - a - 1) + 1, q),
+                         slice(int(a1[a]), int(a1[a]) + q * (b - a - 1) + 1, q)))
+    return runs if len(runs) <= 3 * p else None
+
+
+def _part(sl: slice, k0: int, k1: int) -> slice:
+    """Elements k0..k1-1 of the progression sl."""
+    return slice(sl.start + sl.step * k0, sl.start + sl.step * (k1 - 1) + 1, sl.step)
+
+
+@functools.lru_cache(maxsize=64)
+def row_chunks(sh: int, dh: int, dw: int, clamp: bool = False) -> list[tuple]:
+    """resize_image(linear)'s vertical taps from sh to dh rows as chunks (rows, n, in0, in1,
+    w0, w1): ``rows`` the chunk's n output rows (a slice, a progression when the factor is a
+    small ratio p / q, consecutive rows otherwise), in0 / in1 their source rows (slices, or
+    index arrays), w0 = 1 - fy and w1 = fy as (n, 1) columns; about CHUNK elements each."""
+    y0, y1, fy = linear_taps(sh, dh, False, clamp)
+    w0, w1 = (F32(1) - fy)[:, None], fy[:, None]
+    m = max(1, CHUNK // dw)
+    runs = _progressions(y0, y1, sh)
+    if runs is None:
+        runs = [(slice(0, dh, 1), dh, y0, y1)]
+    out = []
+    for rows, n, in0, in1 in runs:
+        for k in range(0, n, m):
+            k1 = min(n, k + m)
+            part = _part(rows, k, k1)
+            a, b = w0[part], w1[part]
+            if (a == a[0]).all() and (b == b[0]).all():  # one weight (exact factors): a scalar
+                a, b = a[0, 0], b[0, 0]                   # multiplies faster than a column
+            out.append((part, k1 - k,
+                        _part(in0, k, k1) if isinstance(in0, slice) else in0[k:k1],
+                        _part(in1, k, k1) if isinstance(in1, slice) else in1[k:k1], a, b))
+    return out
+
+
+def lerp_rows(rows: np.ndarray, chunk: tuple, out: np.ndarray, tmp: np.ndarray) -> np.ndarray:
+    """One row_chunks chunk of the vertical pass from the row-passed source ``rows``:
+    out = rows[in0] (1 - fy) + rows[in1] fy (out and tmp: (n, dw) float32 buffers)."""
+    _, _, in0, in1, w0, w1 = chunk
+    np.multiply(rows[in0], w0, out=out)
+    np.multiply(rows[in1], w1, out=tmp)
+    out += tmp
+    return out
+
+
+def linear_planes(planes: np.ndarray, dh: int, dw: int) -> np.ndarray:
+    """resize_image(linear)'s values for float32 planes (P, h, w) -> (P, dh, dw), plane by
+    plane with row_pass, row_chunks and lerp_rows."""
+    p, sh, sw = planes.shape
+    if choose_mode(sh, sw, dh, dw, INTERP["linear"])[0] != MODE_LINEAR:
+        return np.moveaxis(resize_image(np.moveaxis(planes, 0, 2), dh, dw, INTERP["linear"]), 2, 0)
+    chunks = row_chunks(sh, dh, dw)
+    out = np.empty((p, dh, dw), F32)
+    tmp = np.empty((max(c[1] for c in chunks), dw), F32)
+    for rows, dst in zip(row_pass(list(planes), dw), out):
+        for c in chunks:
+            lerp_rows(rows, c, dst[c[0]], tmp[:c[1]])
+    return out

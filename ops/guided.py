@@ -42,12 +42,14 @@ _F32 = np.float32
 
 # ---- the NumPy reference ---------------------------------------------------------------
 
-def _box_means(planes: np.ndarray, radius: int) -> np.ndarray:
-    """The (2 radius + 1)^2 mean of each (H, W) plane of planes (P, H, W) float32, as
+def _box_means(planes: np.ndarray | list[np.ndarray], radius: int) -> np.ndarray:
+    """The (2 radius + 1)^2 mean of each (H, W) plane of planes (P, H, W) float32 (an array
+    or a list of planes), as
     cv2.boxFilter(CV_32F, normalize, BORDER_REFLECT) computes it: along each row a running
     sum in float64 (the first window summed left to right, then s += (in - out)), then down
     each column a running sum of those (S = rows 0..k-2; s0 = S + new row; mean =
     float32(s0 * (1 / k^2)); S = s0 - old row)."""
+    planes = np.stack(planes)
     _, h, w = planes.shape
     k = 2 * radius + 1
     ext = planes[:, :, border_index(np.arange(-radius, w + radius), w, "reflect")].astype(np.float64)
@@ -98,10 +100,13 @@ def _variance(corr: np.ndarray, m: np.ndarray, e: np.float32) -> np.ndarray:
     corr - (m * m - eps) in the last width % 4 columns."""
     w = corr.shape[-1]
     sq = m * m
-    return np.where(np.arange(w) < (w & ~3), (corr + e) - sq, corr - (sq - e))
+    out = (corr + e) - sq
+    tail = slice(w & ~3, w)
+    out[:, tail] = corr[:, tail] - (sq[:, tail] - e)
+    return out
 
 
-def _coefficients(means: np.ndarray, gc: int, sc: int, eps: float) -> np.ndarray:
+def _coefficients(means: list[np.ndarray], gc: int, sc: int, eps: float) -> list[np.ndarray]:
     """The per-pixel linear model (a: sc x gc planes, then b: sc planes) from the box means
     of _products' planes, in OpenCV's order of float32 operations."""
     e = _F32(eps)
@@ -130,17 +135,17 @@ def _coefficients(means: np.ndarray, gc: int, sc: int, eps: float) -> np.ndarray
         for g in range(gc):
             b = b - out[s * gc + g] * mi[g]
         out.append(b)
-    return np.stack(out)
+    return out
 
 
-def _products(guide: np.ndarray, src: np.ndarray) -> np.ndarray:
-    """The planes whose box means the filter needs, float32 (P, H, W): the guide's channels,
-    src's, the guide's covariance products (OpenCV's order), src x guide products."""
-    g = np.moveaxis(guide.astype(_F32), 2, 0)
-    p = np.moveaxis(src.astype(_F32), 2, 0)
+def _products(guide: np.ndarray, src: np.ndarray) -> list[np.ndarray]:
+    """The planes whose box means the filter needs, float32 (H, W) each: the guide's
+    channels, src's, the guide's covariance products (OpenCV's order), src x guide products."""
+    g = [guide[:, :, c].astype(_F32) for c in range(guide.shape[2])]
+    p = [src[:, :, c].astype(_F32) for c in range(src.shape[2])]
     pairs = ((0, 0),) if len(g) == 1 else _PAIRS3
-    return np.stack([*g, *p, *(g[i] * g[j] for i, j in pairs),
-                     *(p[s] * g[c] for s in range(len(p)) for c in range(len(g)))])
+    return [*g, *p, *(g[i] * g[j] for i, j in pairs),
+            *(p[s] * g[c] for s in range(len(p)) for c in range(len(g)))]
 
 
 def _round_u8(q: np.ndarray) -> np.ndarray:
@@ -150,19 +155,23 @@ def _round_u8(q: np.ndarray) -> np.ndarray:
 
 
 def _mean_coefficients(guide: np.ndarray, src: np.ndarray, radius: int, eps: float,
-                       box: Callable[[np.ndarray, int], np.ndarray]) -> np.ndarray:
-    """The box means of the linear model, float32 (SC * GC + SC, H, W): mean(a) (src major),
+                       box: Callable[[list[np.ndarray], int], list[np.ndarray]]) -> list[np.ndarray]:
+    """The box means of the linear model, SC * GC + SC float32 (H, W) planes: mean(a) (src major),
     then mean(b), from one (H, W, GC) guide and (H, W, SC) src, with ``box`` for the box
     means (_box_means, or _cv_box_means: the same values)."""
     gc, sc = guide.shape[2], src.shape[2]
     return box(_coefficients(box(_products(guide, src), radius), gc, sc, eps), radius)
 
 
-def _output(coef: np.ndarray, guide: np.ndarray, dtype: np.dtype) -> np.ndarray:
+def _output(coef: list[np.ndarray], guide: np.ndarray, dtype: np.dtype) -> np.ndarray:
     """q = mean(b) + sum_c mean(a_c) * I_c per src channel, left to right in float32, from
-    coefficient planes (SC * GC + SC, H, W) and the (H, W, GC) guide; (H, W, SC) in
-    ``dtype`` (uint8: _round_u8)."""
-    gc = guide.shape[2]
+    coefficient planes (SC * GC + SC, H', W') and the (H, W, GC) guide, the planes first
+    resized to (H, W) by _reference_linear where H', W' are smaller (subsample > 1);
+    (H, W, SC) in ``dtype`` (uint8: _round_u8)."""
+    h, w, gc = guide.shape
+    coef = np.stack(coef)
+    if coef.shape[1:] != (h, w):
+        coef = _reference_linear(coef, h, w)
     sc = coef.shape[0] // (gc + 1)
     g = np.moveaxis(guide.astype(_F32), 2, 0)
     out = []
@@ -173,6 +182,50 @@ def _output(coef: np.ndarray, guide: np.ndarray, dtype: np.dtype) -> np.ndarray:
         out.append(q)
     q = np.stack(out, axis=2)
     return _round_u8(q) if dtype == np.uint8 else q
+
+
+def _fast_output(coef: list[np.ndarray], guide: np.ndarray, dtype: np.dtype) -> np.ndarray:
+    """_output's values by the same float32 operations per element, a chunk of rows at a
+    time in cache-sized buffers: the planes' bilinear resize by rs.row_pass and
+    rs.lerp_rows (no gathers of full-size rows), each product mean(a_c) * I_c with the guide's
+    channel as it is (float32 * uint8 converts the uint8 exactly) added in place, and
+    _round_u8's values by fmax(q, 0) (NaN -> 0), fmin(q, 255) (+inf -> 255) and rint."""
+    h, w, gc = guide.shape
+    sc = len(coef) // (gc + 1)
+    sh, sw = coef[0].shape
+    if (sh, sw) == (h, w):
+        chunks = [(slice(r, min(h, r + m), 1), min(h, r + m) - r)
+                  for m in [max(1, rs.CHUNK // w)] for r in range(0, h, m)]
+        rows = coef
+    elif rs.choose_mode(sh, sw, h, w, rs.INTERP["linear"])[0] == rs.MODE_LINEAR:
+        chunks = rs.row_chunks(sh, h, w)
+        rows = rs.row_pass(coef, w)
+    else:  # not reached (subsample > 1 enlarges): the reference's resize
+        return _fast_output(list(_reference_linear(np.stack(coef), h, w)), guide, dtype)
+    out = np.empty((h, w, sc), dtype)
+    n = max(c[1] for c in chunks)
+    qbuf, abuf, tmp = (np.empty((n, w), _F32) for _ in range(3))
+
+    def plane(k: int, c: tuple, buf: np.ndarray) -> np.ndarray:
+        if len(c) == 2:
+            return rows[k][c[0]]
+        return rs.lerp_rows(rows[k], c, buf[:c[1]], tmp[:c[1]])
+
+    for c in chunks:
+        r, m = c[0], c[1]
+        q = qbuf[:m]
+        for s in range(sc):
+            b = plane(sc * gc + s, c, qbuf)
+            for i in range(gc):
+                a = plane(s * gc + i, c, abuf)
+                np.multiply(a, guide[r, :, i], out=abuf[:m])
+                np.add(b if i == 0 else q, abuf[:m], out=q)
+            if dtype == np.uint8:
+                np.fmax(q, _F32(0), out=q)
+                np.fmin(q, _F32(255), out=q)
+                np.rint(q, out=q)
+            out[r, :, s] = q
+    return out
 
 
 def shrink(v: int, subsample: int) -> int:
@@ -187,46 +240,23 @@ def _reference_linear(planes: np.ndarray, h: int, w: int) -> np.ndarray:
     return np.moveaxis(rs.resize_image(np.moveaxis(planes, 0, 2), h, w, rs.INTERP["linear"]), 2, 0)
 
 
-def _fast_linear(planes: np.ndarray, h: int, w: int) -> np.ndarray:
-    """_reference_linear's values by the same float32 operations on whole planes (a row
-    pass on the h' rows, then (1 - fy) * row y0 + fy * row y1), without its channel-last
-    gathers: about 3x faster at 1080p."""
-    _, sh, sw = planes.shape
-    if rs.choose_mode(sh, sw, h, w, rs.INTERP["linear"])[0] != rs.MODE_LINEAR:
-        return _reference_linear(planes, h, w)
-    x0, x1, fx = rs.linear_taps(sw, w, False, True)
-    y0, y1, fy = rs.linear_taps(sh, h, False, False)
-    rows = np.take(planes, x0, axis=2)
-    rows *= _F32(1) - fx
-    right = np.take(planes, x1, axis=2)
-    right *= fx
-    rows += right
-    out = np.take(rows, y0, axis=1)
-    out *= (_F32(1) - fy)[:, None]
-    below = np.take(rows, y1, axis=1)
-    below *= fy[:, None]
-    out += below
-    return out
-
-
 def _host(guide: np.ndarray, src: np.ndarray, radius: int, eps: float, subsample: int,
-          box: Callable[[np.ndarray, int], np.ndarray],
+          box: Callable[[list[np.ndarray], int], list[np.ndarray]],
           area: Callable[[np.ndarray, int, int], np.ndarray],
-          linear: Callable[[np.ndarray, int, int], np.ndarray]) -> np.ndarray:
+          output: Callable[[list[np.ndarray], np.ndarray, np.dtype], np.ndarray]) -> np.ndarray:
     """One (H, W, GC) guide and (H, W, SC) src -> (H, W, SC) in src's dtype. subsample > 1:
     the coefficients of the images shrunk by ``area`` (an INTER_AREA resize: rs.resize_image
-    or cv2.resize, the same values), resized back by ``linear`` (ops.resize's float32
-    bilinear: _reference_linear or _fast_linear, the same values)."""
+    or cv2.resize, the same values), which ``output`` (_output or _fast_output, the same
+    values) resizes back by ops.resize's float32 bilinear."""
     with np.errstate(divide="ignore", invalid="ignore", over="ignore"):  # eps too small: NaN
         if subsample == 1:
             coef = _mean_coefficients(guide, src, radius, eps, box)
         else:
             h, w = guide.shape[:2]
             hl, wl = shrink(h, subsample), shrink(w, subsample)
-            low = _mean_coefficients(area(guide, hl, wl), area(src, hl, wl),
-                                     shrink(radius, subsample), eps, box)
-            coef = linear(low, h, w)
-        return _output(coef, guide, src.dtype)
+            coef = _mean_coefficients(area(guide, hl, wl), area(src, hl, wl),
+                                      shrink(radius, subsample), eps, box)
+        return output(coef, guide, src.dtype)
 
 
 def _reference_area(im: np.ndarray, h: int, w: int) -> np.ndarray:
@@ -235,16 +265,16 @@ def _reference_area(im: np.ndarray, h: int, w: int) -> np.ndarray:
 
 def _reference(guide: np.ndarray, src: np.ndarray, radius: int, eps: float,
                subsample: int) -> np.ndarray:
-    return _host(guide, src, radius, eps, subsample, _box_means, _reference_area, _reference_linear)
+    return _host(guide, src, radius, eps, subsample, _box_means, _reference_area, _output)
 
 
 # ---- OpenCV ----------------------------------------------------------------------------
 
-def _cv_box_means(planes: np.ndarray, radius: int) -> np.ndarray:
+def _cv_box_means(planes: list[np.ndarray], radius: int) -> list[np.ndarray]:
     """_box_means by cv2.boxFilter, whose float32 path is those running float64 sums."""
     k = 2 * radius + 1
-    return np.stack([cv2.boxFilter(p, cv2.CV_32F, (k, k), normalize=True,
-                                   borderType=cv2.BORDER_REFLECT) for p in planes])
+    return [cv2.boxFilter(p, cv2.CV_32F, (k, k), normalize=True, borderType=cv2.BORDER_REFLECT)
+            for p in planes]
 
 
 def _cv_area(im: np.ndarray, h: int, w: int) -> np.ndarray:
@@ -261,10 +291,10 @@ def _opencv(guide: np.ndarray, src: np.ndarray, radius: int, eps: float,
     guide at subsample 1; for a grey guide (where its approximate reciprocal differs:
     docs/ops.md), for OpenCV without the contrib modules and for subsample > 1 (OpenCV has
     no fast guided filter), the reference's steps with cv2.boxFilter's box means,
-    cv2.resize's INTER_AREA for uint8 and _fast_linear."""
+    cv2.resize's INTER_AREA for uint8 and _fast_output."""
     if subsample == 1 and guide.shape[2] == 3 and hasattr(cv2, "ximgproc"):
         return restore_channel_axis(cv2.ximgproc.guidedFilter(guide, src, radius, eps))
-    return _host(guide, src, radius, eps, subsample, _cv_box_means, _cv_area, _fast_linear)
+    return _host(guide, src, radius, eps, subsample, _cv_box_means, _cv_area, _fast_output)
 
 
 # ---- CUDA ------------------------------------------------------------------------------

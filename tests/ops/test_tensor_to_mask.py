@@ -104,3 +104,22 @@ def test_contrast_stretches_around_one_half(request, impl):
     out = ops.tensor_to_mask(p, activation="none", contrast=2)[0, 0]
     assert out.tolist() == [0, 0, 64, 128, 191, 255, 255, 0], out.tolist()
     assert ops.tensor_to_mask(p[..., :7], activation="none")[0, 0, 3] == 128
+
+
+@pytest.mark.parametrize("act", ACTIVATIONS)
+def test_fast_host_path_is_the_reference(request, impl, act):
+    """NumPy input's path (the resize a chunk of rows at a time, the rounding in place) gives
+    the reference's masks bit for bit: exact factors (5x, 4x), 7.5x, factors with no short
+    period, 1-pixel rois and sizes, the same size, an exact 2x shrink, NaN / +-inf logits,
+    soft masks with and without contrast, thresholds, a list of sizes."""
+    rng = rng_for(request)
+    t = logits(rng, 2, 3, 64, 64)
+    t[0, :, 0, 0], t[0, 1, 3, 3], t[1, 1, 5, 2] = np.nan, np.inf, -np.inf
+    cases = [((0, 14, 64, 36), (180, 320)), ((0, 14, 64, 36), (270, 480)), ((4, 7, 40, 26), (117, 181)),
+             ((0, 0, 64, 64), (32, 32)), ((0, 0, 64, 64), (64, 64)), ((1, 1, 3, 2), (300, 7)),
+             ((4, 4, 1, 1), (5, 5)), ((0, 0, 64, 1), (9, 40)), ((0, 0, 1, 64), (40, 1)),
+             ((3, 5, 20, 30), (1, 50)), ([(0, 0, 64, 64), (2, 3, 9, 8)], [(96, 96), (40, 45)])]
+    for roi, size in cases:
+        for kwargs in [{}, {"threshold": 0.5}, {"contrast": 2.0}, {"contrast": 1.5}]:
+            with np.errstate(invalid="ignore", over="ignore"):
+                host(impl, ops.tensor_to_mask, t, roi, size, act, channel=1, **kwargs)
