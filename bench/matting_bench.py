@@ -502,7 +502,7 @@ def _ref(family: str, guide: str = "", scaled: bool = False, input: str = "soft"
 #: The recommended default (bench/results/matting_cpu-2core.md: the best band error within
 #: BUDGET_CPU_MS at 720p), in the benchmark's own code; the pipeline's defaults took its
 #: parameters (PIPELINE computes it the pipeline's way).
-RECOMMENDED = _ref("fast_guided", "colour", True, "stretch2", radius=8, eps=1e-4 * EPS_UNIT, s=4)
+RECOMMENDED = _ref("fast_guided", "colour", True, "stretch2", radius=8, eps=1e-5 * EPS_UNIT, s=8)
 
 #: The pipeline's alpha (pipeline_alpha()): its default, and with matte=binary.
 PIPELINE = _ref("pipeline", matte="soft")
@@ -549,6 +549,16 @@ def sweep(quick: bool = False) -> list[Refinement]:
         out.append(_ref("fast_guided", "colour", True, src, radius=8, eps=1e-4 * EPS_UNIT, s=4))
         out.append(_ref("guided", "colour", False, src, radius=8, eps=1e-4 * EPS_UNIT))
         out.append(_ref("guided", "colour", True, src, radius=8, eps=1e-4 * EPS_UNIT))
+    # Around the second run's pick (stretched k=2, s=4, r=8, eps 1e-4), after the pipeline's
+    # first throughput run asked for a cheaper refinement: k 2 and 3, s 4 and 8 (the output
+    # stage at full resolution stays), r 8 and 16, eps 1e-5 and 1e-4.
+    for k in (2, 3):
+        for s in (4, 8):
+            for r in (8, 16):
+                for e in (1e-5, 1e-4):
+                    if (k, s, r, e) != (2, 4, 8, 1e-4):  # already above
+                        out.append(_ref("fast_guided", "colour", True, f"stretch{k}", radius=r,
+                                        eps=e * EPS_UNIT, s=s))
     return out
 
 

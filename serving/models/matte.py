@@ -36,11 +36,11 @@ class RefineMaskModel(OpModel):
                                  1, MAX_GUIDED_RADIUS,
                                  "a window up to 129 pixels wide at 720p: the cost does not "
                                  "grow with the radius (box filters as running sums)", True),
-        "refine_eps": number("0.0001", "guided: the regularisation, in (value / 255)^2; "
+        "refine_eps": number("0.00001", "guided: the regularisation, in (value / 255)^2; "
                              "smaller follows the frame's edges more closely",
                              Bounds(0, 1, lo_open=True),
                              "a variance of values in 0..1: above 1 every window is flat", True),
-        "refine_subsample": integer("4", "guided: the filter's coefficients at 1/subsample "
+        "refine_subsample": integer("8", "guided: the filter's coefficients at 1/subsample "
                                     "resolution, then resized up (He and Sun's fast guided "
                                     "filter); 1: cv2.ximgproc.guidedFilter's full resolution",
                                     1, 16, "each step up computes on fewer pixels; past 16 "

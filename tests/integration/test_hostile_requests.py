@@ -153,6 +153,7 @@ VALUES: dict[str, list[Any]] = {
     "refine_guide": ["rgb", 0],
     "refine_radius": [0, 65, -1, 10**12, 2.5, True, "eight"],
     "refine_eps": [0, 1.5, -1e-4, NAN, INF, True, "small"],
+    "refine_subsample": [0, 17, -1, 2.5, True, "four"],
     "refine_diameter": [0, 16, -5, 10**12, 4.5, True],
     "refine_sigma_color": [0, 1001, NAN, -1, "inf"],
     "refine_sigma_space": [0, 1e9, NAN, True],
@@ -160,7 +161,8 @@ VALUES: dict[str, list[Any]] = {
 }
 PARAMETERS = {"background_blur": ["sigma", "downscale", "morph_ksize", "threshold", "require_device",
                                   "contrast", "refine", "refine_radius", "refine_eps", "matte"],
-              "refine_mask": ["refine", "refine_guide", "refine_radius", "refine_eps", "refine_diameter",
+              "refine_mask": ["refine", "refine_guide", "refine_radius", "refine_eps", "refine_subsample",
+                              "refine_diameter",
                               "refine_sigma_color", "refine_sigma_space", "matte"],
               "blur": ["sigma", "downscale"], "morphology": ["ksize"],
               "tensor_to_mask": ["threshold", "morph_ksize", "contrast"], "encode": ["format", "quality"],
