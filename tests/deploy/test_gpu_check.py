@@ -128,7 +128,7 @@ def test_the_route_scripts_parse_and_agree_with_the_docs():
 
 def test_the_placement_expected_on_a_gpu_server():
     """The hop rule test_gpu_server.py applies on a GPU, checked here on synthetic counters."""
-    from tests.integration.test_gpu_server import expected_placement, placement_mismatches, step_hops_table
+    from tests.integration.test_gpu_server import STEP, expected_placement, placement_mismatches, step_hops_table
 
     def delta(dnn_on_cpu):
         return {(*k, *v): 1 for k, v in expected_placement(dnn_on_cpu).items()}
@@ -136,8 +136,8 @@ def test_the_placement_expected_on_a_gpu_server():
     for dnn_on_cpu in (False, True):
         assert placement_mismatches(delta(dnn_on_cpu), dnn_on_cpu) == ({}, {})
     hops = [k for k, v in expected_placement(True).items() if v[1] != "none"]
-    assert sorted(hops) == [("tensor_to_mask", "in", "PROB"), ("unet", "in", "INPUT"),
-                            ("upload", "in", "IMAGE")]
+    t2m = STEP["tensor_to_mask"]  # the step copy with the pipeline's parameters
+    assert sorted(hops) == sorted([(t2m, "in", "PROB"), ("unet", "in", "INPUT"), ("upload", "in", "IMAGE")])
     # A full CUDA memory pool hands blur a host MASK: caught, and named.
     d = delta(False)
     del d[("blur", "in", "MASK", "device", "none")]
@@ -147,7 +147,7 @@ def test_the_placement_expected_on_a_gpu_server():
     assert not unexpected
     # The DNN on the CPU but counted as if on the GPU: the boundary hops are reported.
     assert set(placement_mismatches(delta(True), False)[0]) == {
-        ("unet", "in", "INPUT"), ("unet", "out", "OUTPUT"), ("tensor_to_mask", "in", "PROB")}
+        ("unet", "in", "INPUT"), ("unet", "out", "OUTPUT"), (t2m, "in", "PROB")}
     table = step_hops_table(delta(True), {"unet": "cpu (the DNN runs on the CPU)"}, True)
     assert "| unet | cpu (the DNN runs on the CPU) | 1 | 1 | INPUT download x1 |" in table
     assert "| blur | ? | 0 | 0 | - |" in table
