@@ -17,7 +17,8 @@ MAX_DOWNSCALE = 32
 # removes specks of about one network pixel there.
 MAX_KSIZE = 21
 # The matte's joint bilateral window: its cost grows with the window's area (a circle of
-# about pi (d / 2)^2 taps per pixel): 15 holds 177 taps.
+# radius d // 2: 149 taps per pixel for 15; its cost against the default refinement's:
+# bench/results/limits_cpu-2core.md).
 MAX_JBF_DIAMETER = 15
 # The matte's guided filter: box filters as running sums cost the same for every radius. The
 # radius is given for a 720p frame and scaled with the frame's long side: the cap's window,
