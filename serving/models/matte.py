@@ -45,15 +45,16 @@ class RefineMaskModel(OpModel):
                                     "filter); 1: cv2.ximgproc.guidedFilter's full resolution",
                                     1, 16, "each step up computes on fewer pixels; past 16 "
                                     "the coefficients lose the frame's edges", True),
-        "refine_diameter": integer("9", "joint bilateral: the window diameter in pixels", 1,
+        "refine_diameter": integer("5", "joint bilateral: the window diameter in pixels (the "
+                                   "defaults are CV-CUDA's segmentation sample's)", 1,
                                    MAX_JBF_DIAMETER,
                                    "the cost grows with the window's area: 15 has 149 taps, "
-                                   "3x the default's 49 (16x the default refinement's time)",
+                                   "11x the default's 13",
                                    True),
-        "refine_sigma_color": number("25", "joint bilateral: the colour sigma (guide values "
+        "refine_sigma_color": number("50", "joint bilateral: the colour sigma (guide values "
                                      "0..255)", Bounds(0, 1000, lo_open=True),
                                      "past ~4 x 255 every colour weight is ~1", True),
-        "refine_sigma_space": number("4", "joint bilateral: the space sigma (pixels)",
+        "refine_sigma_space": number("1", "joint bilateral: the space sigma (pixels)",
                                      Bounds(0, 1000, lo_open=True),
                                      "the window is fixed by the diameter; a sigma far past it "
                                      "weighs every tap alike", True),
