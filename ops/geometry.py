@@ -53,14 +53,19 @@ def resize(img: Any, size: Any, interpolation: str = "linear") -> Any:
             fail("img", "1, 3 or 4 channels for uint8", f"{b.channels} channels")
     elif b.dtype != np.float32:
         fail("img", "dtype uint8 or float32", describe(b.images[0]), TypeError)
+    return resize_batch(b, _sizes(size, b), interpolation).unwrap()
+
+
+def resize_batch(b: Batch, sizes: list[tuple[int, int]], interpolation: str) -> Batch:
+    """resize() of a validated Batch (uint8 with 1, 3 or 4 channels, or float32) to one
+    (h, w) per image, as a Batch: for ops that resize their own intermediates."""
     interp = _interp(interpolation)
-    sizes = _sizes(size, b)
     todo = iter(sizes)  # per image, in order: only one host implementation runs
     kernel = "resize_u8" if b.dtype == np.uint8 else "resize_f32"
     # cv2's float32 arithmetic differs from the reference in the last bits: uint8 only.
     opencv = (lambda im: _resize_opencv(im, *next(todo), interp)) if b.dtype == np.uint8 else None
     return run_image_op(b, lambda im: rs.resize_image(im, *next(todo), interp), ("resize", kernel),
-                        opencv=opencv, shapes=sizes, args=(i32(interp),)).unwrap()
+                        opencv=opencv, shapes=sizes, args=(i32(interp),))
 
 
 def _resize_opencv(im: np.ndarray, h: int, w: int, interp: int) -> np.ndarray:

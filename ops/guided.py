@@ -28,6 +28,7 @@ from . import _resample as rs
 from ._batch import Batch, as_batch, same_form
 from ._border import border_index
 from ._dispatch import call_implementation, restore_channel_axis
+from .geometry import resize_batch
 from ._launch import f32, i32, image_table, launch
 from ._validate import check_int, check_real, fail
 
@@ -197,11 +198,9 @@ def _fast_output(coef: list[np.ndarray], guide: np.ndarray, dtype: np.dtype) -> 
         chunks = [(slice(r, min(h, r + m), 1), min(h, r + m) - r)
                   for m in [max(1, rs.CHUNK // w)] for r in range(0, h, m)]
         rows = coef
-    elif rs.choose_mode(sh, sw, h, w, rs.INTERP["linear"])[0] == rs.MODE_LINEAR:
+    else:  # subsample > 1 only enlarges (shrink(v) <= v): resize_image's MODE_LINEAR
         chunks = rs.row_chunks(sh, h, w)
         rows = rs.row_pass(coef, w)
-    else:  # not reached (subsample > 1 enlarges): the reference's resize
-        return _fast_output(list(_reference_linear(np.stack(coef), h, w)), guide, dtype)
     out = np.empty((h, w, sc), dtype)
     n = max(c[1] for c in chunks)
     qbuf, abuf, tmp = (np.empty((n, w), _F32) for _ in range(3))
@@ -329,16 +328,6 @@ def _cuda_coefficients(g: Batch, s: Batch, radius: int, eps: float) -> Batch:
     return coef
 
 
-def _cuda_resize(b: Batch, shapes: list[tuple[int, int]], interpolation: str) -> Batch:
-    """ops.resize's kernel (one launch) into a new Batch of ``shapes``, b's channels."""
-    out = b.empty(shapes)
-    h, w = out.max_hw()
-    kernel = "resize_u8" if b.dtype == np.uint8 else "resize_f32"
-    launch("resize", kernel, b.n, h, w, (image_table(b, out), i32(b.n), i32(b.channels),
-           i32(b.channels), i32(rs.INTERP[interpolation])))
-    return out
-
-
 def _cuda(g: Batch, s: Batch, radius: int, eps: float, subsample: int) -> Batch:
     """subsample 1: five launches for the whole batch or list (_cuda_coefficients, the
     output). subsample > 1: two area resizes to the low resolution, the coefficients there,
@@ -347,9 +336,9 @@ def _cuda(g: Batch, s: Batch, radius: int, eps: float, subsample: int) -> Batch:
         coef = _cuda_coefficients(g, s, radius, eps)
     else:
         shapes = [(shrink(h, subsample), shrink(w, subsample)) for h, w in s.shapes]
-        coef = _cuda_coefficients(_cuda_resize(g, shapes, "area"), _cuda_resize(s, shapes, "area"),
+        coef = _cuda_coefficients(resize_batch(g, shapes, "area"), resize_batch(s, shapes, "area"),
                                   shrink(radius, subsample), eps)
-        coef = _cuda_resize(coef, s.shapes, "linear")
+        coef = resize_batch(coef, s.shapes, "linear")
     out = s.empty()
     h, w = s.max_hw()
     launch("guided", "gf_apply", s.n, h, w, (image_table(coef, out, g), i32(s.n), i32(coef.channels),
