@@ -238,18 +238,3 @@ def lerp_rows(rows: np.ndarray, chunk: tuple, out: np.ndarray, tmp: np.ndarray) 
     np.multiply(rows[in1], w1, out=tmp)
     out += tmp
     return out
-
-
-def linear_planes(planes: np.ndarray, dh: int, dw: int) -> np.ndarray:
-    """resize_image(linear)'s values for float32 planes (P, h, w) -> (P, dh, dw), plane by
-    plane with row_pass, row_chunks and lerp_rows."""
-    p, sh, sw = planes.shape
-    if choose_mode(sh, sw, dh, dw, INTERP["linear"])[0] != MODE_LINEAR:
-        return np.moveaxis(resize_image(np.moveaxis(planes, 0, 2), dh, dw, INTERP["linear"]), 2, 0)
-    chunks = row_chunks(sh, dh, dw)
-    out = np.empty((p, dh, dw), F32)
-    tmp = np.empty((max(c[1] for c in chunks), dw), F32)
-    for rows, dst in zip(row_pass(list(planes), dw), out):
-        for c in chunks:
-            lerp_rows(rows, c, dst[c[0]], tmp[:c[1]])
-    return out

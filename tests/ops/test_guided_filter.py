@@ -289,10 +289,26 @@ def same_bits(ours, ref, what):
     exact(ours, ref, what)
 
 
+def linear_planes(planes, dh, dw):
+    """resize_image(linear)'s values for float32 planes (P, h, w) -> (P, dh, dw) by the host
+    paths' pieces, as ops.guided_filter's _fast_output composes them: rs.row_pass, then
+    rs.row_chunks and rs.lerp_rows (other modes: the reference)."""
+    p, sh, sw = planes.shape
+    if rs.choose_mode(sh, sw, dh, dw, rs.INTERP["linear"])[0] != rs.MODE_LINEAR:
+        return guided._reference_linear(planes, dh, dw)
+    chunks = rs.row_chunks(sh, dh, dw)
+    out = np.empty((p, dh, dw), np.float32)
+    tmp = np.empty((max(c[1] for c in chunks), dw), np.float32)
+    for rows, dst in zip(rs.row_pass(list(planes), dw), out):
+        for c in chunks:
+            rs.lerp_rows(rows, c, dst[c[0]], tmp[:c[1]])
+    return out
+
+
 def test_fast_linear_is_the_reference_resize(request):
-    """The host paths' plane-wise bilinear resize (rs.linear_planes) equals ops.resize's float32
-    reference (rs.resize_image) bit for bit, including a 1x1 copy, 1-pixel axes, NaN / inf,
-    exact factors (4x, 5x: strided slices), 7.5x (p / q = 15 / 2), factors with no short
+    """The host paths' plane-wise bilinear resize (rs.row_pass, rs.row_chunks, rs.lerp_rows)
+    equals ops.resize's float32 reference (rs.resize_image) bit for bit, including a 1x1 copy,
+    1-pixel axes, NaN / inf, exact factors (4x, 5x: strided slices), 7.5x (p / q = 15 / 2), factors with no short
     period (gathers), shrinks and chunks of rows split across a phase."""
     rng = rng_for(request)
     for (sh, sw), (h, w) in [((1, 1), (1, 1)), ((1, 1), (3, 5)), ((1, 4), (1, 9)), ((4, 1), (9, 1)),
@@ -302,7 +318,7 @@ def test_fast_linear_is_the_reference_resize(request):
         planes = (rng.standard_normal((4, sh, sw)) * 100).astype(np.float32)
         planes[1, 0, 0], planes[2, -1, -1], planes[3, sh // 2, sw // 2] = np.nan, np.inf, -np.inf
         with np.errstate(invalid="ignore"):  # inf * 0
-            same_bits(rs.linear_planes(planes, h, w), guided._reference_linear(planes, h, w),
+            same_bits(linear_planes(planes, h, w), guided._reference_linear(planes, h, w),
                       f"{(sh, sw)} -> {(h, w)}")
 
 
