@@ -179,15 +179,7 @@ def tensor_to_mask(t: Any, roi: Any = None, size: Any = None, activation: str = 
         for i, (x, y, w, h) in enumerate(rois):
             p = activate(t[i], act, channel)[y:y + h, x:x + w, None]
             p = rs.resize_image(np.ascontiguousarray(p), *sizes[i], rs.INTERP["linear"])[..., 0]
-            if threshold is not None:
-                masks.append(np.where(p >= np.float32(threshold), 255, 0).astype(np.uint8))
-            else:
-                if contrast != 1:
-                    half = np.float32(0.5)
-                    # fmax / fmin: a NaN probability becomes 0, as the kernel's fmaxf / fminf.
-                    p = np.fmin(np.fmax((p - half) * np.float32(contrast) + half, np.float32(0)),
-                                np.float32(1))
-                masks.append(np.clip(np.rint(p * np.float32(255)), 0, 255).astype(np.uint8))
+            masks.append(_to_mask(p, threshold, contrast).astype(np.uint8))
         return np.stack(masks) if uniform else masks
 
     def fast() -> Any:
@@ -234,9 +226,10 @@ def tensor_to_mask(t: Any, roi: Any = None, size: Any = None, activation: str = 
 
 
 def _to_mask(p: np.ndarray, threshold: float | None, contrast: float) -> np.ndarray:
-    """tensor_to_mask's reference tail on float32 probabilities p (overwritten): 255 where
-    p >= threshold else 0; or the contrast stretch and rint(p * 255), clipped, as uint8; the
-    same float32 operations in place."""
+    """tensor_to_mask's tail on float32 probabilities p (overwritten): uint8 255 where
+    p >= threshold else 0; or the contrast stretch (fmax / fmin: a NaN probability becomes
+    0, as the kernel's fmaxf / fminf) and rint(p * 255) clipped to 0..255, left in p as
+    float32 for the caller's uint8 store."""
     if threshold is not None:
         return np.where(p >= np.float32(threshold), np.uint8(255), np.uint8(0))
     if contrast != 1:
@@ -244,7 +237,7 @@ def _to_mask(p: np.ndarray, threshold: float | None, contrast: float) -> np.ndar
         np.subtract(p, half, out=p)
         np.multiply(p, np.float32(contrast), out=p)
         np.add(p, half, out=p)
-        np.fmax(p, np.float32(0), out=p)  # a NaN probability becomes 0
+        np.fmax(p, np.float32(0), out=p)
         np.fmin(p, np.float32(1), out=p)
     np.multiply(p, np.float32(255), out=p)
     np.rint(p, out=p)
