@@ -105,6 +105,8 @@ SHAPES: dict[str, tuple[str, dict[str, tuple], str]] = {
     "float32": ("background_blur", {"IMAGE": image(8, 8, 3, "FP32")}, "IMAGE"),
     "batch 9": ("background_blur", {"IMAGE": (np.zeros((9, 4, 4, 3), np.uint8), "UINT8")}, "batch-size"),
     "fused zero-size": ("background_blur_fused", {"IMAGE": image(8, 0)}, "IMAGE"),
+    "matte: mask of another size": ("refine_mask", {"MASK": mask(40, 57)}, "MASK: expected shape (40, 56)"),
+    "matte: mask rank 3": ("refine_mask", {"MASK": (np.zeros((1, 40, 56, 1), np.uint8), "UINT8")}, "MASK"),
     "fused 4097": ("background_blur_fused", {"IMAGE": image(MAX_SIDE + 1, 1)}, "IMAGE"),
     "baseline zero-size": ("baseline_cpu_pipeline", {"IMAGE": image(0, 8)}, "IMAGE"),
     "baseline 4097": ("baseline_cpu_pipeline", {"IMAGE": image(1, MAX_SIDE + 1)}, "IMAGE"),
